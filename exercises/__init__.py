@@ -1,0 +1,1 @@
+"""Your answers (edit these files): one package per chapter."""

@@ -1,0 +1,631 @@
+"""The Broker record and the three ways to get one: docker, local, external.
+
+- docker:   testcontainers starts a mosquitto image with the kata's config.
+- local:    the `mosquitto` binary on this machine, on free 127.0.0.1 ports.
+- external: a broker you name with MQTT_BROKER_URL (e.g. a cloud broker).
+
+Readiness is always the broker's own signal: an MQTT CONNACK, not an open
+TCP port and not a log line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from kata.mosquitto import BrokerFiles, Ports, write_broker_files
+
+MODES = ("auto", "docker", "local", "external")
+DEFAULT_IMAGE = "eclipse-mosquitto:2"
+LOOPBACK = "127.0.0.1"
+# Where mosquitto lives when it is installed but not on PATH (Debian puts it
+# in /usr/sbin, Homebrew in its own prefix).
+_EXTRA_BIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/opt/homebrew/sbin", "/opt/homebrew/bin")
+
+NO_BROKER_HELP = """\
+The kata needs a real MQTT broker, and none could be found. Pick one of three ways:
+  1. Docker:     install Docker Desktop (Windows, macOS) or Docker Engine (Linux) and start it;
+                 the tests then start eclipse-mosquitto:2 by themselves.
+  2. Mosquitto:  install the broker so that `mosquitto` can be run
+                 (Debian/Ubuntu: sudo apt install mosquitto; macOS: brew install mosquitto;
+                 Windows: the installer from mosquitto.org, then add it to PATH).
+  3. Any broker: set MQTT_BROKER_URL, e.g. mqtt://localhost:1883 or
+                 mqtts://user:password@your-cluster.example:8883
+Then run the same command again."""
+
+
+class BrokerError(RuntimeError):
+    """A broker could not be started or reached; the message says why."""
+
+
+class NoBrokerError(BrokerError):
+    pass
+
+
+class BrokerDied(BrokerError):
+    pass
+
+
+class Runner(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def kill(self) -> None: ...
+    def alive(self) -> bool: ...
+    def close(self) -> None: ...
+    def log_tail(self, lines: int = 20) -> str: ...
+
+
+@dataclass(frozen=True)
+class Broker:
+    """Where tests find the broker. Ports are None when a listener is missing."""
+
+    kind: str
+    host: str
+    port: int
+    auth_port: int | None = None
+    tls_port: int | None = None
+    ca_path: Path | None = None
+    users: dict[str, str] = field(default_factory=dict)
+    tls: bool = False  # the plain `port` itself speaks TLS (external mqtts://)
+    username: str | None = None
+    password: str | None = None
+    version: str = ""
+    runner: Runner | None = field(default=None, compare=False, repr=False)
+
+    def describe(self) -> str:
+        parts = [f"{self.kind}"]
+        if self.version:
+            parts.append(self.version)
+        listeners = [f"mqtt {self.host}:{self.port}"]
+        if self.auth_port:
+            listeners.append(f"auth :{self.auth_port}")
+        if self.tls_port:
+            listeners.append(f"tls :{self.tls_port}")
+        return " ".join(parts) + " - " + ", ".join(listeners)
+
+    @property
+    def url(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+    # Private brokers (broker_factory) can be stopped, killed and started again
+    # on the same ports; the session broker is only stopped at the end.
+    def _require_runner(self) -> Runner:
+        if self.runner is None:
+            raise BrokerError(f"the {self.kind} broker at {self.url} is not run by the kata")
+        return self.runner
+
+    def stop(self) -> None:
+        self._require_runner().stop()
+
+    def kill(self) -> None:
+        self._require_runner().kill()
+
+    def start(self, timeout: float = 10.0) -> None:
+        runner = self._require_runner()
+        runner.start()
+        wait_ready(self, timeout, runner)
+
+    def alive(self) -> bool:
+        return self.runner.alive() if self.runner else True
+
+    def close(self) -> None:
+        """Stop for good and remove what was started (process, container)."""
+        if self.runner is not None:
+            self.runner.close()
+
+    def log_tail(self, lines: int = 20) -> str:
+        return self.runner.log_tail(lines) if self.runner else ""
+
+
+# --- readiness -------------------------------------------------------------
+
+
+# A fixed MQTT 3.1.1 CONNECT with a client id of 12 characters.
+def _connect_bytes() -> bytes:
+    client_id = ("kata-" + uuid.uuid4().hex[:7]).encode()
+    variable = b"\x00\x04MQTT\x04\x02\x00\x05"
+    payload = len(client_id).to_bytes(2, "big") + client_id
+    body = variable + payload
+    return bytes([0x10, len(body)]) + body
+
+
+def connack_code(
+    host: str, port: int, timeout: float = 1.0, tls_context: ssl.SSLContext | None = None
+) -> int:
+    """Send CONNECT and return the CONNACK return code (0 = accepted).
+
+    OSError when nothing listens or the answer is not a CONNACK.
+    """
+    with contextlib.ExitStack() as stack:
+        sock = stack.enter_context(socket.create_connection((host, port), timeout=timeout))
+        if tls_context is not None:
+            sock = stack.enter_context(tls_context.wrap_socket(sock, server_hostname=host))
+        sock.settimeout(timeout)
+        sock.sendall(_connect_bytes())
+        answer = b""
+        while len(answer) < 4:
+            chunk = sock.recv(4 - len(answer))
+            if not chunk:
+                raise ConnectionResetError("connection closed before CONNACK")
+            answer += chunk
+        if answer[0] != 0x20 or answer[1] != 0x02:
+            raise ConnectionError(f"not an MQTT CONNACK: {answer!r}")
+        with contextlib.suppress(OSError):
+            sock.sendall(b"\xe0\x00")
+        return answer[3]
+
+
+def wait_ready(broker: Broker, timeout: float, runner: Runner | None = None) -> float:
+    """Block until the broker answers CONNECT with CONNACK; returns seconds waited."""
+    start = time.monotonic()
+    deadline = start + timeout
+    delay = 0.002
+    last: Exception | None = None
+    while True:
+        if runner is not None and not runner.alive():
+            raise BrokerDied(
+                f"the {broker.kind} broker exited while starting:\n{runner.log_tail()}"
+            )
+        try:
+            connack_code(broker.host, broker.port, timeout=max(0.2, deadline - time.monotonic()))
+            return time.monotonic() - start
+        except OSError as exc:
+            last = exc
+        if time.monotonic() >= deadline:
+            tail = runner.log_tail() if runner else ""
+            raise BrokerError(
+                f"no CONNACK from {broker.host}:{broker.port} within {timeout:.1f} s "
+                f"({last}){chr(10) + tail if tail else ''}"
+            )
+        # Polling a port that is not open yet: a short, growing pause between
+        # attempts, bounded by the deadline.
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+# --- local -----------------------------------------------------------------
+
+
+def find_mosquitto() -> str | None:
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    for directory in _EXTRA_BIN_DIRS:
+        candidate = Path(directory) / "mosquitto"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+def mosquitto_version(binary: str) -> str:
+    try:
+        out = subprocess.run(
+            [binary, "-h"], capture_output=True, text=True, timeout=5, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    first = out.splitlines()[0] if out else ""
+    return first.replace("mosquitto version ", "mosquitto ").strip()
+
+
+class LocalRunner:
+    """One mosquitto process; can be started again with the same config and ports."""
+
+    def __init__(self, binary: str, config: Path, log_path: Path) -> None:
+        self.binary = binary
+        self.config = config
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        if self.alive():
+            return
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        try:
+            kwargs: dict = {}
+            if sys.platform != "win32":
+                kwargs["start_new_session"] = True  # Ctrl-C reaches pytest, not the broker
+            else:
+                kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+            self.process = subprocess.Popen(
+                [self.binary, "-c", str(self.config)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                **kwargs,
+            )
+        finally:
+            log.close()
+        if self not in _LIVE:
+            _LIVE.append(self)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        """SIGTERM, so mosquitto writes its persistence file, then wait."""
+        proc = self.process
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        self.process = None
+        with contextlib.suppress(ValueError):
+            _LIVE.remove(self)
+
+    def kill(self) -> None:
+        """SIGKILL: the broker dies as in a crash, without saving anything."""
+        proc = self.process
+        if proc is None:
+            return
+        if proc.poll() is None:
+            if sys.platform != "win32":
+                proc.send_signal(signal.SIGKILL)
+            else:
+                proc.kill()
+            proc.wait(timeout=5)
+        self.process = None
+        with contextlib.suppress(ValueError):
+            _LIVE.remove(self)
+
+    def close(self) -> None:
+        self.stop()
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def start_local(
+    workdir: Path,
+    *,
+    listeners: tuple[str, ...] = ("mqtt", "auth", "tls"),
+    port: int | None = None,
+    persistence: bool = False,
+    config_text: str | None = None,
+    timeout: float = 10.0,
+) -> Broker:
+    """Start mosquitto from PATH with the kata's config (or `config_text`) in `workdir`."""
+    binary = find_mosquitto()
+    if binary is None:
+        raise NoBrokerError("the `mosquitto` binary was not found on PATH\n" + NO_BROKER_HELP)
+    version = mosquitto_version(binary)
+    last_error: BrokerError | None = None
+    # A free port can be taken between our probe and mosquitto's bind: retry.
+    for _ in range(3):
+        ports = Ports(
+            mqtt=port or free_port(),
+            auth=free_port() if "auth" in listeners else None,
+            tls=free_port() if "tls" in listeners else None,
+        )
+        if config_text is not None:
+            workdir.mkdir(parents=True, exist_ok=True)
+            config = workdir / "mosquitto.conf"
+            config.write_text(config_text, encoding="utf-8")
+            files = BrokerFiles(workdir, config, None, {})
+        else:
+            files = write_broker_files(
+                workdir,
+                ports,
+                persistence_dir=str(workdir / "data") if persistence else None,
+            )
+            if persistence:
+                (workdir / "data").mkdir(exist_ok=True)
+        runner = LocalRunner(binary, files.config, workdir / "mosquitto.log")
+        broker = _broker_record("local", LOOPBACK, ports, files, version, runner)
+        runner.start()
+        try:
+            wait_ready(broker, timeout, runner)
+            return broker
+        except BrokerError as exc:
+            runner.kill()
+            last_error = exc
+            if port is not None or "Address already in use" not in runner.log_tail():
+                break
+    assert last_error is not None
+    raise last_error
+
+
+def _broker_record(
+    kind: str, host: str, ports: Ports, files: BrokerFiles, version: str, runner: Runner | None
+) -> Broker:
+    return Broker(
+        kind=kind,
+        host=host,
+        port=ports.mqtt,
+        auth_port=ports.auth,
+        tls_port=ports.tls,
+        ca_path=files.ca_path,
+        users=files.users,
+        version=version,
+        runner=runner,
+    )
+
+
+# --- docker ----------------------------------------------------------------
+
+
+def docker_engine_answers(timeout: float = 2.0) -> tuple[bool, str]:
+    """Ask the Docker engine for a ping, bounded by `timeout`; (ok, why-not)."""
+    try:
+        import docker
+    except ImportError:
+        return False, "the docker package is not installed"
+    client = None
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+        return True, ""
+    except Exception as exc:  # docker raises many kinds; all mean "no engine"
+        return False, f"no Docker engine answered ({type(exc).__name__})"
+    finally:
+        if client is not None:
+            client.close()
+
+
+class DockerRunner:
+    """A mosquitto container with the kata's config directory mounted read-only."""
+
+    CONTAINER_PORTS = Ports(mqtt=1883, auth=1884, tls=8883)
+
+    def __init__(self, image: str, config_dir: Path, host_ports: Ports) -> None:
+        self.image = image
+        self.config_dir = config_dir
+        self.host_ports = host_ports
+        self.container = None
+        self._last_logs = ""
+
+    def start(self) -> None:
+        if self.container is not None:
+            # Started again after stop()/kill(): the same container, so the
+            # same port mapping and whatever mosquitto saved in it.
+            self.container.get_wrapped_container().start()
+            return
+        with warnings.catch_warnings():
+            # testcontainers' own modules use its deprecated wait decorator.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from testcontainers.community.mqtt import MosquittoContainer
+            from testcontainers.core.container import DockerContainer
+
+        container = MosquittoContainer(image=self.image)
+        container.with_volume_mapping(str(self.config_dir), "/mosquitto/config", "ro")
+        # Bind to loopback only: the test broker allows anonymous clients.
+        for name in ("mqtt", "auth", "tls"):
+            inside = getattr(self.CONTAINER_PORTS, name)
+            outside = getattr(self.host_ports, name)
+            if outside is not None:
+                # docker-py's (address, port) form; with_bind_ports takes ports only.
+                container.ports[f"{inside}/tcp"] = (LOOPBACK, outside)
+        container.with_command(["mosquitto", "-c", "/mosquitto/config/mosquitto.conf"])
+        # DockerContainer.start, not MosquittoContainer.start: that one mounts
+        # its own config and waits on a log line; readiness here is a CONNACK.
+        self.container = container
+        _LIVE.append(self)
+        DockerContainer.start(container)
+
+    def alive(self) -> bool:
+        if self.container is None:
+            return False
+        try:
+            wrapped = self.container.get_wrapped_container()
+            wrapped.reload()
+            return wrapped.status in ("created", "running")
+        except Exception:
+            return False
+
+    def _save_logs(self) -> None:
+        if self.container is not None:
+            with contextlib.suppress(Exception):
+                out, err = self.container.get_logs()
+                self._last_logs = (out + err).decode(errors="replace")
+
+    def stop(self) -> None:
+        """SIGTERM (mosquitto saves its state), then wait; the container is kept."""
+        if self.container is not None:
+            with contextlib.suppress(Exception):
+                self.container.get_wrapped_container().stop(timeout=5)
+            self._save_logs()
+
+    def kill(self) -> None:
+        if self.container is not None:
+            with contextlib.suppress(Exception):
+                self.container.get_wrapped_container().kill()
+            self._save_logs()
+
+    def close(self) -> None:
+        """Remove the container for good."""
+        if self.container is None:
+            return
+        self._save_logs()
+        with contextlib.suppress(Exception):
+            self.container.stop()
+        self.container = None
+        with contextlib.suppress(ValueError):
+            _LIVE.remove(self)
+
+    def log_tail(self, lines: int = 20) -> str:
+        if self.container is not None:
+            self._save_logs()
+        return "\n".join(self._last_logs.splitlines()[-lines:])
+
+
+def start_docker(
+    workdir: Path,
+    *,
+    listeners: tuple[str, ...] = ("mqtt", "auth", "tls"),
+    port: int | None = None,
+    persistence: bool = False,
+    config_text: str | None = None,
+    timeout: float = 30.0,
+) -> Broker:
+    image = os.environ.get("KATA_MOSQUITTO_IMAGE") or DEFAULT_IMAGE
+    host_ports = Ports(
+        mqtt=port or free_port(),
+        auth=free_port() if "auth" in listeners else None,
+        tls=free_port() if "tls" in listeners else None,
+    )
+    inside = DockerRunner.CONTAINER_PORTS
+    container_ports = Ports(
+        mqtt=inside.mqtt,
+        auth=inside.auth if host_ports.auth else None,
+        tls=inside.tls if host_ports.tls else None,
+    )
+    if config_text is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        config = workdir / "mosquitto.conf"
+        config.write_text(config_text, encoding="utf-8")
+        files = BrokerFiles(workdir, config, None, {})
+    else:
+        files = write_broker_files(
+            workdir,
+            container_ports,
+            seen_as="/mosquitto/config",
+            bind_address="0.0.0.0",
+            persistence_dir="/mosquitto/data" if persistence else None,
+        )
+    runner = DockerRunner(image, workdir, host_ports)
+    broker = _broker_record("docker", LOOPBACK, host_ports, files, image, runner)
+    try:
+        runner.start()
+    except Exception as exc:
+        runner.close()
+        raise BrokerError(
+            f"could not start the container {image!r}: {type(exc).__name__}: {exc}\n"
+            "(offline? build a local image and set KATA_MOSQUITTO_IMAGE; see docker/README.md)"
+        ) from exc
+    try:
+        wait_ready(broker, timeout, runner)
+    except BrokerError:
+        runner.close()
+        raise
+    return broker
+
+
+# --- external --------------------------------------------------------------
+
+
+def from_url(url: str, timeout: float = 5.0) -> Broker:
+    """A broker named by URL: mqtt://[user:pass@]host[:port] or mqtts://..."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("mqtt", "mqtts"):
+        raise BrokerError(
+            f"MQTT_BROKER_URL must start with mqtt:// or mqtts://, not {parsed.scheme or url!r}"
+        )
+    if not parsed.hostname:
+        raise BrokerError(f"MQTT_BROKER_URL has no host name: {url!r}")
+    tls = parsed.scheme == "mqtts"
+    try:
+        port = parsed.port or (8883 if tls else 1883)
+    except ValueError:
+        raise BrokerError(f"MQTT_BROKER_URL has an invalid port: {url!r}") from None
+    username = urllib.parse.unquote(parsed.username) if parsed.username else None
+    password = urllib.parse.unquote(parsed.password) if parsed.password else None
+    broker = Broker(
+        kind="external",
+        host=parsed.hostname,
+        port=port,
+        tls=tls,
+        username=username,
+        password=password,
+    )
+    try:
+        socket.create_connection((broker.host, broker.port), timeout=timeout).close()
+    except OSError as exc:
+        raise BrokerError(
+            f"MQTT_BROKER_URL={_redact(url)} cannot be reached: {exc}. "
+            "Check the host and port, or unset MQTT_BROKER_URL to use Docker or mosquitto."
+        ) from None
+    return broker
+
+
+def _redact(url: str) -> str:
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.password:
+        netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
+        return urllib.parse.urlunsplit(parsed._replace(netloc=netloc))
+    return url
+
+
+# --- choosing --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    kind: str  # docker | local | external
+    reason: str
+
+
+def choose(mode: str) -> Choice:
+    """Decide where the broker comes from, without starting it."""
+    if mode not in MODES:
+        raise BrokerError(f"unknown broker {mode!r}: choose one of {', '.join(MODES)}")
+    url = os.environ.get("MQTT_BROKER_URL")
+    if mode == "external" or (mode == "auto" and url):
+        if not url:
+            raise BrokerError("--broker external needs MQTT_BROKER_URL to be set")
+        return Choice("external", f"MQTT_BROKER_URL={_redact(url)}")
+    if mode == "docker":
+        ok, why = docker_engine_answers()
+        if not ok:
+            raise NoBrokerError(f"--broker docker: {why}\n{NO_BROKER_HELP}")
+        return Choice("docker", "Docker engine answered")
+    if mode == "local":
+        if find_mosquitto() is None:
+            raise NoBrokerError(f"--broker local: `mosquitto` is not on PATH\n{NO_BROKER_HELP}")
+        return Choice("local", "mosquitto found")
+    ok, why = docker_engine_answers()
+    if ok:
+        return Choice("docker", "Docker engine answered")
+    if find_mosquitto():
+        return Choice("local", f"{why}; mosquitto found")
+    raise NoBrokerError(NO_BROKER_HELP)
+
+
+def start(choice: Choice, workdir: Path | None = None, **kwargs: object) -> Broker:
+    if choice.kind == "external":
+        return from_url(os.environ["MQTT_BROKER_URL"])
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="kata-broker-"))
+    if choice.kind == "docker":
+        return start_docker(workdir, **kwargs)  # type: ignore[arg-type]
+    return start_local(workdir, **kwargs)  # type: ignore[arg-type]
+
+
+# Every runner started in this process, so that nothing outlives it even
+# when pytest is interrupted before its finalizers run.
+_LIVE: list[Runner] = []
+
+
+def stop_all() -> None:
+    for runner in list(_LIVE):
+        with contextlib.suppress(Exception):
+            runner.kill()
+        with contextlib.suppress(Exception):
+            runner.close()

@@ -1,0 +1,162 @@
+"""Read and validate kata/catalog.toml, the single source of truth for chapters."""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+CATALOG_PATH = Path(__file__).with_name("catalog.toml")
+ROOT = CATALOG_PATH.parent.parent
+
+_CHAPTER_ID = re.compile(r"^ch(\d\d)_[a-z0-9_]+$")
+_MODULE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class CatalogError(Exception):
+    """catalog.toml is malformed; the message names the entry and the rule."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    chapter: str
+    module: str
+    tests: str
+    points: int
+    hints: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return f"{self.chapter}.{self.module}"
+
+    def source(self, tree: str) -> Path:
+        """The module's file in `tree` ("exercises" or "solutions")."""
+        return ROOT / tree / self.chapter / f"{self.module}.py"
+
+    def relpath(self, tree: str) -> str:
+        return f"{tree}/{self.chapter}/{self.module}.py"
+
+
+@dataclass(frozen=True)
+class Chapter:
+    id: str
+    title: str
+    summary: str
+    exercises: tuple[Exercise, ...]
+
+    @property
+    def number(self) -> int:
+        return int(self.id[2:4])
+
+
+@dataclass(frozen=True)
+class Catalog:
+    chapters: tuple[Chapter, ...]
+
+    def exercises(self) -> list[Exercise]:
+        return [ex for chapter in self.chapters for ex in chapter.exercises]
+
+    def exercise(self, exercise_id: str) -> Exercise:
+        for ex in self.exercises():
+            if exercise_id in (ex.id, ex.module):
+                return ex
+        known = ", ".join(ex.id for ex in self.exercises())
+        raise KeyError(f"no exercise {exercise_id!r} in the catalog (known: {known})")
+
+    def chapter(self, key: str | int) -> Chapter:
+        for chapter in self.chapters:
+            if key in (chapter.id, chapter.number, str(chapter.number)):
+                return chapter
+        raise KeyError(f"no chapter {key!r} in the catalog")
+
+    def for_test_file(self, path: str | Path) -> Exercise | None:
+        """The exercise whose tests live in `path` (absolute or relative to the root)."""
+        path = Path(path)
+        rel = path.resolve().relative_to(ROOT) if path.is_absolute() else path
+        for ex in self.exercises():
+            if Path(ex.tests) == rel:
+                return ex
+        return None
+
+
+def _require(table: dict, key: str, kind: type, where: str) -> object:
+    if key not in table:
+        raise CatalogError(f"{where}: missing key {key!r}")
+    value = table[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        kind_name = {int: "whole number", str: "text", list: "list"}.get(kind, kind.__name__)
+        raise CatalogError(f"{where}: {key!r} must be a {kind_name}, not {value!r}")
+    return value
+
+
+def parse(text: str, source: str = "kata/catalog.toml") -> Catalog:
+    """Parse catalog text; every problem is a CatalogError naming the entry."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"{source}: not valid TOML: {exc}") from None
+    if data.get("version") != 1:
+        raise CatalogError(f"{source}: 'version = 1' expected at the top")
+    raw_chapters = data.get("chapter")
+    if not isinstance(raw_chapters, list) or not raw_chapters:
+        raise CatalogError(f"{source}: no [[chapter]] tables")
+
+    chapters: list[Chapter] = []
+    seen_ids: set[str] = set()
+    last_number = 0
+    for index, raw in enumerate(raw_chapters, start=1):
+        where = f"{source}: chapter #{index}"
+        chapter_id = _require(raw, "id", str, where)
+        where = f"{source}: chapter {chapter_id!r}"
+        match = _CHAPTER_ID.match(chapter_id)
+        if not match:
+            raise CatalogError(f"{where}: id must look like 'ch03_clients'")
+        number = int(match.group(1))
+        if number <= last_number:
+            raise CatalogError(f"{where}: chapters must be listed in increasing order")
+        last_number = number
+        if chapter_id in seen_ids:
+            raise CatalogError(f"{where}: listed twice")
+        seen_ids.add(chapter_id)
+        title = _require(raw, "title", str, where)
+        summary = _require(raw, "summary", str, where)
+        exercises = []
+        modules: set[str] = set()
+        for ex_raw in raw.get("exercise", []):
+            module = _require(ex_raw, "module", str, where)
+            ex_where = f"{where}, exercise {module!r}"
+            if not _MODULE.match(module):
+                raise CatalogError(f"{ex_where}: module must be a Python module name")
+            if module in modules:
+                raise CatalogError(f"{ex_where}: listed twice")
+            modules.add(module)
+            tests = _require(ex_raw, "tests", str, ex_where)
+            if not tests.startswith(f"tests/{chapter_id}/test_") or not tests.endswith(".py"):
+                raise CatalogError(
+                    f"{ex_where}: tests must be a file tests/{chapter_id}/test_*.py, not {tests!r}"
+                )
+            points = _require(ex_raw, "points", int, ex_where)
+            if points <= 0:
+                raise CatalogError(f"{ex_where}: points must be positive")
+            hints = _require(ex_raw, "hints", list, ex_where)
+            if not 2 <= len(hints) <= 3 or not all(isinstance(h, str) and h.strip() for h in hints):
+                raise CatalogError(f"{ex_where}: 'hints' must list 2 or 3 non-empty texts")
+            exercises.append(Exercise(chapter_id, module, tests, points, tuple(hints)))
+        chapters.append(Chapter(chapter_id, title, summary, tuple(exercises)))
+    return Catalog(tuple(chapters))
+
+
+@lru_cache(maxsize=1)
+def load(path: Path = CATALOG_PATH) -> Catalog:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"cannot read {path.name}: {exc.strerror}") from None
+    return parse(text, source=f"kata/{path.name}")

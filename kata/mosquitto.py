@@ -1,0 +1,157 @@
+"""The test broker's files: mosquitto.conf, password file, ACL and TLS certificates.
+
+One directory holds everything a broker needs. The same files serve the
+local binary (paths on this machine) and the container (the directory is
+mounted at /mosquitto/config), so both broker paths test the same setup.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Users of the password listener. Chapter 6 uses them; the ACL below gives
+# each the rights its name suggests.
+DEFAULT_USERS: dict[str, str] = {
+    "kata": "kata-secret",
+    "sensor": "sensor-secret",
+    "dashboard": "dashboard-secret",
+}
+DEFAULT_ACL: dict[str, list[tuple[str, str]]] = {
+    "kata": [("readwrite", "#")],
+    "sensor": [("readwrite", "sensors/#")],
+    "dashboard": [("read", "sensors/#")],
+}
+# The names the server certificate is valid for; clients connect to 127.0.0.1.
+TLS_HOSTNAMES = ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Listener ports as the broker itself binds them."""
+
+    mqtt: int
+    auth: int | None = None
+    tls: int | None = None
+
+
+@dataclass(frozen=True)
+class BrokerFiles:
+    directory: Path
+    config: Path
+    ca_path: Path | None
+    users: dict[str, str] = field(default_factory=dict)
+
+
+def password_line(user: str, password: str, *, iterations: int = 101) -> str:
+    """One line of a mosquitto password file ($7$ = PBKDF2-SHA512, as mosquitto_passwd)."""
+    salt = secrets.token_bytes(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, 64)
+    salt64 = base64.b64encode(salt).decode()
+    return f"{user}:$7${iterations}${salt64}${base64.b64encode(digest).decode()}"
+
+
+def acl_text(rules: dict[str, list[tuple[str, str]]]) -> str:
+    lines = []
+    for user, entries in rules.items():
+        lines.append(f"user {user}")
+        lines.extend(f"topic {access} {topic}" for access, topic in entries)
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _write_tls(directory: Path) -> Path:
+    import trustme
+
+    ca = trustme.CA(organization_name="mqtt-kata test CA")
+    server = ca.issue_cert(*TLS_HOSTNAMES)
+    ca.cert_pem.write_to_path(str(directory / "ca.crt"))
+    server.private_key_pem.write_to_path(str(directory / "server.key"))
+    chain = b"".join(blob.bytes() for blob in server.cert_chain_pems)
+    (directory / "server.crt").write_bytes(chain)
+    return directory / "ca.crt"
+
+
+def write_broker_files(
+    directory: Path,
+    ports: Ports,
+    *,
+    seen_as: str | None = None,
+    bind_address: str = "127.0.0.1",
+    users: dict[str, str] | None = None,
+    acl: dict[str, list[tuple[str, str]]] | None = None,
+    persistence_dir: str | None = None,
+    extra: str = "",
+) -> BrokerFiles:
+    """Write mosquitto.conf and its companions into `directory`.
+
+    `seen_as` is where the broker finds the directory (its mount point in a
+    container); by default the directory itself.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    where = seen_as or str(directory)
+    users = DEFAULT_USERS if users is None else users
+    acl = DEFAULT_ACL if acl is None else acl
+
+    lines = [
+        "# Written by the kata harness for one test session.",
+        # mosquitto 2.x started as root drops to user 'mosquitto', which then
+        # cannot read files in a private temp dir.
+        "user root",
+        "per_listener_settings true",
+        # Without it QoS 2 stalls ~40 ms per message (Nagle + delayed ACK).
+        "set_tcp_nodelay true",
+        "log_dest stderr",
+        "log_type error",
+        "log_type warning",
+        "log_type notice",
+        "log_type information",
+        "connection_messages true",
+        "log_timestamp_format %H:%M:%S",
+        # Publish $SYS every second so chapter 2 sees it quickly.
+        "sys_interval 1",
+    ]
+    if persistence_dir is not None:
+        lines += ["persistence true", f"persistence_location {persistence_dir.rstrip('/')}/"]
+    else:
+        lines.append("persistence false")
+    lines += ["", f"listener {ports.mqtt} {bind_address}", "allow_anonymous true"]
+
+    if ports.auth is not None or ports.tls is not None:
+        (directory / "passwd").write_text(
+            "".join(password_line(u, p) + "\n" for u, p in users.items()), encoding="utf-8"
+        )
+        (directory / "acl").write_text(acl_text(acl), encoding="utf-8")
+        for name in ("passwd", "acl"):
+            os.chmod(directory / name, 0o600)
+    if ports.auth is not None:
+        lines += [
+            "",
+            f"listener {ports.auth} {bind_address}",
+            "allow_anonymous false",
+            f"password_file {where}/passwd",
+            f"acl_file {where}/acl",
+        ]
+    ca_path = None
+    if ports.tls is not None:
+        ca_path = _write_tls(directory)
+        lines += [
+            "",
+            f"listener {ports.tls} {bind_address}",
+            # Anonymous clients may connect over TLS; clients that send a
+            # username are checked against the password file.
+            "allow_anonymous true",
+            f"password_file {where}/passwd",
+            f"cafile {where}/ca.crt",
+            f"certfile {where}/server.crt",
+            f"keyfile {where}/server.key",
+        ]
+    if extra:
+        lines += ["", extra]
+    config = directory / "mosquitto.conf"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return BrokerFiles(directory, config, ca_path, dict(users))

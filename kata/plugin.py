@@ -1,0 +1,625 @@
+"""The kata's pytest plugin: options, broker fixtures, friendly failure reports.
+
+Loaded by the repository's conftest.py. What a learner sees:
+- which broker runs the tests, printed before the first test;
+- a stub as one line: "not done yet: exercises/ch03_clients/publisher.py: publish_messages";
+- a hang as one line naming the function that did not return;
+- an exception on paho's network thread as a failure of the test that caused it;
+- a progress table per chapter at the end.
+"""
+
+from __future__ import annotations
+
+import _thread
+import contextlib
+import hashlib
+import os
+import signal
+import sys
+import tempfile
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from kata import brokers, target
+from kata.brokers import Broker, BrokerError, Choice
+from kata.catalog import ROOT, CatalogError, Exercise
+from kata.catalog import load as load_catalog
+from kata.probe import Probe
+
+if sys.version_info < (3, 11):  # pragma: no cover - Python 3.10
+    from exceptiongroup import BaseExceptionGroup
+
+# --- outcomes the harness recognises ----------------------------------------
+
+NOT_DONE = "not done"
+BROKEN = "broken"
+HANG = "hang"
+THREAD_CRASH = "thread crash"
+FAILED = "failed"
+
+
+class KataHang(BaseException):
+    """Raised in the main thread when a test runs past its time.
+
+    A BaseException, so that a learner's `except Exception:` cannot swallow it.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"did not finish within {seconds:g} s")
+        self.seconds = seconds
+
+
+class ThreadCrash(AssertionError):
+    """An exception escaped on a background thread (usually paho's) during the test."""
+
+
+@dataclass
+class Outcome:
+    exercise: Exercise | None
+    status: str  # passed | failed | error | skipped
+    category: str = ""  # one of the constants above, for failures
+    message: str = ""
+
+
+@dataclass
+class KataState:
+    tree: str
+    mode: str
+    choice: Choice | None = None
+    broker: Broker | None = None
+    broker_error: str | None = None
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="kata-")))
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    stubs_must_fail: bool = False
+    hang_after: float = 15.0
+
+    def session_broker(self) -> Broker:
+        if self.broker is None:
+            if self.broker_error:
+                raise BrokerError(self.broker_error)
+            if self.choice is None:
+                self.choice = brokers.choose(self.mode)
+            try:
+                self.broker = brokers.start(self.choice, self.workdir / "session-broker")
+            except BrokerError as exc:
+                # auto: a Docker engine that cannot run the image (offline, no
+                # pull rights) should not stop a learner who has mosquitto.
+                if not (self.mode == "auto" and self.choice.kind == "docker"):
+                    raise
+                if brokers.find_mosquitto() is None:
+                    raise
+                first_line = str(exc).splitlines()[0]
+                self.choice = Choice("local", f"docker failed ({first_line}); mosquitto found")
+                self.broker = brokers.start(self.choice, self.workdir / "session-broker")
+        return self.broker
+
+
+STATE = pytest.StashKey[KataState]()
+THREAD_ERRORS = pytest.StashKey[list]()
+
+
+# --- options ----------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("kata")
+    group.addoption(
+        "--target",
+        default=None,
+        help="tree under test: exercises (yours, default) or solutions (env KATA_TARGET)",
+    )
+    group.addoption(
+        "--broker",
+        default=None,
+        help="where the broker comes from: auto (default), docker, local, external "
+        "(env KATA_BROKER)",
+    )
+    group.addoption(
+        "--stubs-must-fail",
+        action="store_true",
+        default=False,
+        help="maintainers: pass only if every chapter test fails against the untouched "
+        "stubs with 'not done yet'",
+    )
+    parser.addini("kata_hang_after", "seconds before a test counts as hanging", default="15")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        tree = target.select(config.getoption("--target"))
+    except target.TargetError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    mode = config.getoption("--broker") or os.environ.get("KATA_BROKER") or "auto"
+    if mode not in brokers.MODES:
+        raise pytest.UsageError(
+            f"unknown broker {mode!r}: choose one of {', '.join(brokers.MODES)}"
+        )
+    try:
+        load_catalog()
+    except CatalogError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    stubs = config.getoption("--stubs-must-fail")
+    if stubs and tree != "exercises":
+        raise pytest.UsageError("--stubs-must-fail checks the exercises tree, not solutions")
+    config.stash[STATE] = KataState(
+        tree=tree,
+        mode=mode,
+        stubs_must_fail=stubs,
+        hang_after=float(config.getini("kata_hang_after")),
+    )
+    if os.environ.get("TESTCONTAINERS_RYUK_DISABLED") is None and mode in ("docker", "auto"):
+        # Ryuk needs an image from a registry; the kata stops its containers itself.
+        os.environ["TESTCONTAINERS_RYUK_DISABLED"] = "true"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash[STATE]
+    return [f"kata: target {state.tree}/, broker {state.mode}"]
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    state = config.stash[STATE]
+    if state.stubs_must_fail:
+        # The harness's own tests do not touch the exercises.
+        keep = [i for i in items if "tests/harness/" not in _relpath(i)]
+        deselected = [i for i in items if i not in keep]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = keep
+    # Learners read the first failure first: keep catalog (chapter) order.
+    order = {ex.tests: n for n, ex in enumerate(load_catalog().exercises())}
+    items.sort(key=lambda i: order.get(_relpath(i), len(order)))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the session broker now, outside any test's time limit."""
+    state = session.config.stash[STATE]
+    if not any("broker" in getattr(item, "fixturenames", ()) for item in session.items):
+        return
+    try:
+        state.session_broker()
+    except BrokerError as exc:
+        state.broker_error = str(exc)
+        pytest.exit(f"\n{exc}\n", returncode=pytest.ExitCode.USAGE_ERROR)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and state.broker is not None:
+        reporter.write_line(f"kata broker: {state.broker.describe()}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is not None and state.broker is not None:
+        with contextlib.suppress(Exception):
+            state.broker.close()
+    brokers.stop_all()
+
+
+# --- fixtures ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def broker(pytestconfig: pytest.Config) -> Broker:
+    """The session's broker: anonymous `port`, plus `auth_port` and `tls_port`."""
+    return pytestconfig.stash[STATE].session_broker()
+
+
+@pytest.fixture
+def broker_factory(
+    broker: Broker, pytestconfig: pytest.Config, tmp_path: Path
+) -> Iterator[Callable[..., Broker]]:
+    """Start private brokers (same kind as the session's) for tests that stop one.
+
+    broker_factory(listeners=("mqtt",), port=None, persistence=False, config_text=None)
+    """
+    if broker.kind == "external":
+        pytest.skip("needs a private broker; the external broker (MQTT_BROKER_URL) is shared")
+    started: list[Broker] = []
+    choice = Choice(broker.kind, "private")
+
+    def start(**kwargs: object) -> Broker:
+        kwargs.setdefault("listeners", ("mqtt",))
+        private = brokers.start(choice, tmp_path / f"broker{len(started)}", **kwargs)
+        started.append(private)
+        return private
+
+    yield start
+    for private in started:
+        with contextlib.suppress(Exception):
+            private.close()
+
+
+def _test_key(request: pytest.FixtureRequest) -> str:
+    return hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:8]
+
+
+@pytest.fixture
+def topic(request: pytest.FixtureRequest, broker: Broker) -> Iterator[str]:
+    """A topic prefix no other test uses; retained messages under it are cleared after."""
+    prefix = f"kata/{_test_key(request)}/{uuid.uuid4().hex[:6]}"
+    yield prefix
+    if broker.kind == "external" and broker.username is None and broker.tls:
+        return
+    with contextlib.suppress(Exception), _probe_for(broker) as cleaner:
+        cleaner.subscribe(f"{prefix}/#", qos=1)
+        cleaner.subscribe(prefix, qos=1)
+        retained = {m.topic for m in cleaner.settle() if m.retain}
+        for name in retained:
+            cleaner.publish(name, b"", qos=1, retain=True)
+
+
+@pytest.fixture
+def client_id(request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """client_id("sub") -> an id unique to this test and call."""
+    key = _test_key(request)
+
+    def make(role: str = "client") -> str:
+        return f"kata-{key}-{role}-{uuid.uuid4().hex[:6]}"
+
+    return make
+
+
+def _probe_for(broker: Broker, **kwargs: object) -> Probe:
+    if broker.kind == "external":
+        kwargs.setdefault("username", broker.username)
+        kwargs.setdefault("password", broker.password)
+        kwargs.setdefault("tls", broker.tls)
+    return Probe(broker.host, broker.port, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def probe_factory(broker: Broker) -> Iterator[Callable[..., Probe]]:
+    """probe_factory(**Probe kwargs) -> a connected recording client, closed after the test."""
+    made: list[Probe] = []
+
+    def make(**kwargs: object) -> Probe:
+        port = kwargs.pop("port", None)
+        # On another listener of the session broker, or on the anonymous one.
+        p = (
+            Probe(broker.host, port, **kwargs)  # type: ignore[arg-type]
+            if port is not None
+            else _probe_for(broker, **kwargs)
+        )
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        with contextlib.suppress(Exception):
+            p.close()
+
+
+@pytest.fixture
+def probe(probe_factory: Callable[..., Probe]) -> Probe:
+    """A connected recording client on the session broker (like caplog, for MQTT)."""
+    return probe_factory()
+
+
+@pytest.fixture
+def no_thread_leak() -> Iterator[Callable[[], None]]:
+    """Call the yielded check after the code under test returned: no new paho thread may live."""
+    before = set(threading.enumerate())
+
+    def check(grace: float = 1.0) -> None:
+        leaked = [
+            t
+            for t in threading.enumerate()
+            if t not in before and t.name.startswith("paho-mqtt-client")
+        ]
+        for t in leaked:
+            t.join(grace / max(1, len(leaked)))
+        alive = [t.name for t in leaked if t.is_alive()]
+        assert not alive, (
+            f"a paho network thread is still running after the call returned: {alive}. "
+            "Call loop_stop() (and disconnect()) before returning, also on errors (finally:)."
+        )
+
+    yield check
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    marker = item.get_closest_marker("needs_listener")
+    if marker is None:
+        return
+    state = item.config.stash[STATE]
+    name = marker.args[0]
+    if state.broker is not None and state.broker.kind == "external":
+        pytest.skip(
+            f"the external broker (MQTT_BROKER_URL) has no {name!r} listener run by the kata; "
+            "run with Docker or mosquitto to check this"
+        )
+
+
+# --- running a test: hang limit and thread crashes ----------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    state = item.config.stash[STATE]
+    caught: list[threading.ExceptHookArgs] = []
+    timer = _arm_hang_timer(state.hang_after, caught)
+
+    def on_thread_exception(args: threading.ExceptHookArgs) -> None:
+        caught.append(args)
+        if timer is not None and len(caught) == 1:
+            # Wake the test now instead of letting it wait for what the dead
+            # thread will never deliver: the alarm handler raises ThreadCrash.
+            _thread.interrupt_main(signal.SIGALRM)
+
+    previous_hook = threading.excepthook
+    threading.excepthook = on_thread_exception
+    try:
+        try:
+            result = yield
+        finally:
+            _disarm_hang_timer(timer)
+            threading.excepthook = previous_hook
+    except (ThreadCrash, KataHang, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        if caught:
+            raise _thread_crash(caught) from exc
+        raise
+    if caught:
+        raise _thread_crash(caught)
+    return result
+
+
+def _arm_hang_timer(seconds: float, caught: list) -> object | None:
+    if (
+        seconds <= 0
+        or not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        return None  # Windows: pytest-timeout's outer limit still applies
+
+    def on_alarm(signum: int, frame: object) -> None:
+        if caught:
+            raise _thread_crash(caught)
+        raise KataHang(seconds)
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    return previous
+
+
+def _disarm_hang_timer(previous: object | None) -> None:
+    if previous is None:
+        return
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)  # type: ignore[arg-type]
+
+
+def _thread_crash(caught: list[threading.ExceptHookArgs]) -> ThreadCrash:
+    first = caught[0]
+    tb = "".join(traceback.format_exception(first.exc_type, first.exc_value, first.exc_traceback))
+    name = first.thread.name if first.thread is not None else "?"
+    where = _target_frames(first.exc_value)
+    place = f" in {where[-1][0]}: {where[-1][1]}" if where else ""
+    hint = (
+        "(code in paho callbacks runs on paho's network thread; an exception there "
+        "kills the thread and nothing more is received)"
+    )
+    if issubclass(first.exc_type, TypeError) and "positional argument" in str(first.exc_value):
+        hint = CALLBACK_SIGNATURES
+    return ThreadCrash(
+        f"an exception escaped on thread {name!r}{place}: "
+        f"{first.exc_type.__name__}: {first.exc_value}\n{hint}\n{tb}"
+    )
+
+
+CALLBACK_SIGNATURES = """\
+(a callback has the wrong signature: with CallbackAPIVersion.VERSION2 paho calls
+    on_connect(client, userdata, flags, reason_code, properties)
+    on_disconnect(client, userdata, flags, reason_code, properties)
+    on_subscribe(client, userdata, mid, reason_code_list, properties)
+    on_publish(client, userdata, mid, reason_code, properties)
+    on_message(client, userdata, message)
+ the seed's 1.x callbacks, like on_connect(client, userdata, flags, rc), take fewer)"""
+
+
+# --- reporting ----------------------------------------------------------------
+
+
+def _relpath(item: pytest.Item) -> str:
+    try:
+        return Path(str(item.path)).resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(item.path)
+
+
+def _target_frames(exc: BaseException | None) -> list[tuple[str, str, int]]:
+    """(relpath, qualified function, line) of every frame in the tree under test."""
+    frames: list[tuple[str, str, int]] = []
+    tree_root = target.tree_path()
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        tb = exc.__traceback__
+        chain: list[tuple[str, str, int]] = []
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            try:
+                rel = Path(code.co_filename).resolve().relative_to(tree_root.parent)
+            except ValueError:
+                rel = None
+            if rel is not None and rel.parts and rel.parts[0] == tree_root.name:
+                name = getattr(code, "co_qualname", code.co_name)
+                chain.append((rel.as_posix(), name, tb.tb_lineno))
+            tb = tb.tb_next
+        frames = chain + frames
+        exc = exc.__cause__ or exc.__context__
+    return frames
+
+
+def _is_not_implemented(exc: BaseException | None) -> bool:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, NotImplementedError):
+            return True
+        if isinstance(exc, BaseExceptionGroup):
+            return all(_is_not_implemented(e) for e in exc.exceptions)
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+class OneLine:
+    """A failure report that is just text; its first line also shows in the summary."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.reprcrash = SimpleNamespace(message=text.splitlines()[0] if text else "")
+
+    def toterminal(self, tw) -> None:
+        for line in self.text.splitlines():
+            tw.line(line)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def classify(exc: BaseException, exercise: Exercise | None, tree: str) -> tuple[str, str]:
+    """(category, one-line message) for a failed test."""
+    frames = _target_frames(exc)
+    if isinstance(exc, target.ExerciseBroken):
+        return BROKEN, str(exc)
+    if isinstance(exc, KataHang):
+        if frames:
+            path, func, line = frames[0]
+            return HANG, (
+                f"hang: {path}: {func} did not return within {exc.seconds:g} s "
+                f"(stopped at line {frames[-1][2]} of {frames[-1][0]})"
+            )
+        where = exercise.relpath(tree) if exercise else "the test"
+        return HANG, f"hang: the test waited on {where} and {exc}"
+    if isinstance(exc, ThreadCrash):
+        return THREAD_CRASH, str(exc)
+    if _is_not_implemented(exc):
+        if frames:
+            path, func, _ = frames[-1]
+            return NOT_DONE, f"not done yet: {path}: {func}"
+        if exercise is not None:
+            return NOT_DONE, f"not done yet: {exercise.relpath(tree)}"
+    line = f"{type(exc).__name__}: {exc}".strip().splitlines()
+    return FAILED, line[0] if line else type(exc).__name__
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    report: pytest.TestReport = yield
+    state = item.config.stash[STATE]
+    rel = _relpath(item)
+    exercise = load_catalog().for_test_file(rel)
+    nodeid = item.nodeid
+    outcome = state.outcomes.setdefault(nodeid, Outcome(exercise, "passed"))
+    if report.skipped:
+        if outcome.status == "passed":
+            outcome.status = "skipped"
+        return report
+    if not report.failed:
+        return report
+    exc = call.excinfo.value if call.excinfo is not None else None
+    status = "failed" if report.when == "call" else "error"
+    if exc is None:
+        outcome.status, outcome.category = status, FAILED
+        return report
+    category, message = classify(exc, exercise, state.tree)
+    if category == FAILED and state.broker is not None and not state.broker.alive():
+        message = (
+            f"the broker died during this test; its log ends with:\n{state.broker.log_tail(10)}"
+        )
+        category = "broker died"
+    if outcome.status in ("passed", "skipped"):
+        outcome.status, outcome.category, outcome.message = status, category, message
+    if category in (NOT_DONE, BROKEN, HANG, THREAD_CRASH, "broker died"):
+        report.longrepr = OneLine(message)
+    report.user_properties.append(("kata_category", category))
+    return report
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash[STATE]
+    if not state.outcomes:
+        return
+    write = terminalreporter.write_line
+    per_exercise: dict[str, list[Outcome]] = {}
+    for outcome in state.outcomes.values():
+        if outcome.exercise is not None:
+            per_exercise.setdefault(outcome.exercise.id, []).append(outcome)
+    if state.stubs_must_fail:
+        _stubs_summary(terminalreporter, state)
+    if not per_exercise:
+        return
+    terminalreporter.section(f"kata progress ({state.tree}/)", sep="-")
+    next_up: Exercise | None = None
+    for chapter in load_catalog().chapters:
+        rows = [ex for ex in chapter.exercises if ex.id in per_exercise]
+        if not rows:
+            continue
+        write(f"{chapter.id}  {chapter.title}")
+        for ex in rows:
+            outs = per_exercise[ex.id]
+            passed = sum(o.status == "passed" for o in outs)
+            ran = sum(o.status != "skipped" for o in outs)
+            if ran and passed == ran:
+                mark, note = "done", ""
+            else:
+                failing = [o for o in outs if o.status in ("failed", "error")]
+                cats = {o.category for o in failing}
+                if cats == {NOT_DONE}:
+                    mark, note = "todo", "not done yet"
+                else:
+                    mark = "FAIL"
+                    note = failing[0].message.splitlines()[0] if failing else ""
+                if next_up is None:
+                    next_up = ex
+            write(f"  [{mark:4}] {ex.module:<14} {passed:>2}/{ran:<2} passed  {note}"[:120])
+    if next_up is not None and not state.stubs_must_fail and state.tree == "exercises":
+        write(f"next: {next_up.relpath(state.tree)}  (a hint: kata hint {next_up.module})")
+
+
+def _stubs_summary(terminalreporter, state: KataState) -> None:
+    wrong = [
+        (nodeid, o)
+        for nodeid, o in state.outcomes.items()
+        if "tests/harness/" not in nodeid and not (o.status == "skipped" or o.category == NOT_DONE)
+    ]
+    ran = [o for n, o in state.outcomes.items() if "tests/harness/" not in n]
+    terminalreporter.section("stubs must fail", sep="-")
+    if wrong:
+        for nodeid, o in wrong:
+            why = "PASSES against the stub" if o.status == "passed" else o.message[:100]
+            terminalreporter.write_line(f"  {nodeid}: {why}")
+        terminalreporter.write_line(
+            f"{len(wrong)} of {len(ran)} tests do not fail with 'not done yet' against the stubs"
+        )
+    else:
+        skipped = sum(o.status == "skipped" for o in ran)
+        terminalreporter.write_line(
+            f"all {len(ran) - skipped} tests fail against the stubs with 'not done yet'"
+            + (f" ({skipped} skipped)" if skipped else "")
+        )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = session.config.stash.get(STATE, None)
+    if state is None or not state.stubs_must_fail:
+        return
+    if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return
+    ran = {n: o for n, o in state.outcomes.items() if "tests/harness/" not in n}
+    if not ran:
+        session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+        return
+    wrong = [o for o in ran.values() if not (o.status == "skipped" or o.category == NOT_DONE)]
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED if wrong else pytest.ExitCode.OK

@@ -1,0 +1,235 @@
+"""The harness's own recording client: the tests' eyes and hands on the broker.
+
+A Probe is a paho client that the harness trusts. It subscribes and waits
+for the SUBACK, publishes and waits for the broker's acknowledgement, and
+records every message it receives in a queue, so tests wait on events with
+timeouts instead of sleeping. To prove that something did NOT arrive, a
+test calls `settle()`: the probe publishes a marker to itself and returns
+what arrived before the marker came back.
+"""
+
+from __future__ import annotations
+
+import queue
+import ssl
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+_MARKER_ROOT = "kata-probe"
+_MARKER_WORD = "kata-marker-"
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    properties: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def text(self) -> str:
+        return self.payload.decode("utf-8", errors="replace")
+
+
+def _properties_dict(props: Properties | None) -> dict:
+    if props is None:
+        return {}
+    out: dict = {}
+    for name in props.names:
+        attr = name.replace(" ", "")
+        if hasattr(props, attr):
+            out[attr] = getattr(props, attr)
+    return out
+
+
+class Probe:
+    """A connected, trusted test client. Use as a context manager or call close()."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        client_id: str | None = None,
+        protocol: mqtt.MQTTProtocolVersion = mqtt.MQTTv311,
+        clean_session: bool = True,
+        username: str | None = None,
+        password: str | None = None,
+        ca_path: str | None = None,
+        tls: bool = False,
+        timeout: float = 5.0,
+    ) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self.client_id = client_id or f"kata-probe-{uuid.uuid4().hex[:8]}"
+        self.messages: queue.Queue[Received] = queue.Queue()
+        self._connected = threading.Event()
+        self._acks: dict[int, threading.Event] = {}
+        self._granted: dict[int, list] = {}
+        self._markers: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        self.session_present: bool | None = None
+        self.connack_reason: ReasonCode | None = None
+        kwargs: dict = {"client_id": self.client_id, "protocol": protocol}
+        if protocol != mqtt.MQTTv5:
+            kwargs["clean_session"] = clean_session
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, **kwargs)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_unsubscribe = self._on_unsubscribe
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        if tls or ca_path:
+            self.client.tls_set(ca_certs=ca_path, cert_reqs=ssl.CERT_REQUIRED)
+        self.client.connect(host, port, keepalive=30)
+        self.client.loop_start()
+        if not self._connected.wait(timeout):
+            self.close()
+            raise TimeoutError(f"probe: no CONNACK within {timeout} s from {host}:{port}")
+        if self.connack_reason is not None and self.connack_reason.is_failure:
+            self.close()
+            raise ConnectionRefusedError(f"probe: broker refused: {self.connack_reason}")
+
+    # --- paho callbacks (network thread) -----------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.session_present = flags.session_present
+        self.connack_reason = reason_code
+        self._connected.set()
+
+    def _on_message(self, client, userdata, msg) -> None:
+        if _MARKER_WORD in msg.topic:
+            with self._lock:
+                event = self._markers.get(msg.topic)
+            if event is not None:
+                event.set()
+            return
+        props = getattr(msg, "properties", None)
+        self.messages.put(
+            Received(
+                msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain), _properties_dict(props)
+            )
+        )
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        with self._lock:
+            self._granted[mid] = list(reason_codes)
+            event = self._acks.setdefault(mid, threading.Event())
+        event.set()
+
+    def _on_unsubscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        with self._lock:
+            event = self._acks.setdefault(mid, threading.Event())
+        event.set()
+
+    def _wait_ack(self, mid: int, what: str, timeout: float | None) -> None:
+        with self._lock:
+            event = self._acks.setdefault(mid, threading.Event())
+        if not event.wait(timeout or self.timeout):
+            raise TimeoutError(f"probe: no {what} within {timeout or self.timeout} s")
+
+    # --- actions -----------------------------------------------------------
+    def subscribe(self, topic_filter: str, qos: int = 0, timeout: float | None = None) -> int:
+        """Subscribe and wait for SUBACK; returns the granted QoS."""
+        with self._lock:
+            result, mid = self.client.subscribe(topic_filter, qos)
+            self._acks.setdefault(mid, threading.Event())
+        if result != mqtt.MQTT_ERR_SUCCESS:
+            raise ConnectionError(f"probe: subscribe failed: {mqtt.error_string(result)}")
+        self._wait_ack(mid, f"SUBACK for {topic_filter!r}", timeout)
+        code = self._granted[mid][0]
+        value = code.value if isinstance(code, ReasonCode) else int(code)
+        if value >= 0x80:
+            raise PermissionError(f"probe: subscription to {topic_filter!r} refused ({code})")
+        return value
+
+    def unsubscribe(self, topic_filter: str, timeout: float | None = None) -> None:
+        with self._lock:
+            _, mid = self.client.unsubscribe(topic_filter)
+            self._acks.setdefault(mid, threading.Event())
+        self._wait_ack(mid, f"UNSUBACK for {topic_filter!r}", timeout)
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes | str = b"",
+        qos: int = 1,
+        retain: bool = False,
+        properties: Properties | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Publish and wait until it is written (QoS 0) or acknowledged (QoS 1/2)."""
+        info = self.client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+        info.wait_for_publish(timeout or self.timeout)
+        if not info.is_published():
+            raise TimeoutError(f"probe: publish to {topic!r} not acknowledged")
+
+    def get(self, timeout: float | None = None) -> Received:
+        """The next message received; TimeoutError if none comes."""
+        try:
+            return self.messages.get(timeout=timeout or self.timeout)
+        except queue.Empty:
+            raise TimeoutError(f"probe: no message within {timeout or self.timeout} s") from None
+
+    def expect(self, count: int, timeout: float | None = None) -> list[Received]:
+        """Exactly the next `count` messages, or TimeoutError listing what came."""
+        got: list[Received] = []
+        for _ in range(count):
+            try:
+                got.append(self.get(timeout))
+            except TimeoutError:
+                raise TimeoutError(
+                    f"expected {count} messages, got {len(got)}: "
+                    + ", ".join(f"{m.topic}={m.payload!r}" for m in got)
+                ) from None
+        return got
+
+    def settle(
+        self, timeout: float | None = None, *, via: Probe | None = None, under: str | None = None
+    ) -> list[Received]:
+        """Everything that arrived before a marker published now comes back.
+
+        The broker handles one packet after another: whatever it routed to
+        this probe before the marker is queued ahead of the marker. So once
+        the marker is back, anything still missing is not coming. `via`
+        publishes the marker (for a probe the ACL forbids to publish), under
+        the topic prefix `under` (for an ACL that limits what it reads).
+        """
+        marker = f"{under or _MARKER_ROOT}/{_MARKER_WORD}{uuid.uuid4().hex[:10]}"
+        arrived = threading.Event()
+        with self._lock:
+            self._markers[marker] = arrived
+        self.subscribe(marker, qos=1)
+        (via or self).publish(marker, b"marker", qos=1)
+        if not arrived.wait(timeout or self.timeout):
+            raise TimeoutError(f"probe: the marker {marker!r} did not come back")
+        self.unsubscribe(marker)
+        return self.drain()
+
+    def drain(self) -> list[Received]:
+        """What has arrived so far, without waiting."""
+        out = []
+        while True:
+            try:
+                out.append(self.messages.get_nowait())
+            except queue.Empty:
+                return out
+
+    def close(self) -> None:
+        try:
+            if self.client.is_connected():
+                self.client.disconnect()
+        finally:
+            self.client.loop_stop()
+
+    def __enter__(self) -> Probe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,121 @@
+"""Which tree is under test (exercises | solutions), and lazy handles into it.
+
+Tests never import `exercises.*` or `solutions.*` directly. They write
+
+    publisher = exercise("ch03_clients.publisher")
+
+at module level and call `publisher.publish_messages(...)` inside a test. The
+module is imported on first use, from the tree chosen by `--target` (or the
+`KATA_TARGET` environment variable), so one broken exercise fails its own
+tests and nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+
+from kata.catalog import ROOT
+
+TREES = ("exercises", "solutions")
+DEFAULT_TREE = "exercises"
+
+_selected: str | None = None
+
+
+class TargetError(ValueError):
+    """An unknown target name."""
+
+
+class ExerciseBroken(Exception):
+    """The exercise module cannot be used: syntax error, failing import, missing name."""
+
+
+def check_tree(name: str) -> str:
+    if name not in TREES:
+        raise TargetError(
+            f"unknown target {name!r}: choose 'exercises' (your answers) "
+            f"or 'solutions' (the reference answers)"
+        )
+    return name
+
+
+def select(name: str | None) -> str:
+    """Fix the tree for this process (called by the pytest plugin)."""
+    global _selected
+    _selected = check_tree(name or os.environ.get("KATA_TARGET") or DEFAULT_TREE)
+    return _selected
+
+
+def current() -> str:
+    if _selected is None:
+        return select(None)
+    return _selected
+
+
+def _import(tree: str, dotted: str) -> ModuleType:
+    name = f"{tree}.{dotted}"
+    relpath = f"{tree}/{dotted.replace('.', '/')}.py"
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    try:
+        return importlib.import_module(name)
+    except SyntaxError as exc:
+        where = f"{relpath}:{exc.lineno}" if exc.lineno else relpath
+        raise ExerciseBroken(f"syntax error in {where}: {exc.msg}") from None
+    except ModuleNotFoundError as exc:
+        if exc.name in (name, tree, f"{tree}.{dotted.split('.')[0]}"):
+            raise ExerciseBroken(f"{relpath} is missing (was it moved or deleted?)") from None
+        raise ExerciseBroken(f"{relpath} cannot be imported: {exc}") from exc
+    except Exception as exc:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if relpath in f.filename]
+        where = f"{relpath}:{frames[-1].lineno}" if frames else relpath
+        raise ExerciseBroken(
+            f"{where}: importing the module failed: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+class ExerciseHandle:
+    """A module of the tree under test, imported when first used."""
+
+    def __init__(self, dotted: str) -> None:
+        self._dotted = dotted
+
+    @property
+    def relpath(self) -> str:
+        return f"{current()}/{self._dotted.replace('.', '/')}.py"
+
+    @property
+    def module_name(self) -> str:
+        return f"{current()}.{self._dotted}"
+
+    def module(self) -> ModuleType:
+        return _import(current(), self._dotted)
+
+    def __getattr__(self, attr: str) -> object:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        module = self.module()
+        try:
+            return getattr(module, attr)
+        except AttributeError:
+            raise ExerciseBroken(
+                f"{self.relpath} has no {attr!r} (the tests need this name: "
+                f"was it renamed or deleted?)"
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"<exercise {self._dotted} from {current()}/>"
+
+
+def exercise(dotted: str) -> ExerciseHandle:
+    """A lazy handle on `<target>/<chapter>/<module>.py`, e.g. "ch03_clients.publisher"."""
+    return ExerciseHandle(dotted)
+
+
+def tree_path(tree: str | None = None) -> Path:
+    return ROOT / (tree or current())

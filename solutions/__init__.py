@@ -1,0 +1,1 @@
+"""Reference answers (read them when you are stuck, after trying): one package per chapter."""

@@ -1,0 +1,206 @@
+"""What a learner reads when an exercise is unfinished, broken, hanging or crashing.
+
+Each test copies the kata into a temporary folder, breaks one exercise the
+way learners do, runs pytest there as a learner would, and reads the output.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kata import brokers
+from kata.catalog import ROOT
+from kata.peers import Peer
+
+# No hypothesis plugin: these runs use no hypothesis test and start faster.
+PYTEST_ARGS = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
+PUBLISHER = "exercises/ch03_clients/publisher.py"
+SUBSCRIBER = "exercises/ch03_clients/subscriber.py"
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path):
+    """A copy of the kata whose exercises can be edited; run(*args) runs pytest in it."""
+    for name in ("kata", "exercises", "solutions", "tests"):
+        shutil.copytree(
+            ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "harness")
+        )
+    for name in ("conftest.py", "pyproject.toml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+
+    class Sandbox:
+        root = tmp_path
+
+        def write(self, rel: str, text: str) -> None:
+            (tmp_path / rel).write_text(text, encoding="utf-8")
+
+        def solve(self, module: str) -> None:
+            """Put the reference answer in the learner's place."""
+            shutil.copy(tmp_path / "solutions" / module, tmp_path / "exercises" / module)
+
+        def edit(self, rel: str, old: str, new: str) -> None:
+            text = (tmp_path / rel).read_text(encoding="utf-8")
+            assert old in text, f"{old!r} not in {rel}"
+            self.write(rel, text.replace(old, new, 1))
+
+        def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+            return subprocess.run(
+                [sys.executable, "-m", "pytest", *PYTEST_ARGS, *args],
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=_clean_env(),
+            )
+
+    return Sandbox()
+
+
+def _clean_env() -> dict[str, str]:
+    drop = ("KATA_TARGET", "KATA_BROKER", "PYTEST_ADDOPTS")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def test_a_stub_is_reported_as_one_line(sandbox) -> None:
+    result = sandbox.run("tests/ch03_clients/test_publisher.py", "-k", "make_client")
+    assert result.returncode == 1
+    assert "not done yet: exercises/ch03_clients/publisher.py: make_client" in result.stdout
+    assert "Traceback" not in result.stdout and "raise NotImplementedError" not in result.stdout
+
+
+def test_a_syntax_error_fails_only_its_own_exercise(sandbox) -> None:
+    sandbox.solve("ch03_clients/publisher.py")
+    sandbox.edit(SUBSCRIBER, "def collect_messages(", "def collect_messages(:")
+    result = sandbox.run(
+        "tests/ch03_clients",
+        "-k",
+        "make_client or closed_port",
+    )
+    out = result.stdout
+    line = next(
+        n
+        for n, text in enumerate((sandbox.root / SUBSCRIBER).read_text().splitlines(), 1)
+        if "def collect_messages(:" in text
+    )
+    assert f"syntax error in {SUBSCRIBER}:{line}" in out, out
+    assert "1 failed, 4 passed" in out, out
+    assert "[done] publisher" in out and "[FAIL] subscriber" in out, out
+
+
+def test_a_missing_function_names_the_file_and_the_name(sandbox) -> None:
+    sandbox.edit(PUBLISHER, "def make_client(", "def make_a_client(")
+    result = sandbox.run("tests/ch03_clients/test_publisher.py", "-k", "make_client_keeps")
+    assert f"{PUBLISHER} has no 'make_client'" in result.stdout, result.stdout
+
+
+def test_a_hang_fails_at_the_time_limit_naming_the_function(sandbox) -> None:
+    sandbox.edit(
+        PUBLISHER,
+        '    raise NotImplementedError("TODO: mqtt.Client(',
+        '    while True:\n        pass\n    raise NotImplementedError("TODO: mqtt.Client(',
+    )
+    result = sandbox.run(
+        "tests/ch03_clients/test_publisher.py",
+        "-k",
+        "make_client_keeps",
+        "-o",
+        "kata_hang_after=0.5",
+    )
+    assert f"hang: {PUBLISHER}: make_client did not return within 0.5 s" in result.stdout, (
+        result.stdout
+    )
+    assert "1 failed" in result.stdout
+
+
+@pytest.mark.needs_private_broker
+def test_an_exception_on_paho_thread_fails_the_test_that_caused_it(sandbox, broker) -> None:
+    if broker.kind == "external":
+        pytest.skip("runs a private broker")
+    sandbox.solve("ch03_clients/subscriber.py")
+    # The classic: the handler is called unguarded on paho's network thread.
+    sandbox.edit(
+        SUBSCRIBER,
+        """        try:
+            self.handler(msg.topic, msg.payload.decode("utf-8"))
+        except Exception:""",
+        """        self.handler(msg.topic, msg.payload.decode("utf-8"))
+        if False:""",
+    )
+    result = sandbox.run(
+        "tests/ch03_clients/test_subscriber.py",
+        "-k",
+        "failing_handler",
+        f"--broker={broker.kind}",
+    )
+    out = result.stdout
+    assert "an exception escaped on thread 'paho-mqtt-client-" in out, out
+    assert "ValueError: the handler does not like 'bad'" in out
+    assert "1 failed" in out
+
+
+def test_stubs_must_fail_catches_a_test_that_passes_on_a_stub(sandbox) -> None:
+    sandbox.solve("ch03_clients/publisher.py")
+    result = sandbox.run(
+        "tests/ch03_clients/test_publisher.py", "-k", "make_client", "--stubs-must-fail"
+    )
+    assert result.returncode == 1
+    assert "PASSES against the stub" in result.stdout
+
+
+def test_stubs_must_fail_passes_on_the_untouched_stubs(sandbox) -> None:
+    result = sandbox.run(
+        "tests/ch03_clients/test_publisher.py", "-k", "make_client", "--stubs-must-fail"
+    )
+    assert result.returncode == 0, result.stdout
+    assert "all 3 tests fail against the stubs with 'not done yet'" in result.stdout
+
+
+def test_the_progress_table_shows_what_is_next(sandbox) -> None:
+    sandbox.solve("ch03_clients/publisher.py")
+    result = sandbox.run("tests/ch03_clients", "-k", "make_client or closed_port")
+    assert "[done] publisher" in result.stdout
+    assert "[todo] subscriber" in result.stdout
+    assert "next: exercises/ch03_clients/subscriber.py" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--target", "answers"], "unknown target 'answers'"),
+        (["--broker", "cloud"], "unknown broker 'cloud'"),
+    ],
+)
+def test_bad_options_are_one_clear_error(sandbox, args, message) -> None:
+    result = sandbox.run("tests/ch03_clients", *args)
+    assert result.returncode == 4
+    assert message in result.stderr
+
+
+def test_ctrl_c_in_a_test_leaves_no_broker_process(sandbox) -> None:
+    if brokers.find_mosquitto() is None:
+        pytest.skip("needs the mosquitto binary")
+    sandbox.write(
+        "tests/test_wait.py",
+        "import threading\n"
+        "def test_waits(broker):\n"
+        "    print('BROKER-PID', broker.runner.process.pid, flush=True)\n"
+        "    threading.Event().wait()\n",
+    )
+    argv = [sys.executable, "-m", "pytest", *PYTEST_ARGS, "-s", "tests/test_wait.py"]
+    with Peer([*argv, "--broker", "local", "-o", "kata_hang_after=0"], cwd=sandbox.root) as run:
+        line = run.wait_for_line(lambda text: "BROKER-PID" in text, timeout=10)
+        pid = int(line.split("BROKER-PID")[1].split()[0])
+        run.process.send_signal(signal.SIGINT)
+        run.wait(timeout=30)
+    assert any("KeyboardInterrupt" in text for text in run.all_lines), run.all_lines
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
