@@ -311,9 +311,16 @@ def start_local(
     port: int | None = None,
     persistence: bool = False,
     config_text: str | None = None,
+    users: dict[str, str] | None = None,
+    acl: dict[str, list[tuple[str, str]]] | str | None = None,
+    extra: str = "",
     timeout: float = 10.0,
 ) -> Broker:
-    """Start mosquitto from PATH with the kata's config (or `config_text`) in `workdir`."""
+    """Start mosquitto from PATH with the kata's config (or `config_text`) in `workdir`.
+
+    `users`, `acl` (rules or acl_file text) and `extra` (more config lines)
+    change the kata's config; `config_text` replaces it whole.
+    """
     binary = find_mosquitto()
     if binary is None:
         raise NoBrokerError("the `mosquitto` binary was not found on PATH\n" + NO_BROKER_HELP)
@@ -336,6 +343,9 @@ def start_local(
                 workdir,
                 ports,
                 persistence_dir=str(workdir / "data") if persistence else None,
+                users=users,
+                acl=acl,
+                extra=extra,
             )
             if persistence:
                 (workdir / "data").mkdir(exist_ok=True)
@@ -484,8 +494,12 @@ def start_docker(
     port: int | None = None,
     persistence: bool = False,
     config_text: str | None = None,
+    users: dict[str, str] | None = None,
+    acl: dict[str, list[tuple[str, str]]] | str | None = None,
+    extra: str = "",
     timeout: float = 30.0,
 ) -> Broker:
+    """Like start_local, in a container; the config directory is mounted read-only."""
     image = os.environ.get("KATA_MOSQUITTO_IMAGE") or DEFAULT_IMAGE
     host_ports = Ports(
         mqtt=port or free_port(),
@@ -510,6 +524,9 @@ def start_docker(
             seen_as="/mosquitto/config",
             bind_address="0.0.0.0",
             persistence_dir="/mosquitto/data" if persistence else None,
+            users=users,
+            acl=acl,
+            extra=extra,
         )
     runner = DockerRunner(image, workdir, host_ports)
     broker = _broker_record("docker", LOOPBACK, host_ports, files, image, runner)

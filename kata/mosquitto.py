@@ -83,14 +83,15 @@ def write_broker_files(
     seen_as: str | None = None,
     bind_address: str = "127.0.0.1",
     users: dict[str, str] | None = None,
-    acl: dict[str, list[tuple[str, str]]] | None = None,
+    acl: dict[str, list[tuple[str, str]]] | str | None = None,
     persistence_dir: str | None = None,
     extra: str = "",
 ) -> BrokerFiles:
     """Write mosquitto.conf and its companions into `directory`.
 
     `seen_as` is where the broker finds the directory (its mount point in a
-    container); by default the directory itself.
+    container); by default the directory itself. `acl` is a rule mapping
+    (see DEFAULT_ACL) or the acl_file text itself.
     """
     directory.mkdir(parents=True, exist_ok=True)
     where = seen_as or str(directory)
@@ -125,7 +126,8 @@ def write_broker_files(
         (directory / "passwd").write_text(
             "".join(password_line(u, p) + "\n" for u, p in users.items()), encoding="utf-8"
         )
-        (directory / "acl").write_text(acl_text(acl), encoding="utf-8")
+        text = acl if isinstance(acl, str) else acl_text(acl)
+        (directory / "acl").write_text(text, encoding="utf-8")
         for name in ("passwd", "acl"):
             os.chmod(directory / name, 0o600)
     if ports.auth is not None:

@@ -218,14 +218,21 @@ def broker_factory(
 ) -> Iterator[Callable[..., Broker]]:
     """Start private brokers (same kind as the session's) for tests that stop one.
 
-    broker_factory(listeners=("mqtt",), port=None, persistence=False, config_text=None)
+    broker_factory(listeners=("mqtt",), port=None, persistence=False,
+                   users=None, acl=None, extra="", config_text=None, kind=None)
+
+    Returns a Broker with stop(), start() (same ports), kill(), alive(),
+    log_tail(); each is closed after the test. kind="local" asks for the
+    mosquitto binary whatever the session uses (skips when it is missing).
     """
     if broker.kind == "external":
         pytest.skip("needs a private broker; the external broker (MQTT_BROKER_URL) is shared")
     started: list[Broker] = []
-    choice = Choice(broker.kind, "private")
 
-    def start(**kwargs: object) -> Broker:
+    def start(kind: str | None = None, **kwargs: object) -> Broker:
+        if kind == "local" and brokers.find_mosquitto() is None:
+            pytest.skip("needs the mosquitto binary on PATH")
+        choice = Choice(kind or broker.kind, "private")
         kwargs.setdefault("listeners", ("mqtt",))
         private = brokers.start(choice, tmp_path / f"broker{len(started)}", **kwargs)
         started.append(private)
