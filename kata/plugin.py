@@ -32,6 +32,18 @@ from kata.brokers import Broker, BrokerError, Choice
 from kata.catalog import ROOT, CatalogError, Exercise
 from kata.catalog import load as load_catalog
 from kata.probe import Probe
+from kata.results import (
+    DONE,
+    FAILING,
+    MESSAGE_CAP,
+    NOT_RUN,
+    OUTPUT_CAP,
+    TODO,
+    Results,
+    TestResult,
+    cap,
+    score,
+)
 
 if sys.version_info < (3, 11):  # pragma: no cover - Python 3.10
     from exceptiongroup import BaseExceptionGroup
@@ -43,6 +55,7 @@ BROKEN = "broken"
 HANG = "hang"
 THREAD_CRASH = "thread crash"
 FAILED = "failed"
+BROKER_DIED = "broker died"
 
 
 class KataHang(BaseException):
@@ -61,14 +74,6 @@ class ThreadCrash(AssertionError):
 
 
 @dataclass
-class Outcome:
-    exercise: Exercise | None
-    status: str  # passed | failed | error | skipped
-    category: str = ""  # one of the constants above, for failures
-    message: str = ""
-
-
-@dataclass
 class KataState:
     tree: str
     mode: str
@@ -76,7 +81,7 @@ class KataState:
     broker: Broker | None = None
     broker_error: str | None = None
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="kata-")))
-    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    outcomes: dict[str, TestResult] = field(default_factory=dict)
     stubs_must_fail: bool = False
     hang_after: float = 15.0
 
@@ -127,6 +132,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="maintainers: pass only if every chapter test fails against the untouched "
         "stubs with 'not done yet'",
+    )
+    group.addoption(
+        "--kata-json",
+        default=None,
+        metavar="PATH",
+        help="write per-test and per-exercise results (results.json) to PATH",
     )
     parser.addini("kata_hang_after", "seconds before a test counts as hanging", default="15")
 
@@ -524,93 +535,107 @@ def classify(exc: BaseException, exercise: Exercise | None, tree: str) -> tuple[
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     report: pytest.TestReport = yield
     state = item.config.stash[STATE]
-    rel = _relpath(item)
-    exercise = load_catalog().for_test_file(rel)
-    nodeid = item.nodeid
-    outcome = state.outcomes.setdefault(nodeid, Outcome(exercise, "passed"))
+    result = state.outcomes.get(item.nodeid)
+    if result is None:
+        exercise = load_catalog().for_test_file(_relpath(item))
+        result = TestResult(
+            nodeid=item.nodeid,
+            name=item.name,
+            exercise=exercise.id if exercise else None,
+            chapter=exercise.chapter if exercise else None,
+            status="pass",
+        )
+        state.outcomes[item.nodeid] = result
+    result.duration = round(result.duration + report.duration, 4)
+    if report.capstdout or report.capstderr:
+        result.output = cap(result.output + report.capstdout + report.capstderr, OUTPUT_CAP)
     if report.skipped:
-        if outcome.status == "passed":
-            outcome.status = "skipped"
+        if result.status == "pass":
+            result.status = "skip"
+            result.message = cap(_skip_reason(report), MESSAGE_CAP)
         return report
     if not report.failed:
         return report
     exc = call.excinfo.value if call.excinfo is not None else None
-    status = "failed" if report.when == "call" else "error"
+    status = "fail" if report.when == "call" else "error"
     if exc is None:
-        outcome.status, outcome.category = status, FAILED
-        return report
-    category, message = classify(exc, exercise, state.tree)
+        category, message = FAILED, str(report.longrepr).strip().splitlines()[-1:]
+        message = message[0] if message else "failed"
+    else:
+        exercise = load_catalog().for_test_file(_relpath(item))
+        category, message = classify(exc, exercise, state.tree)
     if category == FAILED and state.broker is not None and not state.broker.alive():
         message = (
             f"the broker died during this test; its log ends with:\n{state.broker.log_tail(10)}"
         )
-        category = "broker died"
-    if outcome.status in ("passed", "skipped"):
-        outcome.status, outcome.category, outcome.message = status, category, message
-    if category in (NOT_DONE, BROKEN, HANG, THREAD_CRASH, "broker died"):
+        category = BROKER_DIED
+    if result.status in ("pass", "skip"):
+        result.status, result.category = status, category
+        result.message = cap(message, MESSAGE_CAP)
+    if category in (NOT_DONE, BROKEN, HANG, THREAD_CRASH, BROKER_DIED):
         report.longrepr = OneLine(message)
     report.user_properties.append(("kata_category", category))
     return report
 
 
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr or "")
+
+
+def _chapter_results(state: KataState) -> list[TestResult]:
+    return [t for t in state.outcomes.values() if "tests/harness/" not in t.nodeid]
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash[STATE]
-    if not state.outcomes:
-        return
-    write = terminalreporter.write_line
-    per_exercise: dict[str, list[Outcome]] = {}
-    for outcome in state.outcomes.values():
-        if outcome.exercise is not None:
-            per_exercise.setdefault(outcome.exercise.id, []).append(outcome)
     if state.stubs_must_fail:
         _stubs_summary(terminalreporter, state)
-    if not per_exercise:
+    tests = list(state.outcomes.values())
+    ran_ids = {t.exercise for t in tests if t.exercise}
+    if not ran_ids:
         return
+    catalog = load_catalog()
+    scores = score(tests, catalog, ran_ids)
+    write = terminalreporter.write_line
     terminalreporter.section(f"kata progress ({state.tree}/)", sep="-")
-    next_up: Exercise | None = None
-    for chapter in load_catalog().chapters:
-        rows = [ex for ex in chapter.exercises if ex.id in per_exercise]
+    marks = {DONE: "done", TODO: "todo", FAILING: "FAIL", NOT_RUN: "skip"}
+    next_up = None
+    for chapter in catalog.chapters:
+        rows = [e for e in scores if e.chapter == chapter.id]
         if not rows:
             continue
         write(f"{chapter.id}  {chapter.title}")
-        for ex in rows:
-            outs = per_exercise[ex.id]
-            passed = sum(o.status == "passed" for o in outs)
-            ran = sum(o.status != "skipped" for o in outs)
-            if ran and passed == ran:
-                mark, note = "done", ""
-            else:
-                failing = [o for o in outs if o.status in ("failed", "error")]
-                cats = {o.category for o in failing}
-                if cats == {NOT_DONE}:
-                    mark, note = "todo", "not done yet"
-                else:
-                    mark = "FAIL"
-                    note = failing[0].message.splitlines()[0] if failing else ""
-                if next_up is None:
-                    next_up = ex
-            write(f"  [{mark:4}] {ex.module:<14} {passed:>2}/{ran:<2} passed  {note}"[:120])
+        for e in rows:
+            note = "not done yet" if e.status == TODO else e.first_failure
+            counts = f"{e.passed:>2}/{e.total:<2} passed"
+            row = f"  [{marks[e.status]:4}] {e.module:<16} {counts}  {note}"
+            write(row[:120])
+            if e.status in (TODO, FAILING) and next_up is None:
+                next_up = catalog.exercise(e.id)
     if next_up is not None and not state.stubs_must_fail and state.tree == "exercises":
         write(f"next: {next_up.relpath(state.tree)}  (a hint: kata hint {next_up.module})")
 
 
+def _stubs_problems(state: KataState) -> list[TestResult]:
+    return [t for t in _chapter_results(state) if t.status != "skip" and t.category != NOT_DONE]
+
+
 def _stubs_summary(terminalreporter, state: KataState) -> None:
-    wrong = [
-        (nodeid, o)
-        for nodeid, o in state.outcomes.items()
-        if "tests/harness/" not in nodeid and not (o.status == "skipped" or o.category == NOT_DONE)
-    ]
-    ran = [o for n, o in state.outcomes.items() if "tests/harness/" not in n]
+    ran = _chapter_results(state)
+    wrong = _stubs_problems(state)
     terminalreporter.section("stubs must fail", sep="-")
     if wrong:
-        for nodeid, o in wrong:
-            why = "PASSES against the stub" if o.status == "passed" else o.message[:100]
-            terminalreporter.write_line(f"  {nodeid}: {why}")
+        for t in wrong:
+            why = "PASSES against the stub" if t.status == "pass" else t.message[:100]
+            terminalreporter.write_line(f"  {t.nodeid}: {why}")
         terminalreporter.write_line(
             f"{len(wrong)} of {len(ran)} tests do not fail with 'not done yet' against the stubs"
         )
     else:
-        skipped = sum(o.status == "skipped" for o in ran)
+        skipped = sum(t.status == "skip" for t in ran)
         terminalreporter.write_line(
             f"all {len(ran) - skipped} tests fail against the stubs with 'not done yet'"
             + (f" ({skipped} skipped)" if skipped else "")
@@ -620,13 +645,33 @@ def _stubs_summary(terminalreporter, state: KataState) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(STATE, None)
-    if state is None or not state.stubs_must_fail:
+    if state is None:
+        return
+    json_path = session.config.getoption("--kata-json")
+    if json_path:
+        _write_results(Path(json_path), state, exitstatus)
+    if not state.stubs_must_fail:
         return
     if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         return
-    ran = {n: o for n, o in state.outcomes.items() if "tests/harness/" not in n}
-    if not ran:
+    if not _chapter_results(state):
         session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
         return
-    wrong = [o for o in ran.values() if not (o.status == "skipped" or o.category == NOT_DONE)]
-    session.exitstatus = pytest.ExitCode.TESTS_FAILED if wrong else pytest.ExitCode.OK
+    failed = bool(_stubs_problems(state))
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
+
+
+def _write_results(path: Path, state: KataState, exitstatus: int) -> None:
+    catalog = load_catalog()
+    tests = list(state.outcomes.values())
+    ran_ids = {t.exercise for t in tests if t.exercise}
+    results = Results(
+        version=1,
+        target=state.tree,
+        broker=state.broker.describe() if state.broker else "none",
+        status="pass" if tests and all(t.status in ("pass", "skip") for t in tests) else "fail",
+        tests=tests,
+        exercises=score(tests, catalog, ran_ids),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(results.as_json(), encoding="utf-8")

@@ -7,67 +7,15 @@ way learners do, runs pytest there as a learner would, and reads the output.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from kata import brokers
-from kata.catalog import ROOT
 from kata.peers import Peer
 
-# No hypothesis plugin: these runs use no hypothesis test and start faster.
-PYTEST_ARGS = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
 PUBLISHER = "exercises/ch03_clients/publisher.py"
 SUBSCRIBER = "exercises/ch03_clients/subscriber.py"
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path):
-    """A copy of the kata whose exercises can be edited; run(*args) runs pytest in it."""
-    for name in ("kata", "exercises", "solutions", "tests"):
-        shutil.copytree(
-            ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "harness")
-        )
-    for name in ("conftest.py", "pyproject.toml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-
-    class Sandbox:
-        root = tmp_path
-
-        def write(self, rel: str, text: str) -> None:
-            (tmp_path / rel).write_text(text, encoding="utf-8")
-
-        def solve(self, module: str) -> None:
-            """Put the reference answer in the learner's place."""
-            shutil.copy(tmp_path / "solutions" / module, tmp_path / "exercises" / module)
-
-        def edit(self, rel: str, old: str, new: str) -> None:
-            text = (tmp_path / rel).read_text(encoding="utf-8")
-            assert old in text, f"{old!r} not in {rel}"
-            self.write(rel, text.replace(old, new, 1))
-
-        def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-            return subprocess.run(
-                [sys.executable, "-m", "pytest", *PYTEST_ARGS, *args],
-                cwd=tmp_path,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                env=_clean_env(),
-            )
-
-    return Sandbox()
-
-
-def _clean_env() -> dict[str, str]:
-    drop = ("KATA_TARGET", "KATA_BROKER", "PYTEST_ADDOPTS")
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
 
 
 def test_a_stub_is_reported_as_one_line(sandbox) -> None:
@@ -195,7 +143,7 @@ def test_ctrl_c_in_a_test_leaves_no_broker_process(sandbox) -> None:
         "    print('BROKER-PID', broker.runner.process.pid, flush=True)\n"
         "    threading.Event().wait()\n",
     )
-    argv = [sys.executable, "-m", "pytest", *PYTEST_ARGS, "-s", "tests/test_wait.py"]
+    argv = sandbox.pytest_argv("-s", "tests/test_wait.py")
     with Peer([*argv, "--broker", "local", "-o", "kata_hang_after=0"], cwd=sandbox.root) as run:
         line = run.wait_for_line(lambda text: "BROKER-PID" in text, timeout=10)
         pid = int(line.split("BROKER-PID")[1].split()[0])

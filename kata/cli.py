@@ -1,0 +1,372 @@
+"""The `kata` command: see where you are, get hints, check, grade, verify.
+
+    kata                       progress table (same as `kata list`)
+    kata next                  run the first unfinished exercise, show why it fails, a hint
+    kata hint EXERCISE [-l N]  hint N (1 = a nudge ... 3 = nearly the answer)
+    kata check EXERCISE        run one exercise's tests (or --chapter N, or everything)
+    kata grade [--out DIR]     results.json, junit.xml and report.md for graders
+    kata verify                maintainers: every solution passes, every stub fails
+
+Every command runs the real tests against a real broker (see README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from kata.catalog import ROOT, Catalog, CatalogError, Exercise, load
+from kata.results import DONE, FAILING, TODO, Results, markdown_report
+from kata.results import load as load_results
+
+CACHE_DIR = ROOT / ".kata"
+GRADE_TIMEOUT = 30 * 60  # a whole grading run, in seconds
+
+
+def _configure_output() -> None:
+    # Windows consoles default to a legacy code page; the kata prints UTF-8.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(encoding="utf-8", errors="replace")
+
+
+def run_pytest(
+    args: Sequence[str],
+    *,
+    target: str = "exercises",
+    json_out: Path | None = None,
+    quiet: bool = False,
+    timeout: float | None = None,
+) -> tuple[int, str]:
+    """Run the kata's pytest in a fresh process (so edited exercises are re-imported)."""
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--target", target, *args]
+    if json_out is not None:
+        argv += ["--kata-json", str(json_out)]
+    env = dict(os.environ, PYTHONUTF8="1", MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"))
+    if quiet:
+        proc = subprocess.run(
+            argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        return proc.returncode, proc.stdout + proc.stderr
+    proc = subprocess.run(argv, cwd=ROOT, env=env, timeout=timeout, check=False)
+    return proc.returncode, ""
+
+
+# --- progress, cached per file content --------------------------------------
+
+
+def _fingerprint(ex: Exercise, tree: str) -> str:
+    digest = hashlib.sha256()
+    paths = [ex.source(tree), ROOT / ex.tests]
+    # Exercises that import earlier chapters, and the harness itself.
+    paths += sorted((ROOT / tree).glob("ch*/*.py")) + sorted((ROOT / "kata").glob("*.py"))
+    for path in paths:
+        digest.update(path.as_posix().encode())
+        digest.update(path.read_bytes() if path.exists() else b"<missing>")
+    return digest.hexdigest()
+
+
+def progress(catalog: Catalog, tree: str = "exercises") -> tuple[dict[str, dict], str]:
+    """Status per exercise id, from the cache where nothing changed, else from a test run."""
+    CACHE_DIR.mkdir(exist_ok=True)
+    cache_file = CACHE_DIR / f"progress-{tree}.json"
+    try:
+        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cache = {}
+    status: dict[str, dict] = {}
+    stale: list[Exercise] = []
+    for ex in catalog.exercises():
+        fp = _fingerprint(ex, tree)
+        if cache.get(ex.id, {}).get("fingerprint") == fp:
+            status[ex.id] = cache[ex.id]
+        else:
+            stale.append(ex)
+    output = ""
+    if stale:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "results.json"
+            code, output = run_pytest(
+                [ex.tests for ex in stale], target=tree, json_out=out, quiet=True
+            )
+            if not out.exists():
+                raise SystemExit(_explain_failed_run(code, output))
+            results = load_results(out)
+        for score in results.exercises:
+            entry = {
+                "status": score.status,
+                "passed": score.passed,
+                "total": score.total,
+                "first_failure": score.first_failure,
+                "fingerprint": _fingerprint(catalog.exercise(score.id), tree),
+            }
+            status[score.id] = cache[score.id] = entry
+        cache_file.write_text(json.dumps(cache, indent=1), encoding="utf-8")
+    return status, output
+
+
+def _explain_failed_run(code: int, output: str) -> str:
+    tail = "\n".join(output.strip().splitlines()[-15:])
+    return f"kata: the tests could not run (pytest exit code {code}):\n{tail}"
+
+
+def cmd_list(args: argparse.Namespace, catalog: Catalog) -> int:
+    status, _ = progress(catalog)
+    marks = {DONE: "done", TODO: "todo", FAILING: "FAIL"}
+    next_id = _next_exercise(catalog, status)
+    earned = possible = 0
+    for chapter in catalog.chapters:
+        print(f"{chapter.id}  {chapter.title}")
+        if not chapter.exercises:
+            print("    (coming soon)")
+        for ex in chapter.exercises:
+            st = status.get(ex.id, {})
+            mark = marks.get(st.get("status", ""), "skip")
+            pointer = "->" if ex.id == next_id else "  "
+            possible += ex.points
+            earned += ex.points if st.get("status") == DONE else 0
+            note = st.get("first_failure", "") if st.get("status") == FAILING else ""
+            counts = f"{st.get('passed', 0):>2}/{st.get('total', 0):<2}"
+            row = f"  {pointer}[{mark:4}] {ex.module:<18} {counts} {ex.points:>3} pts  {note}"
+            print(row[:120])
+    print(f"\npoints: {earned} / {possible}")
+    if next_id:
+        nxt = catalog.exercise(next_id)
+        print(f"next: {nxt.relpath('exercises')}   (kata next, kata hint {nxt.module})")
+    else:
+        print("every exercise is done - well done!")
+    return 0
+
+
+def _next_exercise(catalog: Catalog, status: dict[str, dict]) -> str | None:
+    for ex in catalog.exercises():
+        if status.get(ex.id, {}).get("status") != DONE:
+            return ex.id
+    return None
+
+
+def cmd_next(args: argparse.Namespace, catalog: Catalog) -> int:
+    status, _ = progress(catalog)
+    next_id = _next_exercise(catalog, status)
+    if next_id is None:
+        print("every exercise is done - well done!")
+        return 0
+    ex = catalog.exercise(next_id)
+    print(f"next: {ex.id}  ({ex.relpath('exercises')})\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "results.json"
+        code, output = run_pytest([ex.tests], json_out=out, quiet=True)
+        if not out.exists():
+            print(_explain_failed_run(code, output))
+            return 1
+        results = load_results(out)
+    failing = [t for t in results.tests if t.status in ("fail", "error")]
+    passed = sum(t.status == "pass" for t in results.tests)
+    print(f"{passed} of {len(results.tests)} tests pass.")
+    # The same reason for many tests (a stub, a syntax error) is shown once.
+    reasons: dict[str, list[str]] = {}
+    for t in failing:
+        reason = t.message.splitlines()[0] if t.message else t.category
+        reasons.setdefault(reason, []).append(t.name)
+    for reason, names in list(reasons.items())[:8]:
+        more = f" (and {len(names) - 1} more tests)" if len(names) > 1 else ""
+        print(f"  x {names[0]}{more}\n      {reason}")
+    if len(reasons) > 8:
+        print(f"  ... and more (kata check {ex.module})")
+    print(f"\nhint 1 of {len(ex.hints)}: {ex.hints[0]}")
+    if len(ex.hints) > 1:
+        print(f"(more: kata hint {ex.module} --level 2)")
+    return 0 if not failing else 1
+
+
+def cmd_hint(args: argparse.Namespace, catalog: Catalog) -> int:
+    ex = _find_exercise(catalog, args.exercise)
+    level = args.level
+    if not 1 <= level <= len(ex.hints):
+        print(f"kata: {ex.module} has hints 1 to {len(ex.hints)}", file=sys.stderr)
+        return 2
+    print(f"{ex.id} - hint {level} of {len(ex.hints)}:\n\n{ex.hints[level - 1]}")
+    if level < len(ex.hints):
+        print(f"\n(next: kata hint {ex.module} --level {level + 1})")
+    return 0
+
+
+def _find_exercise(catalog: Catalog, name: str) -> Exercise:
+    try:
+        return catalog.exercise(name)
+    except KeyError as exc:
+        raise SystemExit(f"kata: {exc.args[0]}") from None
+
+
+def cmd_check(args: argparse.Namespace, catalog: Catalog) -> int:
+    if args.exercise:
+        files = [_find_exercise(catalog, args.exercise).tests]
+    elif args.chapter:
+        try:
+            chapter = catalog.chapter(args.chapter)
+        except KeyError as exc:
+            raise SystemExit(f"kata: {exc.args[0]}") from None
+        files = [ex.tests for ex in chapter.exercises]
+        if not files:
+            print(f"kata: {chapter.id} has no exercises yet")
+            return 0
+    else:
+        files = [ex.tests for ex in catalog.exercises()]
+    code, _ = run_pytest([*files, *args.pytest_args], target=args.target)
+    return code
+
+
+def cmd_grade(args: argparse.Namespace, catalog: Catalog) -> int:
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = [ex.tests for ex in catalog.exercises()]
+    json_path = out_dir / "results.json"
+    junit = out_dir / "junit.xml"
+    extra = ["-q", "--tb=line", "-o", f"kata_hang_after={args.hang_after}", f"--junitxml={junit}"]
+    try:
+        code, _ = run_pytest(
+            [*files, *extra],
+            target=args.target,
+            json_out=json_path,
+            quiet=True,
+            timeout=GRADE_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        code = -1
+    if code not in (0, 1) or not json_path.exists():
+        # A crash took the whole run down: grade exercise by exercise, so
+        # only the one that crashes loses its points.
+        results = _grade_one_by_one(catalog, args, out_dir)
+    else:
+        results = load_results(json_path)
+    json_path.write_text(results.as_json(), encoding="utf-8")
+    (out_dir / "report.md").write_text(markdown_report(results, catalog), encoding="utf-8")
+    print(markdown_report(results, catalog))
+    print(f"written: {json_path}, {junit}, {out_dir / 'report.md'}")
+    return 0
+
+
+def _grade_one_by_one(catalog: Catalog, args: argparse.Namespace, out_dir: Path) -> Results:
+    from kata.results import ExerciseScore, TestResult, score
+
+    tests: list[TestResult] = []
+    crashed: dict[str, str] = {}
+    for ex in catalog.exercises():
+        part = out_dir / f"results-{ex.id}.json"
+        try:
+            code, output = run_pytest(
+                [ex.tests, "-q", "-o", f"kata_hang_after={args.hang_after}"],
+                target=args.target,
+                json_out=part,
+                quiet=True,
+                timeout=GRADE_TIMEOUT / 4,
+            )
+        except subprocess.TimeoutExpired:
+            code, output = -1, "time limit exceeded"
+        if part.exists():
+            tests += load_results(part).tests
+            part.unlink()
+        else:
+            crashed[ex.id] = (output.strip().splitlines() or [f"exit code {code}"])[-1]
+    exercises = score(tests, catalog)
+    for i, e in enumerate(exercises):
+        if e.id in crashed:
+            exercises[i] = ExerciseScore(
+                e.id, e.chapter, e.module, e.points, 0, 0, 0, FAILING, f"crashed: {crashed[e.id]}"
+            )
+    return Results(
+        version=1,
+        target=args.target,
+        broker="(one run per exercise)",
+        status="fail",
+        tests=tests,
+        exercises=exercises,
+    )
+
+
+def cmd_verify(args: argparse.Namespace, catalog: Catalog) -> int:
+    files = [ex.tests for ex in catalog.exercises()]
+    with tempfile.TemporaryDirectory() as tmp:
+        sol, stub = Path(tmp) / "solutions.json", Path(tmp) / "stubs.json"
+        run_pytest([*files, "-q"], target="solutions", json_out=sol, quiet=True)
+        stub_args = [*files, "-q", "--stubs-must-fail"]
+        run_pytest(stub_args, target="exercises", json_out=stub, quiet=True)
+        if not (sol.exists() and stub.exists()):
+            print("kata verify: a run did not finish; run tox -e solutions,stubs to see why")
+            return 1
+        solutions, stubs = load_results(sol), load_results(stub)
+    problems = 0
+    print(f"{'exercise':<28} {'solution':<22} stub")
+    for ex in catalog.exercises():
+        s_tests = [t for t in solutions.tests if t.exercise == ex.id]
+        x_tests = [t for t in stubs.tests if t.exercise == ex.id]
+        s_bad = [t for t in s_tests if t.status in ("fail", "error")]
+        x_bad = [t for t in x_tests if t.status != "skip" and t.category != "not done"]
+        s_text = f"{len(s_tests) - len(s_bad)}/{len(s_tests)} pass" if s_tests else "NO TESTS"
+        x_text = "all fail" if x_tests and not x_bad else f"{len(x_bad)} do not fail"
+        ok = s_tests and not s_bad and x_tests and not x_bad
+        problems += not ok
+        print(f"{ex.id:<28} {s_text:<22} {x_text}{'' if ok else '   <- fix'}")
+        for t in (s_bad + x_bad)[:5]:
+            print(f"    {t.name}: {t.message.splitlines()[0] if t.message else t.status}")
+    print("\nverify: OK" if not problems else f"\nverify: {problems} exercise(s) need work")
+    return 1 if problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kata", description="The MQTT kata: exercises against a real broker."
+    )
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("list", help="progress table (the default)")
+    sub.add_parser("next", help="the first unfinished exercise: why it fails, and a hint")
+    hint = sub.add_parser("hint", help="a hint for an exercise")
+    hint.add_argument("exercise", help="e.g. publisher or ch03_clients.publisher")
+    hint.add_argument("-l", "--level", type=int, default=1, help="1 = a nudge ... 3 = nearly it")
+    check = sub.add_parser("check", help="run tests: one exercise, a chapter, or all")
+    check.add_argument("exercise", nargs="?", help="e.g. publisher")
+    check.add_argument("--chapter", help="e.g. 3 or ch03_clients")
+    check.add_argument("--target", default="exercises", choices=("exercises", "solutions"))
+    check.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
+    grade = sub.add_parser("grade", help="score the exercises: results.json, junit.xml, report.md")
+    grade.add_argument("--out", default="kata-results", help="folder for the reports")
+    grade.add_argument("--target", default="exercises", choices=("exercises", "solutions"))
+    grade.add_argument("--hang-after", type=float, default=10.0, help="seconds per test")
+    sub.add_parser("verify", help="maintainers: every solution passes and every stub fails")
+    return parser
+
+
+COMMANDS = {
+    "list": cmd_list,
+    "next": cmd_next,
+    "hint": cmd_hint,
+    "check": cmd_check,
+    "grade": cmd_grade,
+    "verify": cmd_verify,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _configure_output()
+    args = build_parser().parse_args(argv)
+    try:
+        catalog = load()
+    except CatalogError as exc:
+        print(f"kata: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return COMMANDS[args.command or "list"](args, catalog)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,158 @@
+"""Results of a run, per test and per exercise: results.json and report.md for graders.
+
+The format follows the spirit of exercism's test-runner (version 3): one
+record per test with its status and a one-line message, plus the kata's
+points per exercise and chapter. Tests are listed in catalog (file) order,
+because a learner reads the first failure first.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from kata.catalog import Catalog
+
+OUTPUT_CAP = 500  # characters of captured output kept per test
+MESSAGE_CAP = 300
+
+# exercise status words, shown to learners and graders
+DONE, TODO, FAILING, NOT_RUN = "done", "todo", "failing", "not run"
+
+
+@dataclass
+class TestResult:
+    nodeid: str
+    name: str
+    exercise: str | None
+    chapter: str | None
+    status: str  # pass | fail | error | skip
+    category: str = ""  # not done | broken | hang | thread crash | failed | broker died
+    message: str = ""
+    output: str = ""
+    duration: float = 0.0
+
+
+@dataclass
+class ExerciseScore:
+    id: str
+    chapter: str
+    module: str
+    points: int
+    earned: int
+    passed: int
+    total: int
+    status: str
+    first_failure: str = ""
+
+
+@dataclass
+class Results:
+    version: int
+    target: str
+    broker: str
+    status: str  # pass | fail (every test passed or not)
+    tests: list[TestResult] = field(default_factory=list)
+    exercises: list[ExerciseScore] = field(default_factory=list)
+
+    @property
+    def earned(self) -> int:
+        return sum(e.earned for e in self.exercises)
+
+    @property
+    def possible(self) -> int:
+        return sum(e.points for e in self.exercises)
+
+    def as_json(self) -> str:
+        data = asdict(self)
+        data["score"] = {"earned": self.earned, "possible": self.possible}
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+    def chapters(self, catalog: Catalog) -> list[tuple[str, str, int, int]]:
+        """(chapter id, title, earned, possible) in catalog order."""
+        rows = []
+        for chapter in catalog.chapters:
+            mine = [e for e in self.exercises if e.chapter == chapter.id]
+            if mine:
+                rows.append(
+                    (
+                        chapter.id,
+                        chapter.title,
+                        sum(e.earned for e in mine),
+                        sum(e.points for e in mine),
+                    )
+                )
+        return rows
+
+
+def cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 15] + " ... (cut)"
+
+
+def score(tests: list[TestResult], catalog: Catalog, exercise_ids: set[str] | None = None):
+    """Per-exercise scores: an exercise earns its points when all its tests pass."""
+    scores = []
+    for ex in catalog.exercises():
+        if exercise_ids is not None and ex.id not in exercise_ids:
+            continue
+        mine = [t for t in tests if t.exercise == ex.id]
+        ran = [t for t in mine if t.status != "skip"]
+        passed = sum(t.status == "pass" for t in ran)
+        failing = [t for t in ran if t.status in ("fail", "error")]
+        if not ran:
+            status = NOT_RUN
+        elif not failing:
+            status = DONE
+        elif all(t.category == "not done" for t in failing):
+            status = TODO
+        else:
+            status = FAILING
+        scores.append(
+            ExerciseScore(
+                id=ex.id,
+                chapter=ex.chapter,
+                module=ex.module,
+                points=ex.points,
+                earned=ex.points if status == DONE else 0,
+                passed=passed,
+                total=len(ran),
+                status=status,
+                first_failure=failing[0].message.splitlines()[0] if failing else "",
+            )
+        )
+    return scores
+
+
+def markdown_report(results: Results, catalog: Catalog) -> str:
+    lines = [
+        "# MQTT kata: grade report",
+        "",
+        f"Target: `{results.target}/` - broker: {results.broker}",
+        "",
+        f"**Score: {results.earned} / {results.possible} points**",
+        "",
+        "| chapter | points |",
+        "|---|---|",
+    ]
+    for chapter_id, title, earned, possible in results.chapters(catalog):
+        lines.append(f"| {chapter_id} {title} | {earned} / {possible} |")
+    lines += [
+        "",
+        "| exercise | status | tests passed | points | first failure |",
+        "|---|---|---|---|---|",
+    ]
+    for e in results.exercises:
+        why = e.first_failure.replace("|", "\\|")
+        lines.append(
+            f"| {e.id} | {e.status} | {e.passed} / {e.total} | {e.earned} / {e.points} | {why} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def load(path: Path) -> Results:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.pop("score", None)
+    tests = [TestResult(**t) for t in data.pop("tests")]
+    exercises = [ExerciseScore(**e) for e in data.pop("exercises")]
+    return Results(tests=tests, exercises=exercises, **data)

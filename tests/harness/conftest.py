@@ -1,0 +1,97 @@
+"""A sandbox: a copy of the kata that a test may break the way learners do."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kata.catalog import ROOT, tomllib
+
+# No hypothesis plugin: the sandbox runs use no hypothesis test and start faster.
+PYTEST_ARGS = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
+
+
+def _clean_env() -> dict[str, str]:
+    drop = ("KATA_TARGET", "KATA_BROKER", "PYTEST_ADDOPTS")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+class Sandbox:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def write(self, rel: str, text: str) -> None:
+        (self.root / rel).write_text(text, encoding="utf-8")
+
+    def read(self, rel: str) -> str:
+        return (self.root / rel).read_text(encoding="utf-8")
+
+    def solve(self, module: str) -> None:
+        """Put the reference answer in the learner's place."""
+        shutil.copy(self.root / "solutions" / module, self.root / "exercises" / module)
+
+    def edit(self, rel: str, old: str, new: str) -> None:
+        text = self.read(rel)
+        assert old in text, f"{old!r} not in {rel}"
+        self.write(rel, text.replace(old, new, 1))
+
+    def only_chapters(self, *chapter_ids: str) -> None:
+        """Shrink the catalog (and tests) to these chapters, for fast whole-kata runs."""
+        data = tomllib.loads(self.read("kata/catalog.toml"))
+        lines = ["version = 1", ""]
+        for chapter in data["chapter"]:
+            if chapter["id"] not in chapter_ids:
+                shutil.rmtree(self.root / "tests" / chapter["id"], ignore_errors=True)
+                continue
+            lines += ["[[chapter]]"] + [
+                f"{key} = {json.dumps(chapter[key], ensure_ascii=False)}"
+                for key in ("id", "title", "summary")
+            ]
+            for ex in chapter.get("exercise", []):
+                lines += ["", "[[chapter.exercise]]"] + [
+                    f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in ex.items()
+                ]
+            lines.append("")
+        self.write("kata/catalog.toml", "\n".join(lines))
+
+    def _run(self, argv: list[str], timeout: float) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            argv,
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=timeout,
+            env=_clean_env(),
+        )
+
+    @staticmethod
+    def pytest_argv(*args: str) -> list[str]:
+        return [sys.executable, "-m", "pytest", *PYTEST_ARGS, *args]
+
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        """pytest in the sandbox."""
+        return self._run(self.pytest_argv(*args), timeout)
+
+    def kata(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """The kata command in the sandbox."""
+        return self._run([sys.executable, "-m", "kata.cli", *args], timeout)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Sandbox:
+    for name in ("kata", "exercises", "solutions", "tests"):
+        shutil.copytree(
+            ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "harness")
+        )
+    for name in ("conftest.py", "pyproject.toml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    return Sandbox(tmp_path)

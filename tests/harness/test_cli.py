@@ -1,0 +1,74 @@
+"""The kata command, run as a learner and a grader would, in a sandbox copy."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+@pytest.fixture
+def ch03(sandbox):
+    """The sandbox with only chapter 3, so whole-kata commands stay fast."""
+    sandbox.only_chapters("ch03_clients")
+    return sandbox
+
+
+def test_hint_shows_one_level_at_a_time(sandbox) -> None:
+    first = sandbox.kata("hint", "publisher")
+    assert first.returncode == 0
+    assert "hint 1 of 3" in first.stdout and "kata hint publisher --level 2" in first.stdout
+    third = sandbox.kata("hint", "ch03_clients.publisher", "--level", "3")
+    assert "hint 3 of 3" in third.stdout and "--level 4" not in third.stdout
+
+
+def test_hint_for_an_unknown_exercise_names_the_known_ones(sandbox) -> None:
+    result = sandbox.kata("hint", "publsher")
+    assert result.returncode != 0
+    assert "no exercise 'publsher'" in result.stderr and "ch03_clients.publisher" in result.stderr
+
+
+def test_list_shows_progress_and_reruns_only_what_changed(ch03) -> None:
+    first = ch03.kata("list")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "->[todo] publisher" in first.stdout
+    cache = json.loads(ch03.read(".kata/progress-exercises.json"))
+    assert set(cache) == {"ch03_clients.publisher", "ch03_clients.subscriber"}
+    ch03.solve("ch03_clients/publisher.py")
+    out = ch03.kata("list").stdout
+    assert "[done] publisher" in out, "an edited exercise is run again"
+    assert "->[todo] subscriber" in out
+    assert "points: 10 / 25" in out
+    assert "next: exercises/ch03_clients/subscriber.py" in out
+
+
+def test_next_shows_the_reasons_once_and_the_first_hint(ch03) -> None:
+    result = ch03.kata("next")
+    out = result.stdout
+    assert "next: ch03_clients.publisher" in out
+    assert out.count("not done yet: exercises/ch03_clients/publisher.py: make_client") == 1
+    assert "hint 1 of 3" in out
+
+
+def test_grade_writes_json_junit_and_markdown_and_is_repeatable(ch03, tmp_path) -> None:
+    ch03.solve("ch03_clients/publisher.py")
+    out_dir = tmp_path / "grade"
+    result = ch03.kata("grade", "--out", str(out_dir))
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+    assert data["score"] == {"earned": 10, "possible": 25}
+    by_exercise = {e["id"]: e for e in data["exercises"]}
+    assert by_exercise["ch03_clients.publisher"]["status"] == "done"
+    assert by_exercise["ch03_clients.subscriber"]["status"] == "todo"
+    statuses = {t["status"] for t in data["tests"] if t["exercise"] == "ch03_clients.subscriber"}
+    assert statuses == {"fail"}
+    assert (out_dir / "junit.xml").read_text(encoding="utf-8").startswith("<?xml")
+    report = (out_dir / "report.md").read_text(encoding="utf-8")
+    assert "**Score: 10 / 25 points**" in report
+    assert "| ch03_clients.subscriber | todo | 0 / 13 | 0 / 15 |" in report
+
+    ch03.kata("grade", "--out", str(tmp_path / "again"))
+    again = json.loads((tmp_path / "again" / "results.json").read_text(encoding="utf-8"))
+    assert [(e["id"], e["earned"], e["passed"]) for e in again["exercises"]] == [
+        (e["id"], e["earned"], e["passed"]) for e in data["exercises"]
+    ], "the same tree gets the same score"
