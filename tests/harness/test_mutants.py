@@ -1,0 +1,93 @@
+"""The chapter tests tell a right client from the usual wrong ones.
+
+Each case takes a reference answer, makes one classic mistake in it, and
+checks that the test meant to catch that mistake fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+PUB_TESTS = "tests/ch03_clients/test_publisher.py::"
+SUB_TESTS = "tests/ch03_clients/test_subscriber.py::"
+
+
+@dataclass(frozen=True)
+class Mistake:
+    module: str
+    edits: tuple[tuple[str, str], ...]
+    caught_by: str
+
+
+MISTAKES = {
+    "seed-era mqtt.Client()": Mistake(
+        "ch03_clients/publisher.py",
+        (("        CallbackAPIVersion.VERSION2,\n        client_id=", "        client_id="),),
+        PUB_TESTS + "test_make_client_uses_the_version2_callback_api",
+    ),
+    "disconnect before QoS 2 completes": Mistake(
+        "ch03_clients/publisher.py",
+        (("            _confirm(info, deadline, f", "            print(info, f"),),
+        PUB_TESTS + "test_every_message_is_confirmed_before_the_disconnect[2]",
+    ),
+    "subscribe before the connection is up": Mistake(
+        "ch03_clients/subscriber.py",
+        (
+            ("            client.subscribe(topic_filter, qos)", "            pass"),
+            (
+                "    client.connect(host, port, keepalive=60)",
+                "    client.subscribe(topic_filter, qos)\n    client.connect(host, port)",
+            ),
+        ),
+        SUB_TESTS + "test_collect_subscribes_from_on_connect",
+    ),
+    "1.x callback signature": Mistake(
+        "ch03_clients/subscriber.py",
+        (
+            (
+                "def _on_connect(self, client, userdata, flags, reason_code, properties)",
+                "def _on_connect(self, client, userdata, flags, reason_code)",
+            ),
+        ),
+        SUB_TESTS + "test_started_subscriber_gets_a_message_published_right_away",
+    ),
+    "subscribe once, not in on_connect": Mistake(
+        "ch03_clients/subscriber.py",
+        (
+            (
+                "        self._client.loop_start()\n",
+                "        self._client.loop_start()\n        self._client.on_connect = None\n"
+                "        self._client.subscribe(self.topic_filter, self.qos)\n",
+            ),
+        ),
+        SUB_TESTS + "test_subscription_comes_back_after_the_broker_restarts",
+    ),
+    "bytes where text is expected": Mistake(
+        "ch03_clients/subscriber.py",
+        (
+            (
+                'self.handler(msg.topic, msg.payload.decode("utf-8"))',
+                "self.handler(msg.topic, msg.payload)",
+            ),
+        ),
+        SUB_TESTS + "test_handler_gets_text_not_bytes",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(MISTAKES))
+def test_a_classic_mistake_is_caught(sandbox, broker, name) -> None:
+    if broker.kind == "external":
+        pytest.skip("the mutant runs need a broker the kata starts")
+    mistake = MISTAKES[name]
+    # The reference answer passes this test in the solutions run; with one
+    # mistake in it, the test must fail.
+    sandbox.solve(mistake.module)
+    for old, new in mistake.edits:
+        sandbox.edit(f"exercises/{mistake.module}", old, new)
+    caught = sandbox.run(mistake.caught_by, f"--broker={broker.kind}", "-o", "kata_hang_after=3")
+    assert caught.returncode == 1 and "1 failed" in caught.stdout, (
+        f"{mistake.caught_by} should catch '{name}':\n{caught.stdout}"
+    )
