@@ -207,6 +207,11 @@ def free_port(host: str = LOOPBACK) -> int:
 
 
 def find_mosquitto() -> str | None:
+    """KATA_MOSQUITTO if set (and then only it), else PATH, else the usual places."""
+    named = os.environ.get("KATA_MOSQUITTO")
+    if named:
+        path = Path(named)
+        return str(path) if path.is_file() and os.access(path, os.X_OK) else None
     found = shutil.which("mosquitto")
     if found:
         return found
@@ -215,6 +220,13 @@ def find_mosquitto() -> str | None:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
     return None
+
+
+def _no_binary() -> str:
+    named = os.environ.get("KATA_MOSQUITTO")
+    if named:
+        return f"KATA_MOSQUITTO={named} is not an executable file"
+    return "the `mosquitto` program was not found on PATH"
 
 
 def mosquitto_version(binary: str) -> str:
@@ -323,7 +335,7 @@ def start_local(
     """
     binary = find_mosquitto()
     if binary is None:
-        raise NoBrokerError("the `mosquitto` binary was not found on PATH\n" + NO_BROKER_HELP)
+        raise NoBrokerError(f"{_no_binary()}\n{NO_BROKER_HELP}")
     version = mosquitto_version(binary)
     last_error: BrokerError | None = None
     # A free port can be taken between our probe and mosquitto's bind: retry.
@@ -616,7 +628,7 @@ def choose(mode: str) -> Choice:
         return Choice("docker", "Docker engine answered")
     if mode == "local":
         if find_mosquitto() is None:
-            raise NoBrokerError(f"--broker local: `mosquitto` is not on PATH\n{NO_BROKER_HELP}")
+            raise NoBrokerError(f"--broker local: {_no_binary()}\n{NO_BROKER_HELP}")
         return Choice("local", "mosquitto found")
     ok, why = docker_engine_answers()
     if ok:

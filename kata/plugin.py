@@ -14,6 +14,7 @@ import _thread
 import contextlib
 import hashlib
 import os
+import random
 import signal
 import sys
 import tempfile
@@ -84,6 +85,7 @@ class KataState:
     outcomes: dict[str, TestResult] = field(default_factory=dict)
     stubs_must_fail: bool = False
     hang_after: float = 15.0
+    broker_died: bool = False
 
     def session_broker(self) -> Broker:
         if self.broker is None:
@@ -134,6 +136,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "stubs with 'not done yet'",
     )
     group.addoption(
+        "--shuffle",
+        type=int,
+        default=None,
+        metavar="SEED",
+        help="run the tests in a random order drawn from SEED (isolation check)",
+    )
+    group.addoption(
         "--kata-json",
         default=None,
         metavar="PATH",
@@ -172,7 +181,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash[STATE]
-    return [f"kata: target {state.tree}/, broker {state.mode}"]
+    seed = config.getoption("--shuffle")
+    order = f", shuffled with seed {seed}" if seed is not None else ""
+    return [f"kata: target {state.tree}/, broker {state.mode}{order}"]
 
 
 def pytest_collection_modifyitems(
@@ -189,6 +200,10 @@ def pytest_collection_modifyitems(
     # Learners read the first failure first: keep catalog (chapter) order.
     order = {ex.tests: n for n, ex in enumerate(load_catalog().exercises())}
     items.sort(key=lambda i: order.get(_relpath(i), len(order)))
+    seed = config.getoption("--shuffle")
+    if seed is not None:
+        # The soak (bench/soak.py) proves that no test depends on another's order.
+        random.Random(seed).shuffle(items)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -344,10 +359,16 @@ def no_thread_leak() -> Iterator[Callable[[], None]]:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    state = item.config.stash[STATE]
+    if state.broker_died and state.broker is not None:
+        # One test killed the session broker; the next ones get it back on
+        # the same ports, so one fault costs one test.
+        state.broker_died = False
+        with contextlib.suppress(BrokerError):
+            state.broker.start()
     marker = item.get_closest_marker("needs_listener")
     if marker is None:
         return
-    state = item.config.stash[STATE]
     name = marker.args[0]
     if state.broker is not None and state.broker.kind == "external":
         pytest.skip(
@@ -569,6 +590,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
             f"the broker died during this test; its log ends with:\n{state.broker.log_tail(10)}"
         )
         category = BROKER_DIED
+        state.broker_died = True
     if result.status in ("pass", "skip"):
         result.status, result.category = status, category
         result.message = cap(message, MESSAGE_CAP)

@@ -7,7 +7,9 @@ way learners do, runs pytest there as a learner would, and reads the output.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
 
 import pytest
 
@@ -152,3 +154,66 @@ def test_ctrl_c_in_a_test_leaves_no_broker_process(sandbox) -> None:
     assert any("KeyboardInterrupt" in text for text in run.all_lines), run.all_lines
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_a_broker_that_dies_fails_that_test_with_its_log_and_comes_back(sandbox, broker) -> None:
+    if broker.kind == "external":
+        pytest.skip("needs a broker the kata starts")
+    sandbox.write(
+        "tests/test_fault.py",
+        "from kata.probe import Probe\n"
+        "def test_1_broker_dies(broker):\n"
+        "    broker.kill()\n"
+        "    Probe(broker.host, broker.port, timeout=1.0)\n"
+        "def test_2_next_test_has_a_broker(broker, probe):\n"
+        "    probe.subscribe('kata/after', qos=1)\n",
+    )
+    result = sandbox.run("tests/test_fault.py", f"--broker={broker.kind}")
+    out = result.stdout
+    assert "the broker died during this test; its log ends with:" in out, out
+    assert "mosquitto" in out.split("its log ends with:")[1]
+    assert "1 failed, 1 passed" in out, out
+
+
+def _still_running(kind: str, ident: str) -> bool:
+    if kind == "local":
+        try:
+            os.kill(int(ident), 0)
+        except ProcessLookupError:
+            return False
+        return True
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    listed = subprocess.run(
+        [docker, "ps", "-a", "-q", "--no-trunc", "--filter", f"id={ident}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return bool(listed.stdout.strip())
+
+
+@pytest.mark.parametrize(
+    ("body", "outcome"),
+    [("    assert False, 'fails'\n", "1 failed"), ("    threading.Event().wait()\n", "hang:")],
+)
+def test_a_failing_or_hanging_run_leaves_no_broker_behind(sandbox, broker, body, outcome) -> None:
+    if broker.kind == "external":
+        pytest.skip("needs a broker the kata starts")
+    sandbox.write(
+        "tests/test_leak.py",
+        "import threading\n"
+        "def test_it(broker):\n"
+        "    r = broker.runner\n"
+        "    local = broker.kind == 'local'\n"
+        "    ident = r.process.pid if local else r.container.get_wrapped_container().id\n"
+        "    print('BROKER-ID', ident, flush=True)\n" + body,
+    )
+    result = sandbox.run(
+        "-s", "tests/test_leak.py", f"--broker={broker.kind}", "-o", "kata_hang_after=0.5"
+    )
+    assert outcome in result.stdout, result.stdout
+    ident = result.stdout.split("BROKER-ID")[1].split()[0]
+    assert not _still_running(broker.kind, ident), f"the {broker.kind} broker {ident} is left over"
