@@ -218,7 +218,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         pytest.exit(f"\n{exc}\n", returncode=pytest.ExitCode.USAGE_ERROR)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and state.broker is not None:
-        reporter.write_line(f"kata broker: {state.broker.describe()}")
+        fell_back = state.choice is not None and "docker failed" in state.choice.reason
+        why = f"\n  ({state.choice.reason})" if fell_back else ""
+        reporter.write_line(f"kata broker: {state.broker.describe()}{why}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
