@@ -548,6 +548,11 @@ def classify(exc: BaseException, exercise: Exercise | None, tree: str) -> tuple[
         if frames:
             path, func, _ = frames[-1]
             return NOT_DONE, f"not done yet: {path}: {func}"
+        # Raised by a test on behalf of a stub it ran in a subprocess:
+        # NotImplementedError("exercises/ch05_sensor/dashboard.py: main").
+        said = str(exc).strip()
+        if said.startswith(f"{tree}/"):
+            return NOT_DONE, f"not done yet: {said.splitlines()[0]}"
         if exercise is not None:
             return NOT_DONE, f"not done yet: {exercise.relpath(tree)}"
     line = f"{type(exc).__name__}: {exc}".strip().splitlines()
@@ -556,6 +561,14 @@ def classify(exc: BaseException, exercise: Exercise | None, tree: str) -> tuple[
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    if call.when == "teardown":
+        # After a failing hypothesis test, hypothesis's plugin writes a patch
+        # "to add failing examples to your code" (misleading for a learner)
+        # and imports libcst for it where installed; some libcst versions warn
+        # on import, and with warnings as errors the learner's failure would
+        # become an INTERNALERROR. The report already names the failing example.
+        with contextlib.suppress(AttributeError):
+            del item._hypothesis_failing_examples  # type: ignore[attr-defined]
     report: pytest.TestReport = yield
     state = item.config.stash[STATE]
     result = state.outcomes.get(item.nodeid)

@@ -11,6 +11,7 @@ what arrived before the marker came back.
 from __future__ import annotations
 
 import queue
+import socket
 import ssl
 import threading
 import uuid
@@ -96,6 +97,12 @@ class Probe:
         if self.connack_reason is not None and self.connack_reason.is_failure:
             self.close()
             raise ConnectionRefusedError(f"probe: broker refused: {self.connack_reason}")
+        # paho leaves Nagle's algorithm on: a small packet written while the
+        # previous one is unacknowledged waits for the peer's delayed ACK
+        # (~40 ms); settle() writes several in a row.
+        sock = self.client.socket()
+        if isinstance(sock, socket.socket):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     # --- paho callbacks (network thread) -----------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
