@@ -513,49 +513,57 @@ def start_docker(
 ) -> Broker:
     """Like start_local, in a container; the config directory is mounted read-only."""
     image = os.environ.get("KATA_MOSQUITTO_IMAGE") or DEFAULT_IMAGE
-    host_ports = Ports(
-        mqtt=port or free_port(),
-        auth=free_port() if "auth" in listeners else None,
-        tls=free_port() if "tls" in listeners else None,
-    )
     inside = DockerRunner.CONTAINER_PORTS
-    container_ports = Ports(
-        mqtt=inside.mqtt,
-        auth=inside.auth if host_ports.auth else None,
-        tls=inside.tls if host_ports.tls else None,
-    )
-    if config_text is not None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        config = workdir / "mosquitto.conf"
-        config.write_text(config_text, encoding="utf-8")
-        files = BrokerFiles(workdir, config, None, {})
-    else:
-        files = write_broker_files(
-            workdir,
-            container_ports,
-            seen_as="/mosquitto/config",
-            bind_address="0.0.0.0",
-            persistence_dir="/mosquitto/data" if persistence else None,
-            users=users,
-            acl=acl,
-            extra=extra,
+    attempts = 1 if port is not None else 3
+    for attempt in range(1, attempts + 1):
+        host_ports = Ports(
+            mqtt=port or free_port(),
+            auth=free_port() if "auth" in listeners else None,
+            tls=free_port() if "tls" in listeners else None,
         )
-    runner = DockerRunner(image, workdir, host_ports)
-    broker = _broker_record("docker", LOOPBACK, host_ports, files, image, runner)
-    try:
-        runner.start()
-    except Exception as exc:
-        runner.close()
-        raise BrokerError(
-            f"could not start the container {image!r}: {type(exc).__name__}: {exc}\n"
-            "(offline? build a local image and set KATA_MOSQUITTO_IMAGE; see docker/README.md)"
-        ) from exc
-    try:
-        wait_ready(broker, timeout, runner)
-    except BrokerError:
-        runner.close()
-        raise
-    return broker
+        container_ports = Ports(
+            mqtt=inside.mqtt,
+            auth=inside.auth if host_ports.auth else None,
+            tls=inside.tls if host_ports.tls else None,
+        )
+        if config_text is not None:
+            workdir.mkdir(parents=True, exist_ok=True)
+            config = workdir / "mosquitto.conf"
+            config.write_text(config_text, encoding="utf-8")
+            files = BrokerFiles(workdir, config, None, {})
+        else:
+            files = write_broker_files(
+                workdir,
+                container_ports,
+                seen_as="/mosquitto/config",
+                bind_address="0.0.0.0",
+                persistence_dir="/mosquitto/data" if persistence else None,
+                users=users,
+                acl=acl,
+                extra=extra,
+            )
+        runner = DockerRunner(image, workdir, host_ports)
+        broker = _broker_record("docker", LOOPBACK, host_ports, files, image, runner)
+        try:
+            runner.start()
+        except Exception as exc:
+            runner.close()
+            # A free port can be taken between our probe and Docker's bind.
+            taken = "already allocated" in str(exc) or "address already in use" in str(exc)
+            if taken and attempt < attempts:
+                continue
+            raise BrokerError(
+                f"could not start the container {image!r}: {type(exc).__name__}: {exc}\n"
+                "(offline? build a local image and set KATA_MOSQUITTO_IMAGE; "
+                "see docker/README.md)"
+            ) from exc
+        try:
+            wait_ready(broker, timeout, runner)
+        except BrokerError:
+            runner.close()
+            raise
+        return broker
+    raise AssertionError("unreachable")
 
 
 # --- external --------------------------------------------------------------

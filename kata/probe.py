@@ -234,6 +234,14 @@ class Probe:
                 self.client.disconnect()
         finally:
             self.client.loop_stop()
+            # The probe and its client refer to each other through the
+            # callbacks; break the cycle so both go away at once, and close
+            # paho's internal socket pair now rather than in a GC pass.
+            for name in ("on_connect", "on_message", "on_subscribe", "on_unsubscribe"):
+                setattr(self.client, name, None)
+            reset = getattr(self.client, "_reset_sockets", None)
+            if reset is not None:
+                reset()
 
     def __enter__(self) -> Probe:
         return self
