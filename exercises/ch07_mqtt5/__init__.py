@@ -1,0 +1,1 @@
+"""Chapter 7: MQTT 5 - properties, request/response, shared subscriptions."""

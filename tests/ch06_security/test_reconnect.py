@@ -1,0 +1,180 @@
+"""Chapter 6: reconnection with backoff (exercises/ch06_security/reconnect.py)."""
+
+from __future__ import annotations
+
+import queue
+import time
+
+import pytest
+from _security_helpers import Relay, expect_error
+
+from kata import exercise
+from kata.brokers import free_port
+from kata.probe import Probe
+
+reconnect = exercise("ch06_security.reconnect")
+
+RESUBSCRIBE = (
+    "a clean session comes back without subscriptions: subscribe in on_connect, which runs "
+    "after every successful reconnect"
+)
+BACKOFF = (
+    "while the broker is down, try again after min_delay, then double the wait up to "
+    "max_delay: client.reconnect_delay_set(min_delay, max_delay)"
+)
+
+
+class Inbox:
+    """A handler that records (topic, text) calls on a queue."""
+
+    def __init__(self) -> None:
+        self.calls: queue.Queue[tuple[object, object]] = queue.Queue()
+
+    def __call__(self, topic, text) -> None:
+        self.calls.put((topic, text))
+
+    def wait_for(self, text: str, timeout: float = 5.0, why: str = "") -> None:
+        """Skip other calls until one with `text` comes; AssertionError after `timeout`."""
+        deadline = time.monotonic() + timeout
+        seen = []
+        while True:
+            try:
+                _, got = self.calls.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(
+                    f"the handler did not get {text!r} within {timeout} s (got {seen})"
+                    + (f": {why}" if why else "")
+                ) from None
+            if got == text:
+                return
+            seen.append(got)
+
+
+@pytest.fixture
+def resilient():
+    """resilient(host, port, topic_filter, handler, **kw) -> a started subscriber, stopped after."""
+    made = []
+
+    def make(host, port, topic_filter, handler, **kwargs):
+        sub = reconnect.ResilientSubscriber(host, port, topic_filter, handler, **kwargs)
+        made.append(sub)
+        sub.start(timeout=5.0)
+        return sub
+
+    yield make
+    for sub in made:
+        sub.stop()
+
+
+def test_start_returns_once_subscribed(broker, topic, probe, resilient) -> None:
+    inbox = Inbox()
+    sub = resilient(broker.host, broker.port, f"{topic}/live", inbox)
+    probe.publish(f"{topic}/live", b"first", qos=1)
+    inbox.wait_for("first")
+    assert sub.reconnects == 0, f"no outage yet, so reconnects is 0, not {sub.reconnects}"
+
+
+@pytest.mark.needs_private_broker
+def test_keeps_receiving_after_the_broker_restarts(broker_factory, topic, resilient) -> None:
+    private = broker_factory()
+    inbox = Inbox()
+    sub = resilient(private.host, private.port, f"{topic}/again", inbox)
+    private.stop()
+    private.start()
+    # This broker keeps no sessions: a retained message reaches the
+    # subscriber only once it has reconnected AND subscribed again.
+    with Probe(private.host, private.port) as publisher:
+        publisher.publish(f"{topic}/again", b"after restart", qos=1, retain=True)
+        inbox.wait_for("after restart", timeout=10.0, why=RESUBSCRIBE)
+    assert sub.reconnects == 1, (
+        f"one restart, one reconnection: reconnects should be 1, not {sub.reconnects} "
+        "(count in on_connect, after the first connection)"
+    )
+
+
+def test_reconnects_counts_recoveries_not_attempts(broker, topic, probe, resilient) -> None:
+    with Relay(broker.host, broker.port) as relay:
+        inbox = Inbox()
+        sub = resilient(
+            broker.host, relay.port, f"{topic}/count", inbox, min_delay=0.01, max_delay=0.05
+        )
+        for outage in (1, 2):
+            relay.cut()
+            relay.wait_attempts(3, timeout=3.0, why=BACKOFF)  # three failed attempts
+            relay.restore()
+            probe.publish(f"{topic}/count", f"after outage {outage}", qos=1, retain=True)
+            inbox.wait_for(f"after outage {outage}", why=RESUBSCRIBE)
+        assert sub.reconnects == 2, (
+            f"two outages, each over after several failed attempts: reconnects should be 2, "
+            f"not {sub.reconnects}. Count successful reconnections (on_connect), not attempts"
+        )
+
+
+def test_backoff_doubles_up_to_max_delay(broker, topic, resilient) -> None:
+    min_delay, max_delay, count = 0.002, 0.1, 10
+    with Relay(broker.host, broker.port) as relay:
+        resilient(
+            broker.host, relay.port, f"{topic}/backoff", Inbox(),
+            min_delay=min_delay, max_delay=max_delay,
+        )  # fmt: skip
+        cut_at = time.monotonic()
+        relay.cut()
+        # Expected waits: 0.002 0.004 ... 0.064, then 0.1 0.1 0.1: about 0.5 s.
+        # Uncapped, the 10th wait alone would be 1 s.
+        times = relay.wait_attempts(
+            count, timeout=3.0,
+            why=f"with min_delay={min_delay} and max_delay={max_delay} they take about 0.5 s. "
+            "Is the wait capped at max_delay (reconnect_delay_set(min_delay, max_delay))?",
+        )  # fmt: skip
+    gaps = [b - a for a, b in zip([cut_at, *times], times, strict=False)]
+    shown = ", ".join(f"{g:.3f}" for g in gaps)
+    assert min(gaps) >= min_delay * 0.9, (
+        f"waits between attempts were {shown} s: wait at least min_delay ({min_delay} s) "
+        "before trying again (reconnect_delay_set(min_delay, max_delay))"
+    )
+    assert min(gaps[:3]) < max_delay / 2 and gaps[-1] >= max_delay * 0.9, (
+        f"waits between attempts were {shown} s: start with min_delay ({min_delay} s) and "
+        f"double the wait after each failure, up to max_delay ({max_delay} s)"
+    )
+    # A busy machine may add a little to a wait, never a doubling or two.
+    assert max(gaps) <= max_delay + 0.5, (
+        f"waits between attempts were {shown} s: no wait may exceed max_delay ({max_delay} s)"
+    )
+
+
+def test_stop_returns_promptly_while_the_broker_is_down(
+    broker, topic, resilient, no_thread_leak
+) -> None:
+    with Relay(broker.host, broker.port) as relay:
+        # A long backoff: the subscriber is waiting when stop() is called.
+        sub = resilient(
+            broker.host, relay.port, f"{topic}/stop", Inbox(), min_delay=3.0, max_delay=3.0
+        )
+        relay.cut()
+        relay.wait_hung_up()
+        began = time.monotonic()
+        sub.stop()
+        took = time.monotonic() - began
+    no_thread_leak()
+    # paho sleeps its backoff in slices of at most 1 s and checks for
+    # disconnect() between them: stop() takes up to ~1 s, never the whole 3 s.
+    assert took < 1.6, (
+        f"stop() took {took:.2f} s while the subscriber waited to reconnect: a plain "
+        "time.sleep(delay) cannot be interrupted; let paho do the waiting "
+        "(disconnect() + loop_stop()) or wait on a threading.Event"
+    )
+
+
+def test_stop_leaves_no_network_thread(broker, topic, resilient, no_thread_leak) -> None:
+    sub = resilient(broker.host, broker.port, f"{topic}/stop", Inbox())
+    sub.stop()
+    no_thread_leak()
+
+
+def test_start_without_a_broker_fails_and_leaves_no_thread(no_thread_leak) -> None:
+    sub = reconnect.ResilientSubscriber("127.0.0.1", free_port(), "kata/x", Inbox())
+    expect_error(
+        (OSError, TimeoutError), "nothing listens on that port, so start() cannot subscribe",
+        sub.start, timeout=1.0,
+    )  # fmt: skip
+    no_thread_leak()
