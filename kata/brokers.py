@@ -240,6 +240,14 @@ def mosquitto_version(binary: str) -> str:
     return first.replace("mosquitto version ", "mosquitto ").strip()
 
 
+def _die_with_parent() -> None:
+    """Linux: the broker gets SIGKILL when the test process dies, however it dies."""
+    import ctypes
+
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class LocalRunner:
     """One mosquitto process; can be started again with the same config and ports."""
 
@@ -257,6 +265,8 @@ class LocalRunner:
             kwargs: dict = {}
             if sys.platform != "win32":
                 kwargs["start_new_session"] = True  # Ctrl-C reaches pytest, not the broker
+                if sys.platform.startswith("linux"):
+                    kwargs["preexec_fn"] = _die_with_parent
             else:
                 kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
             self.process = subprocess.Popen(

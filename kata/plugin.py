@@ -174,9 +174,23 @@ def pytest_configure(config: pytest.Config) -> None:
         stubs_must_fail=stubs,
         hang_after=float(config.getini("kata_hang_after")),
     )
+    _stop_cleanly_on_sigterm()
     if os.environ.get("TESTCONTAINERS_RYUK_DISABLED") is None and mode in ("docker", "auto"):
         # Ryuk needs an image from a registry; the kata stops its containers itself.
         os.environ["TESTCONTAINERS_RYUK_DISABLED"] = "true"
+
+
+def _stop_cleanly_on_sigterm() -> None:
+    """A run stopped with SIGTERM (CI limits, IDE stop buttons) cleans up like Ctrl-C."""
+    if not hasattr(signal, "SIGTERM") or threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

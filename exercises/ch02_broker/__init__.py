@@ -1,0 +1,1 @@
+"""Chapter 2: running and checking the broker."""

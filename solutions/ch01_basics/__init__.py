@@ -1,0 +1,1 @@
+"""Chapter 1: topics and the wire format."""

@@ -1,0 +1,46 @@
+"""Chapter 2 test helpers: probes on any broker, configs a test can run."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from kata.probe import Probe
+
+
+@pytest.fixture
+def connect() -> Iterator[Callable[..., Probe]]:
+    """connect(host, port, **Probe kwargs) -> a Probe on any broker, closed after the test."""
+    made: list[Probe] = []
+
+    def make(host: str, port: int, **kwargs: object) -> Probe:
+        made.append(Probe(host, port, **kwargs))  # type: ignore[arg-type]
+        return made[-1]
+
+    yield make
+    for p in made:
+        with contextlib.suppress(Exception):
+            p.close()
+
+
+@pytest.fixture
+def runnable() -> Callable[[str], str]:
+    """runnable(config_text) -> the same config, fit to run in this test's temp dirs.
+
+    Mosquitto 2.x started as root drops to the user 'mosquitto', which cannot
+    open files in pytest's private temp dirs; `user root` keeps it root. The
+    learner's render_config never needs it: this is the test's own copy.
+    """
+
+    def fit(text: str) -> str:
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            return (
+                text.rstrip("\n")
+                + "\n\n# added by the test: stay root to use pytest's tmp dirs\nuser root\n"
+            )
+        return text
+
+    return fit

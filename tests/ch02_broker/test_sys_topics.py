@@ -1,0 +1,81 @@
+"""Chapter 2: the broker's $SYS topics (exercises/ch02_broker/sys_topics.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kata import exercise
+from kata.brokers import free_port
+
+sys_topics = exercise("ch02_broker.sys_topics")
+
+
+def _read(probe, name: str) -> str:
+    """The retained value of one $SYS topic, as the probe sees it."""
+    probe.subscribe(name, qos=0)
+    try:
+        while True:
+            message = probe.get()
+            if message.topic == name:
+                return message.text
+    finally:
+        probe.unsubscribe(name)
+
+
+@pytest.fixture
+def mosquitto_broker(broker):
+    if broker.kind == "external":
+        pytest.skip("$SYS/broker/... is Mosquitto's; an external broker may not publish it")
+    return broker
+
+
+def test_broker_info_reads_the_session_broker(mosquitto_broker, probe, no_thread_leak) -> None:
+    info = sys_topics.broker_info(mosquitto_broker.host, mosquitto_broker.port, timeout=5.0)
+    no_thread_leak()
+    assert isinstance(info, dict), f"broker_info returns a dict, not {info!r}"
+    assert {"version", "uptime_s", "clients_connected"} <= set(info), (
+        f"keys: version, uptime_s, clients_connected; got {sorted(info)}"
+    )
+    version = _read(probe, "$SYS/broker/version")
+    assert info["version"] == version, (
+        f"version is the text of $SYS/broker/version ({version!r}), got {info['version']!r}"
+    )
+    uptime = int(_read(probe, "$SYS/broker/uptime").split()[0])
+    assert isinstance(info["uptime_s"], int), (
+        f"uptime_s is the number in '{uptime} seconds' as an int, not {info['uptime_s']!r}"
+    )
+    # Read a moment apart: the broker may have published a newer uptime in between.
+    assert uptime - 2 <= info["uptime_s"] <= uptime, (
+        f"uptime_s comes from $SYS/broker/uptime ('{uptime} seconds'), got {info['uptime_s']!r}"
+    )
+    connected = int(_read(probe, "$SYS/broker/clients/connected"))
+    # The broker recounts every second; clients come and go (broker_info's own one too).
+    assert isinstance(info["clients_connected"], int), (
+        f"clients_connected is a number (an int), not {info['clients_connected']!r}"
+    )
+    assert abs(info["clients_connected"] - connected) <= 2, (
+        f"clients_connected comes from $SYS/broker/clients/connected ({connected}), "
+        f"got {info['clients_connected']!r}"
+    )
+
+
+@pytest.mark.needs_private_broker
+def test_a_broker_without_sys_times_out_naming_the_topics(broker_factory, no_thread_leak):
+    private = broker_factory(kind="local", extra="sys_interval 0")  # 0 turns $SYS off
+    with pytest.raises(TimeoutError) as raised:
+        sys_topics.broker_info(private.host, private.port, timeout=0.2)
+    assert "$SYS/broker/uptime" in str(raised.value), (
+        f"name the topics that did not arrive; got {raised.value!r}"
+    )
+    # The traceback holds broker_info's frame and its paho client, and `raised`
+    # holds the traceback: a reference cycle. Collected later by gc, paho's
+    # internal socket pair would be reported unclosed (paho closes it only in
+    # Client.__del__). Dropping `raised` frees it all now.
+    del raised
+    no_thread_leak()
+
+
+def test_a_closed_port_fails_and_leaves_no_thread(no_thread_leak) -> None:
+    with pytest.raises((OSError, TimeoutError)):
+        sys_topics.broker_info("127.0.0.1", free_port(), timeout=1.0)
+    no_thread_leak()
