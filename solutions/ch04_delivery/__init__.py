@@ -1,0 +1,1 @@
+"""Chapter 4: delivery guarantees: QoS, retained messages, last will."""
