@@ -328,23 +328,54 @@ class LocalRunner:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def start_local(
-    workdir: Path,
-    *,
-    listeners: tuple[str, ...] = ("mqtt", "auth", "tls"),
-    port: int | None = None,
-    persistence: bool = False,
-    config_text: str | None = None,
-    users: dict[str, str] | None = None,
-    acl: dict[str, list[tuple[str, str]]] | str | None = None,
-    extra: str = "",
-    timeout: float = 10.0,
-) -> Broker:
-    """Start mosquitto from PATH with the kata's config (or `config_text`) in `workdir`.
+@dataclass(frozen=True)
+class BrokerSpec:
+    """What broker to start: the kata's config, changed, or a whole config of one's own.
 
     `users`, `acl` (rules or acl_file text) and `extra` (more config lines)
-    change the kata's config; `config_text` replaces it whole.
+    change the kata's config; `config_text` replaces it whole (then `port`
+    must be the port it listens on).
     """
+
+    listeners: tuple[str, ...] = ("mqtt", "auth", "tls")
+    port: int | None = None
+    persistence: bool = False
+    config_text: str | None = None
+    users: dict[str, str] | None = None
+    acl: dict[str, list[tuple[str, str]]] | str | None = None
+    extra: str = ""
+
+    def ports(self) -> Ports:
+        return Ports(
+            mqtt=self.port or free_port(),
+            auth=free_port() if "auth" in self.listeners else None,
+            tls=free_port() if "tls" in self.listeners else None,
+        )
+
+    def write(self, workdir: Path, ports: Ports, *, in_container: bool) -> BrokerFiles:
+        workdir.mkdir(parents=True, exist_ok=True)
+        if self.config_text is not None:
+            config = workdir / "mosquitto.conf"
+            config.write_text(self.config_text, encoding="utf-8")
+            return BrokerFiles(workdir, config, None, {})
+        if self.persistence and not in_container:
+            (workdir / "data").mkdir(exist_ok=True)
+        data_dir = "/mosquitto/data" if in_container else str(workdir / "data")
+        return write_broker_files(
+            workdir,
+            ports,
+            seen_as="/mosquitto/config" if in_container else None,
+            bind_address="0.0.0.0" if in_container else LOOPBACK,
+            persistence_dir=data_dir if self.persistence else None,
+            users=self.users,
+            acl=self.acl,
+            extra=self.extra,
+        )
+
+
+def start_local(workdir: Path, *, timeout: float = 10.0, **spec: object) -> Broker:
+    """Start mosquitto from PATH in `workdir`; `spec` as BrokerSpec's fields."""
+    wanted = BrokerSpec(**spec)  # type: ignore[arg-type]
     binary = find_mosquitto()
     if binary is None:
         raise NoBrokerError(f"{_no_binary()}\n{NO_BROKER_HELP}")
@@ -352,27 +383,8 @@ def start_local(
     last_error: BrokerError | None = None
     # A free port can be taken between our probe and mosquitto's bind: retry.
     for _ in range(3):
-        ports = Ports(
-            mqtt=port or free_port(),
-            auth=free_port() if "auth" in listeners else None,
-            tls=free_port() if "tls" in listeners else None,
-        )
-        if config_text is not None:
-            workdir.mkdir(parents=True, exist_ok=True)
-            config = workdir / "mosquitto.conf"
-            config.write_text(config_text, encoding="utf-8")
-            files = BrokerFiles(workdir, config, None, {})
-        else:
-            files = write_broker_files(
-                workdir,
-                ports,
-                persistence_dir=str(workdir / "data") if persistence else None,
-                users=users,
-                acl=acl,
-                extra=extra,
-            )
-            if persistence:
-                (workdir / "data").mkdir(exist_ok=True)
+        ports = wanted.ports()
+        files = wanted.write(workdir, ports, in_container=False)
         runner = LocalRunner(binary, files.config, workdir / "mosquitto.log")
         broker = _broker_record("local", LOOPBACK, ports, files, version, runner)
         runner.start()
@@ -382,7 +394,7 @@ def start_local(
         except BrokerError as exc:
             runner.kill()
             last_error = exc
-            if port is not None or "Address already in use" not in runner.log_tail():
+            if wanted.port is not None or "Address already in use" not in runner.log_tail():
                 break
     assert last_error is not None
     raise last_error
@@ -443,6 +455,9 @@ class DockerRunner:
             # same port mapping and whatever mosquitto saved in it.
             self.container.get_wrapped_container().start()
             return
+        # Ryuk (testcontainers' reaper) is one more image to pull; the kata
+        # removes its containers itself, also after Ctrl-C and SIGTERM.
+        os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
         with warnings.catch_warnings():
             # testcontainers' own modules use its deprecated wait decorator.
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -511,49 +526,20 @@ class DockerRunner:
         return "\n".join(self._last_logs.splitlines()[-lines:])
 
 
-def start_docker(
-    workdir: Path,
-    *,
-    listeners: tuple[str, ...] = ("mqtt", "auth", "tls"),
-    port: int | None = None,
-    persistence: bool = False,
-    config_text: str | None = None,
-    users: dict[str, str] | None = None,
-    acl: dict[str, list[tuple[str, str]]] | str | None = None,
-    extra: str = "",
-    timeout: float = 30.0,
-) -> Broker:
+def start_docker(workdir: Path, *, timeout: float = 30.0, **spec: object) -> Broker:
     """Like start_local, in a container; the config directory is mounted read-only."""
+    wanted = BrokerSpec(**spec)  # type: ignore[arg-type]
     image = os.environ.get("KATA_MOSQUITTO_IMAGE") or DEFAULT_IMAGE
     inside = DockerRunner.CONTAINER_PORTS
-    attempts = 1 if port is not None else 3
+    attempts = 1 if wanted.port is not None else 3
     for attempt in range(1, attempts + 1):
-        host_ports = Ports(
-            mqtt=port or free_port(),
-            auth=free_port() if "auth" in listeners else None,
-            tls=free_port() if "tls" in listeners else None,
-        )
+        host_ports = wanted.ports()
         container_ports = Ports(
             mqtt=inside.mqtt,
             auth=inside.auth if host_ports.auth else None,
             tls=inside.tls if host_ports.tls else None,
         )
-        if config_text is not None:
-            workdir.mkdir(parents=True, exist_ok=True)
-            config = workdir / "mosquitto.conf"
-            config.write_text(config_text, encoding="utf-8")
-            files = BrokerFiles(workdir, config, None, {})
-        else:
-            files = write_broker_files(
-                workdir,
-                container_ports,
-                seen_as="/mosquitto/config",
-                bind_address="0.0.0.0",
-                persistence_dir="/mosquitto/data" if persistence else None,
-                users=users,
-                acl=acl,
-                extra=extra,
-            )
+        files = wanted.write(workdir, container_ports, in_container=True)
         runner = DockerRunner(image, workdir, host_ports)
         broker = _broker_record("docker", LOOPBACK, host_ports, files, image, runner)
         try:

@@ -175,9 +175,6 @@ def pytest_configure(config: pytest.Config) -> None:
         hang_after=float(config.getini("kata_hang_after")),
     )
     _stop_cleanly_on_sigterm()
-    if os.environ.get("TESTCONTAINERS_RYUK_DISABLED") is None and mode in ("docker", "auto"):
-        # Ryuk needs an image from a registry; the kata stops its containers itself.
-        os.environ["TESTCONTAINERS_RYUK_DISABLED"] = "true"
 
 
 def _stop_cleanly_on_sigterm() -> None:
