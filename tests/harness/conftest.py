@@ -25,9 +25,6 @@ def _clean_env() -> dict[str, str]:
 
 
 class Sandbox:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
     def write(self, rel: str, text: str) -> None:
         (self.root / rel).write_text(text, encoding="utf-8")
 
@@ -62,6 +59,10 @@ class Sandbox:
             lines.append("")
         self.write("kata/catalog.toml", "\n".join(lines))
 
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.env: dict[str, str] = {}  # extra environment for the runs
+
     def _run(self, argv: list[str], timeout: float) -> subprocess.CompletedProcess:
         return subprocess.run(
             argv,
@@ -70,7 +71,7 @@ class Sandbox:
             text=True,
             encoding="utf-8",
             timeout=timeout,
-            env=_clean_env(),
+            env={**_clean_env(), **self.env},
         )
 
     @staticmethod

@@ -244,3 +244,30 @@ def test_a_failing_or_hanging_run_leaves_no_broker_behind(sandbox, broker, body,
     assert outcome in result.stdout, result.stdout
     ident = result.stdout.split("BROKER-ID")[1].split()[0]
     assert not _still_running(broker.kind, ident), f"the {broker.kind} broker {ident} is left over"
+
+
+def test_a_broken_catalog_is_one_clear_error(sandbox) -> None:
+    sandbox.edit("kata/catalog.toml", 'module = "publisher"', 'module = "Publisher!"')
+    result = sandbox.run("tests/ch03_clients")
+    assert result.returncode == 4
+    assert result.stderr.strip() == (
+        "ERROR: kata/catalog.toml: chapter 'ch03_clients', exercise 'Publisher!': "
+        "module must be a Python module name"
+    )
+
+
+def test_a_missing_mosquitto_program_is_one_clear_error(sandbox) -> None:
+    sandbox.env["KATA_MOSQUITTO"] = str(sandbox.root / "no" / "mosquitto")
+    result = sandbox.run("tests/ch03_clients", "--broker", "local")
+    out = result.stdout + result.stderr
+    assert result.returncode == 4
+    assert "KATA_MOSQUITTO=" in out and "is not an executable file" in out
+    assert "Docker Desktop" in out and "MQTT_BROKER_URL" in out, "the three ways to get a broker"
+
+
+def test_an_unreachable_broker_url_is_one_clear_error(sandbox) -> None:
+    sandbox.env["MQTT_BROKER_URL"] = f"mqtt://127.0.0.1:{brokers.free_port()}"
+    result = sandbox.run("tests/ch03_clients")
+    out = result.stdout + result.stderr
+    assert result.returncode == 4
+    assert "cannot be reached" in out and "unset MQTT_BROKER_URL" in out
