@@ -310,7 +310,10 @@ def cmd_verify(args: argparse.Namespace, catalog: Catalog) -> int:
         x_tests = [t for t in stubs.tests if t.exercise == ex.id]
         s_bad = [t for t in s_tests if t.status in ("fail", "error")]
         x_bad = [t for t in x_tests if t.status != "skip" and t.category != "not done"]
-        s_text = f"{len(s_tests) - len(s_bad)}/{len(s_tests)} pass" if s_tests else "NO TESTS"
+        s_pass = sum(t.status == "pass" for t in s_tests)
+        s_skip = sum(t.status == "skip" for t in s_tests)
+        skipped = f" ({s_skip} skipped)" if s_skip else ""
+        s_text = f"{s_pass}/{len(s_tests) - s_skip} pass{skipped}" if s_tests else "NO TESTS"
         x_text = "all fail" if x_tests and not x_bad else f"{len(x_bad)} do not fail"
         ok = s_tests and not s_bad and x_tests and not x_bad
         problems += not ok
