@@ -222,11 +222,20 @@ def find_mosquitto() -> str | None:
     return None
 
 
+def no_broker_help() -> str:
+    """NO_BROKER_HELP in the learner's language."""
+    from kata.i18n import pick_language, t
+
+    return t("no_broker.help", pick_language(None))
+
+
 def _no_binary() -> str:
+    from kata.i18n import pick_language, t
+
     named = os.environ.get("KATA_MOSQUITTO")
     if named:
-        return f"KATA_MOSQUITTO={named} is not an executable file"
-    return "the `mosquitto` program was not found on PATH"
+        return t("no_broker.kata_mosquitto", pick_language(None), named=named)
+    return t("no_broker.not_on_path", pick_language(None))
 
 
 def mosquitto_version(binary: str) -> str:
@@ -378,7 +387,7 @@ def start_local(workdir: Path, *, timeout: float = 10.0, **spec: object) -> Brok
     wanted = BrokerSpec(**spec)  # type: ignore[arg-type]
     binary = find_mosquitto()
     if binary is None:
-        raise NoBrokerError(f"{_no_binary()}\n{NO_BROKER_HELP}")
+        raise NoBrokerError(f"{_no_binary()}\n{no_broker_help()}")
     version = mosquitto_version(binary)
     last_error: BrokerError | None = None
     # A free port can be taken between our probe and mosquitto's bind: retry.
@@ -630,18 +639,18 @@ def choose(mode: str) -> Choice:
     if mode == "docker":
         ok, why = docker_engine_answers()
         if not ok:
-            raise NoBrokerError(f"--broker docker: {why}\n{NO_BROKER_HELP}")
+            raise NoBrokerError(f"--broker docker: {why}\n{no_broker_help()}")
         return Choice("docker", "Docker engine answered")
     if mode == "local":
         if find_mosquitto() is None:
-            raise NoBrokerError(f"--broker local: {_no_binary()}\n{NO_BROKER_HELP}")
+            raise NoBrokerError(f"--broker local: {_no_binary()}\n{no_broker_help()}")
         return Choice("local", "mosquitto found")
     ok, why = docker_engine_answers()
     if ok:
         return Choice("docker", "Docker engine answered")
     if find_mosquitto():
         return Choice("local", f"{why}; mosquitto found")
-    raise NoBrokerError(NO_BROKER_HELP)
+    raise NoBrokerError(no_broker_help())
 
 
 def start(choice: Choice, workdir: Path | None = None, **kwargs: object) -> Broker:

@@ -1,4 +1,11 @@
-"""Read and validate kata/catalog.toml, the single source of truth for chapters."""
+"""Read and validate kata/catalog.toml, the single source of truth for chapters.
+
+Titles, summaries and hints come in English (`title`, `summary`, `hints`) and
+Japanese (`title_ja`, `summary_ja`, `hints_ja`); `title_in(lang)` and friends pick
+one. A missing Japanese text falls back to English here (so a chapter can be
+written first and translated next), and tests/harness/test_catalog.py fails
+until every entry has both: see `Catalog.missing_translations()`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,9 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
+
+from kata.i18n import LANGUAGES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -18,6 +28,7 @@ ROOT = CATALOG_PATH.parent.parent
 
 _CHAPTER_ID = re.compile(r"^ch(\d\d)_[a-z0-9_]+$")
 _MODULE = re.compile(r"^[a-z][a-z0-9_]*$")
+_T = TypeVar("_T", str, tuple[str, ...])
 
 
 class CatalogError(Exception):
@@ -31,10 +42,15 @@ class Exercise:
     tests: str
     points: int
     hints: tuple[str, ...]
+    hints_ja: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
         return f"{self.chapter}.{self.module}"
+
+    def hints_in(self, lang: str) -> tuple[str, ...]:
+        """The hints in `lang` ("en" or "ja"), English where no translation exists yet."""
+        return _pick(lang, self.hints, self.hints_ja)
 
     def source(self, tree: str) -> Path:
         """The module's file in `tree` ("exercises" or "solutions")."""
@@ -50,10 +66,24 @@ class Chapter:
     title: str
     summary: str
     exercises: tuple[Exercise, ...]
+    title_ja: str = ""
+    summary_ja: str = ""
 
     @property
     def number(self) -> int:
         return int(self.id[2:4])
+
+    def title_in(self, lang: str) -> str:
+        return _pick(lang, self.title, self.title_ja)
+
+    def summary_in(self, lang: str) -> str:
+        return _pick(lang, self.summary, self.summary_ja)
+
+
+def _pick(lang: str, english: _T, japanese: _T) -> _T:
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}: choose one of {', '.join(LANGUAGES)}")
+    return japanese if lang == "ja" and japanese else english
 
 
 @dataclass(frozen=True)
@@ -76,6 +106,18 @@ class Catalog:
                 return chapter
         raise KeyError(f"no chapter {key!r} in the catalog")
 
+    def missing_translations(self) -> list[str]:
+        """Entries that lack a language, one line each ("ch03_clients: no title_ja")."""
+        problems = []
+        for chapter in self.chapters:
+            for key in ("title_ja", "summary_ja"):
+                if not getattr(chapter, key).strip():
+                    problems.append(f"{chapter.id}: no {key}")
+            for ex in chapter.exercises:
+                if not ex.hints_ja:
+                    problems.append(f"{ex.id}: no hints_ja")
+        return problems
+
     def for_test_file(self, path: str | Path) -> Exercise | None:
         """The exercise whose tests live in `path` (absolute or relative to the root)."""
         path = Path(path)
@@ -94,6 +136,29 @@ def _require(table: dict, key: str, kind: type, where: str) -> object:
         kind_name = {int: "whole number", str: "text", list: "list"}.get(kind, kind.__name__)
         raise CatalogError(f"{where}: {key!r} must be a {kind_name}, not {value!r}")
     return value
+
+
+def _optional_text(table: dict, key: str, where: str) -> str:
+    if key not in table:
+        return ""
+    value = _require(table, key, str, where)
+    if not value.strip():
+        raise CatalogError(f"{where}: {key!r} is empty (leave the key out until it is written)")
+    return value
+
+
+def _translated_hints(table: dict, count: int, where: str) -> tuple[str, ...]:
+    if "hints_ja" not in table:
+        return ()
+    hints_ja = _require(table, "hints_ja", list, where)
+    if not all(isinstance(h, str) and h.strip() for h in hints_ja):
+        raise CatalogError(f"{where}: 'hints_ja' must list non-empty texts")
+    if len(hints_ja) != count:
+        raise CatalogError(
+            f"{where}: 'hints_ja' has {len(hints_ja)} hints and 'hints' {count}: "
+            "translate each hint, in the same order"
+        )
+    return tuple(hints_ja)
 
 
 def parse(text: str, source: str = "kata/catalog.toml") -> Catalog:
@@ -127,6 +192,8 @@ def parse(text: str, source: str = "kata/catalog.toml") -> Catalog:
         seen_ids.add(chapter_id)
         title = _require(raw, "title", str, where)
         summary = _require(raw, "summary", str, where)
+        title_ja = _optional_text(raw, "title_ja", where)
+        summary_ja = _optional_text(raw, "summary_ja", where)
         exercises = []
         modules: set[str] = set()
         for ex_raw in raw.get("exercise", []):
@@ -148,8 +215,9 @@ def parse(text: str, source: str = "kata/catalog.toml") -> Catalog:
             hints = _require(ex_raw, "hints", list, ex_where)
             if not 2 <= len(hints) <= 3 or not all(isinstance(h, str) and h.strip() for h in hints):
                 raise CatalogError(f"{ex_where}: 'hints' must list 2 or 3 non-empty texts")
-            exercises.append(Exercise(chapter_id, module, tests, points, tuple(hints)))
-        chapters.append(Chapter(chapter_id, title, summary, tuple(exercises)))
+            hints_ja = _translated_hints(ex_raw, len(hints), ex_where)
+            exercises.append(Exercise(chapter_id, module, tests, points, tuple(hints), hints_ja))
+        chapters.append(Chapter(chapter_id, title, summary, tuple(exercises), title_ja, summary_ja))
     return Catalog(tuple(chapters))
 
 

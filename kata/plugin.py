@@ -32,6 +32,9 @@ from kata import brokers, target
 from kata.brokers import Broker, BrokerError, Choice
 from kata.catalog import ROOT, CatalogError, Exercise
 from kata.catalog import load as load_catalog
+from kata.i18n import mark as mark_word
+from kata.i18n import pick_language
+from kata.i18n import t as translate
 from kata.probe import Probe
 from kata.results import (
     DONE,
@@ -66,7 +69,7 @@ class KataHang(BaseException):
     """
 
     def __init__(self, seconds: float) -> None:
-        super().__init__(f"did not finish within {seconds:g} s")
+        super().__init__(_t("hang.did_not_finish", seconds=seconds))
         self.seconds = seconds
 
 
@@ -109,6 +112,14 @@ class KataState:
 
 
 STATE = pytest.StashKey[KataState]()
+# The language of what the harness says (--lang of `kata`, KATA_LANG, the locale).
+_LANG = "en"
+
+
+def _t(key: str, **fields: object) -> str:
+    return translate(key, _LANG, **fields)
+
+
 THREAD_ERRORS = pytest.StashKey[list]()
 
 
@@ -152,6 +163,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    global _LANG
+    _LANG = pick_language(None)
     try:
         tree = target.select(config.getoption("--target"))
     except target.TargetError as exc:
@@ -159,7 +172,7 @@ def pytest_configure(config: pytest.Config) -> None:
     mode = config.getoption("--broker") or os.environ.get("KATA_BROKER") or "auto"
     if mode not in brokers.MODES:
         raise pytest.UsageError(
-            f"unknown broker {mode!r}: choose one of {', '.join(brokers.MODES)}"
+            _t("usage.unknown_broker", mode=mode, choices=", ".join(brokers.MODES))
         )
     try:
         load_catalog()
@@ -193,8 +206,8 @@ def _stop_cleanly_on_sigterm() -> None:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash[STATE]
     seed = config.getoption("--shuffle")
-    order = f", shuffled with seed {seed}" if seed is not None else ""
-    return [f"kata: target {state.tree}/, broker {state.mode}{order}"]
+    order = _t("header.shuffled", seed=seed) if seed is not None else ""
+    return [_t("header.target", tree=state.tree, mode=state.mode, order=order)]
 
 
 def pytest_collection_modifyitems(
@@ -231,7 +244,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if reporter is not None and state.broker is not None:
         fell_back = state.choice is not None and "docker failed" in state.choice.reason
         why = f"\n  ({state.choice.reason})" if fell_back else ""
-        reporter.write_line(f"kata broker: {state.broker.describe()}{why}")
+        reporter.write_line(_t("broker.using", broker=state.broker.describe()) + why)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -265,12 +278,12 @@ def broker_factory(
     mosquitto binary whatever the session uses (skips when it is missing).
     """
     if broker.kind == "external":
-        pytest.skip("needs a private broker; the external broker (MQTT_BROKER_URL) is shared")
+        pytest.skip(_t("skip.private_broker"))
     started: list[Broker] = []
 
     def start(kind: str | None = None, **kwargs: object) -> Broker:
         if kind == "local" and brokers.find_mosquitto() is None:
-            pytest.skip("needs the mosquitto binary on PATH")
+            pytest.skip(_t("skip.needs_mosquitto"))
         choice = Choice(kind or broker.kind, "private")
         kwargs.setdefault("listeners", ("mqtt",))
         private = brokers.start(choice, tmp_path / f"broker{len(started)}", **kwargs)
@@ -360,13 +373,10 @@ def no_thread_leak() -> Iterator[Callable[[], None]]:
             for t in threading.enumerate()
             if t not in before and t.name.startswith("paho-mqtt-client")
         ]
-        for t in leaked:
-            t.join(grace / max(1, len(leaked)))
-        alive = [t.name for t in leaked if t.is_alive()]
-        assert not alive, (
-            f"a paho network thread is still running after the call returned: {alive}. "
-            "Call loop_stop() (and disconnect()) before returning, also on errors (finally:)."
-        )
+        for thread in leaked:
+            thread.join(grace / max(1, len(leaked)))
+        alive = [thread.name for thread in leaked if thread.is_alive()]
+        assert not alive, _t("thread_leak", alive=alive)
 
     yield check
 
@@ -384,10 +394,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     name = marker.args[0]
     if state.broker is not None and state.broker.kind == "external":
-        pytest.skip(
-            f"the external broker (MQTT_BROKER_URL) has no {name!r} listener run by the kata; "
-            "run with Docker or mosquitto to check this"
-        )
+        pytest.skip(_t("skip.no_listener", name=name))
 
 
 # --- running a test: hang limit and thread crashes ----------------------------
@@ -455,27 +462,20 @@ def _thread_crash(caught: list[threading.ExceptHookArgs]) -> ThreadCrash:
     tb = "".join(traceback.format_exception(first.exc_type, first.exc_value, first.exc_traceback))
     name = first.thread.name if first.thread is not None else "?"
     where = _target_frames(first.exc_value)
-    place = f" in {where[-1][0]}: {where[-1][1]}" if where else ""
-    hint = (
-        "(code in paho callbacks runs on paho's network thread; an exception there "
-        "kills the thread and nothing more is received)"
-    )
+    place = _t("thread_crash.place", path=where[-1][0], func=where[-1][1]) if where else ""
+    hint = _t("thread_crash.hint")
     if issubclass(first.exc_type, TypeError) and "positional argument" in str(first.exc_value):
-        hint = CALLBACK_SIGNATURES
-    return ThreadCrash(
-        f"an exception escaped on thread {name!r}{place}: "
-        f"{first.exc_type.__name__}: {first.exc_value}\n{hint}\n{tb}"
-    )
+        hint = _t("thread_crash.signatures", signatures=CALLBACK_SIGNATURES)
+    error = f"{first.exc_type.__name__}: {first.exc_value}"
+    return ThreadCrash(_t("thread_crash", name=name, place=place, error=error) + f"\n{hint}\n{tb}")
 
 
 CALLBACK_SIGNATURES = """\
-(a callback has the wrong signature: with CallbackAPIVersion.VERSION2 paho calls
     on_connect(client, userdata, flags, reason_code, properties)
     on_disconnect(client, userdata, flags, reason_code, properties)
     on_subscribe(client, userdata, mid, reason_code_list, properties)
     on_publish(client, userdata, mid, reason_code, properties)
-    on_message(client, userdata, message)
- the seed's 1.x callbacks, like on_connect(client, userdata, flags, rc), take fewer)"""
+    on_message(client, userdata, message)"""
 
 
 # --- reporting ----------------------------------------------------------------
@@ -546,26 +546,31 @@ def classify(exc: BaseException, exercise: Exercise | None, tree: str) -> tuple[
         return BROKEN, str(exc)
     if isinstance(exc, KataHang):
         if frames:
-            path, func, line = frames[0]
-            return HANG, (
-                f"hang: {path}: {func} did not return within {exc.seconds:g} s "
-                f"(stopped at line {frames[-1][2]} of {frames[-1][0]})"
+            path, func, _ = frames[0]
+            message = _t(
+                "hang.function",
+                path=path,
+                func=func,
+                seconds=exc.seconds,
+                line=frames[-1][2],
+                where=frames[-1][0],
             )
-        where = exercise.relpath(tree) if exercise else "the test"
-        return HANG, f"hang: the test waited on {where} and {exc}"
+            return HANG, message
+        where = exercise.relpath(tree) if exercise else _t("hang.the_test")
+        return HANG, _t("hang.waited_on", where=where, seconds=exc.seconds)
     if isinstance(exc, ThreadCrash):
         return THREAD_CRASH, str(exc)
     if _is_not_implemented(exc):
         if frames:
             path, func, _ = frames[-1]
-            return NOT_DONE, f"not done yet: {path}: {func}"
+            return NOT_DONE, _t("not_done.function", path=path, func=func)
         # Raised by a test on behalf of a stub it ran in a subprocess:
         # NotImplementedError("exercises/ch05_sensor/dashboard.py: main").
         said = str(exc).strip()
         if said.startswith(f"{tree}/"):
-            return NOT_DONE, f"not done yet: {said.splitlines()[0]}"
+            return NOT_DONE, _t("not_done.file", where=said.splitlines()[0])
         if exercise is not None:
-            return NOT_DONE, f"not done yet: {exercise.relpath(tree)}"
+            return NOT_DONE, _t("not_done.file", where=exercise.relpath(tree))
     line = f"{type(exc).__name__}: {exc}".strip().splitlines()
     return FAILED, line[0] if line else type(exc).__name__
 
@@ -612,9 +617,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         exercise = load_catalog().for_test_file(_relpath(item))
         category, message = classify(exc, exercise, state.tree)
     if category == FAILED and state.broker is not None and not state.broker.alive():
-        message = (
-            f"the broker died during this test; its log ends with:\n{state.broker.log_tail(10)}"
-        )
+        message = _t("broker_died", log=state.broker.log_tail(10))
         category = BROKER_DIED
         state.broker_died = True
     if result.status in ("pass", "skip"):
@@ -648,23 +651,23 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     catalog = load_catalog()
     scores = score(tests, catalog, ran_ids)
     write = terminalreporter.write_line
-    terminalreporter.section(f"kata progress ({state.tree}/)", sep="-")
-    marks = {DONE: "done", TODO: "todo", FAILING: "FAIL", NOT_RUN: "skip"}
+    terminalreporter.section(_t("progress.title", tree=state.tree), sep="-")
+    marks = {DONE: "done", TODO: "todo", FAILING: "fail", NOT_RUN: "skip"}
     next_up = None
     for chapter in catalog.chapters:
         rows = [e for e in scores if e.chapter == chapter.id]
         if not rows:
             continue
-        write(f"{chapter.id}  {chapter.title}")
+        write(f"{chapter.id}  {chapter.title_in(_LANG)}")
         for e in rows:
-            note = "not done yet" if e.status == TODO else e.first_failure
-            counts = f"{e.passed:>2}/{e.total:<2} passed"
-            row = f"  [{marks[e.status]:4}] {e.module:<16} {counts}  {note}"
+            note = _t("progress.not_done") if e.status == TODO else e.first_failure
+            counts = _t("progress.passed", passed=e.passed, total=e.total)
+            row = f"  [{mark_word(marks[e.status], _LANG)}] {e.module:<16} {counts}  {note}"
             write(row[:120])
             if e.status in (TODO, FAILING) and next_up is None:
                 next_up = catalog.exercise(e.id)
     if next_up is not None and not state.stubs_must_fail and state.tree == "exercises":
-        write(f"next: {next_up.relpath(state.tree)}  (a hint: kata hint {next_up.module})")
+        write(_t("progress.next", path=next_up.relpath(state.tree), module=next_up.module))
 
 
 def _stubs_problems(state: KataState) -> list[TestResult]:

@@ -124,28 +124,33 @@ def score(tests: list[TestResult], catalog: Catalog, exercise_ids: set[str] | No
     return scores
 
 
-def markdown_report(results: Results, catalog: Catalog) -> str:
+def markdown_report(results: Results, catalog: Catalog, lang: str = "en") -> str:
+    """report.md; its words follow `lang`, results.json stays in English."""
+    from kata.i18n import status_word, t
+
     lines = [
-        "# MQTT kata: grade report",
+        t("report.title", lang),
         "",
-        f"Target: `{results.target}/` - broker: {results.broker}",
+        t("report.target", lang, target=results.target, broker=results.broker),
         "",
-        f"**Score: {results.earned} / {results.possible} points**",
+        t("report.score", lang, earned=results.earned, possible=results.possible),
         "",
-        "| chapter | points |",
+        t("report.chapter_table", lang),
         "|---|---|",
     ]
-    for chapter_id, title, earned, possible in results.chapters(catalog):
+    for chapter_id, _title, earned, possible in results.chapters(catalog):
+        title = catalog.chapter(chapter_id).title_in(lang)
         lines.append(f"| {chapter_id} {title} | {earned} / {possible} |")
     lines += [
         "",
-        "| exercise | status | tests passed | points | first failure |",
+        t("report.exercise_table", lang),
         "|---|---|---|---|---|",
     ]
     for e in results.exercises:
         why = e.first_failure.replace("|", "\\|")
+        status = status_word(e.status, lang)
         lines.append(
-            f"| {e.id} | {e.status} | {e.passed} / {e.total} | {e.earned} / {e.points} | {why} |"
+            f"| {e.id} | {status} | {e.passed} / {e.total} | {e.earned} / {e.points} | {why} |"
         )
     return "\n".join(lines) + "\n"
 

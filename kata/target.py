@@ -20,6 +20,12 @@ from pathlib import Path
 from types import ModuleType
 
 from kata.catalog import ROOT
+from kata.i18n import pick_language, t
+
+
+def _t(key: str, **fields: object) -> str:
+    return t(key, pick_language(None), **fields)
+
 
 TREES = ("exercises", "solutions")
 DEFAULT_TREE = "exercises"
@@ -66,17 +72,16 @@ def _import(tree: str, dotted: str) -> ModuleType:
         return importlib.import_module(name)
     except SyntaxError as exc:
         where = f"{relpath}:{exc.lineno}" if exc.lineno else relpath
-        raise ExerciseBroken(f"syntax error in {where}: {exc.msg}") from None
+        raise ExerciseBroken(_t("broken.syntax", where=where, error=exc.msg)) from None
     except ModuleNotFoundError as exc:
         if exc.name in (name, tree, f"{tree}.{dotted.split('.')[0]}"):
-            raise ExerciseBroken(f"{relpath} is missing (was it moved or deleted?)") from None
-        raise ExerciseBroken(f"{relpath} cannot be imported: {exc}") from exc
+            raise ExerciseBroken(_t("broken.missing", path=relpath)) from None
+        raise ExerciseBroken(_t("broken.cannot_import", path=relpath, error=exc)) from exc
     except Exception as exc:
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if relpath in f.filename]
         where = f"{relpath}:{frames[-1].lineno}" if frames else relpath
-        raise ExerciseBroken(
-            f"{where}: importing the module failed: {type(exc).__name__}: {exc}"
-        ) from exc
+        error = f"{type(exc).__name__}: {exc}"
+        raise ExerciseBroken(_t("broken.import_failed", where=where, error=error)) from exc
 
 
 class ExerciseHandle:
@@ -103,10 +108,7 @@ class ExerciseHandle:
         try:
             return getattr(module, attr)
         except AttributeError:
-            raise ExerciseBroken(
-                f"{self.relpath} has no {attr!r} (the tests need this name: "
-                f"was it renamed or deleted?)"
-            ) from None
+            raise ExerciseBroken(_t("broken.no_name", path=self.relpath, name=attr)) from None
 
     def __repr__(self) -> str:
         return f"<exercise {self._dotted} from {current()}/>"

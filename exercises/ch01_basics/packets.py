@@ -17,6 +17,7 @@ payload (no packet id at QoS 0). DISCONNECT (§3.14): 0xE0 0x00.
 
 Implement the five functions; raw_publish puts the others on a socket.
 Check your work: kata check packets (or: pytest tests/ch01_basics/test_packets.py).
+日本語のヒント: kata hint packets --lang ja
 """
 
 from __future__ import annotations

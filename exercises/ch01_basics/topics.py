@@ -16,6 +16,7 @@ Rules that surprise people:
 
 Implement validate_topic_name, validate_topic_filter and topic_matches.
 Check your work: kata check topics (or: pytest tests/ch01_basics/test_topics.py).
+日本語のヒント: kata hint topics --lang ja
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ docker/compose.yaml in this repository is the filled-in result; try it:
 Implement compose_service: the `services.mosquitto` mapping as Python data
 (what yaml.safe_load gives for that part of the file).
 Check your work: kata check compose (or: pytest tests/ch02_broker/test_compose.py).
+日本語のヒント: kata hint compose --lang ja
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ persistence_location/mosquitto.db when it stops (SIGTERM).
 
 Implement render_config (its defaults reproduce the seed's file) and parse_config.
 Check your work: kata check config (or: pytest tests/ch02_broker/test_config.py).
+日本語のヒント: kata hint config --lang ja
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ mosquitto_sub -t '$SYS/#' -C 1 inside the container.)
 
 Implement wait_for_broker.
 Check your work: kata check health (or: pytest tests/ch02_broker/test_health.py).
+日本語のヒント: kata hint health --lang ja
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ always loop_stop() and disconnect() before you return or raise.
 
 Implement broker_info.
 Check your work: kata check sys_topics (or: pytest tests/ch02_broker/test_sys_topics.py).
+日本語のヒント: kata hint sys_topics --lang ja
 """
 
 from __future__ import annotations

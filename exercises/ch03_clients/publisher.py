@@ -17,6 +17,7 @@ message is confirmed, and always stop the network thread (loop_stop()).
 
 Implement make_client, publish_messages and main (the seed's publisher as a CLI).
 Check your work: `kata check publisher` (or: pytest tests/ch03_clients/test_publisher.py).
+日本語のヒント: `kata hint publisher --lang ja`
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ paho-mqtt 2.x (CallbackAPIVersion.VERSION2) callbacks:
 Implement collect_messages, the Subscriber class and main (the seed's subscriber).
 `Message` is given: later chapters import it from here.
 Check your work: `kata check subscriber` (or: pytest tests/ch03_clients/test_subscriber.py).
+日本語のヒント: `kata hint subscriber --lang ja`
 """
 
 from __future__ import annotations

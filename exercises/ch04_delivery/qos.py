@@ -20,6 +20,7 @@ so a QoS 1 message sent just after it can overtake it.
 
 Implement delivered_qos, publish_confirmed, open_session and resume_session.
 Check your work: `kata check qos` (or: pytest tests/ch04_delivery/test_qos.py).
+日本語のヒント: `kata hint qos --lang ja`
 """
 
 from __future__ import annotations

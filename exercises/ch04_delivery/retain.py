@@ -15,6 +15,7 @@ retained arrives before the marker comes back.
 
 Implement set_retained, clear_retained and read_retained.
 Check your work: `kata check retain` (or: pytest tests/ch04_delivery/test_retain.py).
+日本語のヒント: `kata hint retain --lang ja`
 """
 
 from __future__ import annotations

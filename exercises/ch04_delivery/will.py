@@ -18,6 +18,7 @@ instead of reconnecting: a dead process does not come back.
 
 Implement connect_with_status, crash and go_offline.
 Check your work: `kata check will` (or: pytest tests/ch04_delivery/test_will.py).
+日本語のヒント: `kata hint will --lang ja`
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ it draws, no MQTT packet is read. The cure is the classic hand-over:
 
 Implement the Dashboard class and main (the seed's live plot).
 Check your work: `kata check dashboard` (or: pytest tests/ch05_sensor/test_dashboard.py).
+日本語のヒント: `kata hint dashboard --lang ja`
 """
 
 from __future__ import annotations

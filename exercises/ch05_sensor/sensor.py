@@ -26,6 +26,7 @@ sensor and dashboard):
 
 Implement make_reading, encode_reading, decode_reading, run_sensor and main.
 Check your work: `kata check sensor` (or: pytest tests/ch05_sensor/test_sensor.py).
+日本語のヒント: `kata hint sensor --lang ja`
 """
 
 from __future__ import annotations

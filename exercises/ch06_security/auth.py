@@ -18,6 +18,7 @@ its messages simply never come.
 
 Implement connect_authenticated and render_acl.
 Check your work: `kata check auth` (or: pytest tests/ch06_security/test_auth.py).
+日本語のヒント: `kata hint auth --lang ja`
 """
 
 from __future__ import annotations

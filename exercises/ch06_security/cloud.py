@@ -16,6 +16,7 @@ The whole kata runs against such a broker too: set MQTT_BROKER_URL=<the URL>.
 Implement parse_broker_url and connect_url (reuse auth.py and tls.py).
 `BrokerSettings` is given.
 Check your work: `kata check cloud` (or: pytest tests/ch06_security/test_cloud.py).
+日本語のヒント: `kata hint cloud --lang ja`
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ within about a second even while the broker is down.
 
 Implement ResilientSubscriber.
 Check your work: `kata check reconnect` (or: pytest tests/ch06_security/test_reconnect.py).
+日本語のヒント: `kata hint reconnect --lang ja`
 """
 
 from __future__ import annotations

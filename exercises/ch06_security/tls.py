@@ -20,6 +20,7 @@ Username and password work over TLS exactly as without it (see auth.py).
 
 Implement connect_tls.
 Check your work: `kata check tls` (or: pytest tests/ch06_security/test_tls.py).
+日本語のヒント: `kata hint tls --lang ja`
 """
 
 from __future__ import annotations

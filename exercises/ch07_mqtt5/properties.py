@@ -22,6 +22,7 @@ outlives its connection when CONNECT carries a Session Expiry Interval
 
 Implement publish_with_properties and collect_with_properties.
 Check your work: kata check properties (or: pytest tests/ch07_mqtt5/test_properties.py).
+日本語のヒント: kata hint properties --lang ja
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ Both clients speak MQTT 5 (protocol=mqtt.MQTTv5).
 
 Implement the Responder class, serve and request.
 Check your work: kata check request_response (or: pytest tests/ch07_mqtt5/test_request_response.py).
+日本語のヒント: kata hint request_response --lang ja
 """
 
 from __future__ import annotations

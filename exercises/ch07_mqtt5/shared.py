@@ -18,6 +18,7 @@ that subscribes to the shared filter at QoS 1 from on_connect.
 
 Implement the Worker class and start_workers.
 Check your work: kata check shared (or: pytest tests/ch07_mqtt5/test_shared.py).
+日本語のヒント: kata hint shared --lang ja
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ retained, on $SYS/broker/connection/<client id>/state: 1 up, 0 down.
 
 Implement render_bridge_config: the lines to append to the local broker's config.
 Check your work: kata check bridge (or: pytest tests/ch08_scale/test_bridge.py).
+日本語のヒント: kata hint bridge --lang ja
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ sock.connect(). Or use umqtt.simple itself: the surface here is its own.
 
 Implement the TinyClient class (it uses your chapter 1 packets.py: finish that first).
 Check your work: kata check tiny_client (or: pytest tests/ch08_scale/test_tiny_client.py).
+日本語のヒント: kata hint tiny_client --lang ja
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ def _clean_env() -> dict[str, str]:
     drop = ("KATA_TARGET", "KATA_BROKER", "PYTEST_ADDOPTS")
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # The assertions read English, whatever this machine's locale.
+    env["KATA_LANG"] = "en"
     return env
 
 
@@ -49,8 +51,9 @@ class Sandbox:
                 shutil.rmtree(self.root / "tests" / chapter["id"], ignore_errors=True)
                 continue
             lines += ["[[chapter]]"] + [
-                f"{key} = {json.dumps(chapter[key], ensure_ascii=False)}"
-                for key in ("id", "title", "summary")
+                f"{key} = {json.dumps(value, ensure_ascii=False)}"
+                for key, value in chapter.items()
+                if key != "exercise"
             ]
             for ex in chapter.get("exercise", []):
                 lines += ["", "[[chapter.exercise]]"] + [

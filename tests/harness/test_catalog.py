@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
 from kata.catalog import ROOT, CatalogError, load, parse
+from kata.i18n import LANGUAGES
 
 CATALOG = load()
 EXERCISES = CATALOG.exercises()
@@ -73,6 +75,65 @@ def test_every_stub_function_raises_not_implemented_with_a_todo(ex) -> None:
         ), f"{ex.relpath('exercises')}: {func.name} should raise NotImplementedError('TODO: ...')"
 
 
+def test_every_chapter_and_hint_is_in_english_and_japanese() -> None:
+    assert CATALOG.missing_translations() == [], (
+        "kata/catalog.toml: add the missing texts (title_ja, summary_ja, hints_ja)"
+    )
+    for chapter in CATALOG.chapters:
+        for lang in LANGUAGES:
+            assert chapter.title_in(lang).strip() and chapter.summary_in(lang).strip()
+        assert chapter.title_in("ja") != chapter.title or chapter.title == "MQTT 5", (
+            f"{chapter.id}: title_ja repeats the English title"
+        )
+        assert chapter.summary_in("ja") != chapter.summary, f"{chapter.id}: summary_ja is English"
+    for ex in EXERCISES:
+        assert len(ex.hints_in("ja")) == len(ex.hints_in("en")) == len(ex.hints)
+
+
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")  # kana and kanji
+# What a hint shows as code: calls; quoted literals, `spans`, hex and other numbers.
+# Two passes, because Japanese puts no space after "、": one pattern alone could
+# read "')、ax.set_title(f'" as a quoted literal and miss the call in it.
+_CODE = (
+    re.compile(r"[A-Za-z_][\w.]*\("),
+    re.compile(r"'[^'\s]*'|\"[^\"\s]*\"|`[^`]+`|\b0x[0-9A-Fa-f]+\b|\b\d[\d.]*\b"),
+)
+
+
+def _code(text: str) -> set[str]:
+    return {token for pattern in _CODE for token in pattern.findall(text)}
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=IDS)
+def test_japanese_hints_are_japanese_and_keep_the_code_of_the_english_ones(ex) -> None:
+    for level, (english, japanese) in enumerate(zip(ex.hints, ex.hints_ja, strict=True), 1):
+        assert _JAPANESE.search(japanese), f"{ex.id} hint {level}: hints_ja is not in Japanese"
+        lost = sorted(_code(english) - _code(japanese))
+        assert not lost, (
+            f"{ex.id} hint {level}: the Japanese hint lost code the English one shows: {lost}"
+        )
+
+
+def test_a_missing_translation_falls_back_to_english_and_is_reported() -> None:
+    catalog = parse(GOOD)
+    chapter = catalog.chapters[0]
+    assert chapter.title_in("ja") == "t" and chapter.summary_in("ja") == "s"
+    assert catalog.exercises()[0].hints_in("ja") == ("a", "b")
+    assert catalog.missing_translations() == [
+        "ch01_x: no title_ja",
+        "ch01_x: no summary_ja",
+        "ch01_x.m: no hints_ja",
+    ]
+    translated = parse(GOOD_JA)
+    assert translated.missing_translations() == []
+    assert translated.chapters[0].title_in("ja") == "章"
+    assert translated.chapters[0].summary_in("en") == "s"
+    assert translated.exercises()[0].hints_in("ja") == ("い", "ろ")
+    assert translated.exercises()[0].hints == ("a", "b"), "the English attribute is unchanged"
+    with pytest.raises(ValueError, match="unknown language 'fr'"):
+        translated.chapters[0].title_in("fr")
+
+
 def test_no_orphan_files() -> None:
     listed_modules = {ex.relpath(tree) for ex in EXERCISES for tree in ("exercises", "solutions")}
     listed_tests = {ex.tests for ex in EXERCISES}
@@ -106,6 +167,30 @@ tests = "tests/ch01_x/test_m.py"
 points = 1
 hints = ["a", "b"]
 """
+
+GOOD_JA = (
+    GOOD.replace('title = "t"', 'title = "t"\ntitle_ja = "章"').replace(
+        'summary = "s"', 'summary = "s"\nsummary_ja = "概要"'
+    )
+    + 'hints_ja = ["い", "ろ"]\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (('hints_ja = ["い", "ろ"]', 'hints_ja = ["い"]'), "'hints_ja' has 1 hints and 'hints' 2"),
+        (('hints_ja = ["い", "ろ"]', 'hints_ja = ["い", ""]'), "'hints_ja' must list non-empty"),
+        (('title_ja = "章"', 'title_ja = ""'), "'title_ja' is empty"),
+        (('summary_ja = "概要"', "summary_ja = 3"), "'summary_ja' must be a text"),
+    ],
+)
+def test_a_broken_translation_is_one_clear_error(change, message) -> None:
+    parse(GOOD_JA)
+    with pytest.raises(CatalogError) as raised:
+        parse(GOOD_JA.replace(*change))
+    assert message in str(raised.value)
+    assert "chapter 'ch01_x'" in str(raised.value)
 
 
 @pytest.mark.parametrize(

@@ -39,11 +39,8 @@ def test_a_syntax_error_fails_only_its_own_exercise(sandbox) -> None:
         "make_client or closed_port",
     )
     out = result.stdout
-    line = next(
-        n
-        for n, text in enumerate((sandbox.root / SUBSCRIBER).read_text().splitlines(), 1)
-        if "def collect_messages(:" in text
-    )
+    source = sandbox.read(SUBSCRIBER).splitlines()
+    line = next(n for n, text in enumerate(source, 1) if "def collect_messages(:" in text)
     assert f"syntax error in {SUBSCRIBER}:{line}" in out, out
     assert "1 failed, 4 passed" in out, out
     assert "[done] publisher" in out and "[FAIL] subscriber" in out, out

@@ -1,0 +1,242 @@
+"""English and Japanese: which language the kata speaks, and that every message has both."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+
+from kata import brokers, i18n
+from kata.catalog import ROOT, load
+from kata.i18n import LANGUAGES, MESSAGES, display_width, fields_of, ljust, mark, pick_language, t
+
+_LANGUAGE_VARS = ("KATA_LANG", "LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE")
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")  # kana and kanji
+# Messages that are only punctuation around their fields in Japanese too.
+_NO_WORDS = {"thread_crash.place"}
+
+
+@pytest.fixture
+def no_locale(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No language variable set, an unknown C locale, and not on Windows."""
+    for var in _LANGUAGE_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(i18n.locale, "getlocale", lambda *args: (None, None))
+    monkeypatch.setattr(i18n.sys, "platform", "linux")
+    return monkeypatch
+
+
+def test_english_is_the_default(no_locale) -> None:
+    assert pick_language(None) == "en"
+
+
+def test_lang_option_wins_over_everything(no_locale) -> None:
+    no_locale.setenv("KATA_LANG", "en")
+    no_locale.setenv("LANG", "en_US.UTF-8")
+    assert pick_language("ja") == "ja"
+    no_locale.setenv("KATA_LANG", "ja")
+    no_locale.setenv("LANG", "ja_JP.UTF-8")
+    assert pick_language("en") == "en"
+
+
+def test_kata_lang_wins_over_the_locale(no_locale) -> None:
+    no_locale.setenv("LANG", "ja_JP.UTF-8")
+    no_locale.setenv("KATA_LANG", "en")
+    assert pick_language(None) == "en"
+    no_locale.setenv("LANG", "en_US.UTF-8")
+    no_locale.setenv("KATA_LANG", "ja")
+    assert pick_language(None) == "ja"
+
+
+def test_an_unknown_kata_lang_is_ignored_and_an_unknown_option_is_an_error(no_locale) -> None:
+    no_locale.setenv("KATA_LANG", "klingon")
+    no_locale.setenv("LANG", "ja_JP.UTF-8")
+    assert pick_language(None) == "ja", "a typo in KATA_LANG must not stop a test run"
+    with pytest.raises(ValueError, match="unknown language 'fr'"):
+        pick_language("fr")
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"LANG": "ja_JP.UTF-8"}, "ja"),
+        ({"LANG": "ja_JP.eucJP"}, "ja"),
+        ({"LC_MESSAGES": "ja_JP.UTF-8", "LANG": "en_US.UTF-8"}, "ja"),
+        ({"LC_ALL": "en_US.UTF-8", "LC_MESSAGES": "ja_JP.UTF-8"}, "en"),
+        ({"LC_ALL": "ja_JP.UTF-8", "LANG": "C"}, "ja"),
+        ({"LANG": "C.UTF-8"}, "en"),
+        ({"LANG": "de_DE.UTF-8"}, "en"),
+    ],
+)
+def test_the_first_locale_variable_that_is_set_decides(no_locale, env, expected) -> None:
+    for var, value in env.items():
+        no_locale.setenv(var, value)
+    # The C library's locale says Japanese; a set variable still comes first.
+    no_locale.setattr(i18n.locale, "getlocale", lambda *args: ("ja_JP", "UTF-8"))
+    assert pick_language(None) == expected
+
+
+@pytest.mark.parametrize("name", ["ja_JP", "Japanese_Japan", "ja"])
+def test_the_system_locale_counts_when_no_variable_is_set(no_locale, name) -> None:
+    # ("Japanese_Japan", "932") is what Python reports on a Japanese Windows.
+    no_locale.setattr(i18n.locale, "getlocale", lambda *args: (name, "932"))
+    assert pick_language(None) == "ja"
+
+
+@pytest.mark.parametrize(("langid", "expected"), [(0x0411, "ja"), (0x0409, "en"), (0x0407, "en")])
+def test_windows_asks_for_the_user_interface_language(no_locale, langid, expected) -> None:
+    no_locale.setattr(i18n.sys, "platform", "win32")
+    kernel32 = SimpleNamespace(GetUserDefaultUILanguage=lambda: langid)
+    no_locale.setattr(ctypes, "windll", SimpleNamespace(kernel32=kernel32), raising=False)
+    assert pick_language(None) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("ja", "ja"),
+        ("JA", "ja"),
+        ("ja-JP", "ja"),
+        ("ja_JP.UTF-8", "ja"),
+        ("Japanese_Japan.932", "ja"),
+        ("en", "en"),
+        ("en_GB", "en"),
+        ("C.UTF-8", None),
+        ("jam", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_normalize_reads_the_spellings_of_locales(value, expected) -> None:
+    assert i18n.normalize(value) == expected
+
+
+@pytest.mark.parametrize("key", sorted(MESSAGES))
+def test_every_message_has_both_languages_with_the_same_fields(key) -> None:
+    texts = MESSAGES[key]
+    assert set(texts) == set(LANGUAGES), f"{key}: languages {sorted(texts)}"
+    assert all(text.strip() for text in texts.values()), f"{key}: an empty text"
+    assert fields_of(texts["en"]) == fields_of(texts["ja"]), (
+        f"{key}: the Japanese text must take the same {{fields}} as the English one"
+    )
+    if key not in _NO_WORDS:
+        assert _JAPANESE.search(texts["ja"]), f"{key}: the 'ja' text is not Japanese"
+    if texts["en"].startswith("|"):
+        assert texts["en"].count("|") == texts["ja"].count("|"), f"{key}: table columns differ"
+
+
+def test_t_formats_the_fields_in_the_chosen_language() -> None:
+    assert t("list.points", "en", earned=10, possible=280) == "points: 10 / 280"
+    assert t("list.points", "ja", earned=10, possible=280) == "得点: 10 / 280"
+    assert t("progress.passed", "en", passed=3, total=16) == " 3/16 passed"
+    assert t("hang.did_not_finish", "ja", seconds=15.0) == "15 秒以内に終わりませんでした"
+    assert t("cli.no_exercise", "ja", name="publsher", known="a, b").startswith(
+        "kata: 'publsher' という演習はありません"
+    )
+
+
+def test_t_names_what_is_wrong() -> None:
+    with pytest.raises(KeyError, match=r"no message 'no\.such\.key'"):
+        t("no.such.key", "en")
+    with pytest.raises(ValueError, match="unknown language 'de'"):
+        t("list.points", "de", earned=1, possible=2)
+    with pytest.raises(KeyError):
+        t("list.points", "ja", earned=1)  # a field the caller forgot
+
+
+def test_the_english_messages_are_what_the_harness_prints_today() -> None:
+    # Until kata/brokers.py reads it from MESSAGES, its constant and the table must agree.
+    if hasattr(brokers, "NO_BROKER_HELP"):
+        assert MESSAGES["no_broker.help"]["en"] == brokers.NO_BROKER_HELP
+
+
+def test_status_words_cover_every_exercise_status() -> None:
+    from kata.results import DONE, FAILING, NOT_RUN, TODO
+
+    for status in (DONE, TODO, FAILING, NOT_RUN):
+        assert i18n.status_word(status, "en") == status
+        assert _JAPANESE.search(i18n.status_word(status, "ja"))
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_marks_are_padded_so_that_progress_columns_line_up(lang) -> None:
+    widths = {display_width(mark(name, lang)) for name in i18n.MARKS}
+    assert len(widths) == 1, f"{lang}: marks of different widths {widths}"
+    if lang == "en":
+        assert [mark(name, "en") for name in i18n.MARKS] == ["done", "todo", "FAIL", "skip"]
+
+
+def test_display_width_counts_japanese_characters_as_two_columns() -> None:
+    assert display_width("abc") == 3
+    assert display_width("未着手") == 6
+    assert display_width("得点: 1") == 7
+    assert (
+        ljust("完了", 6) == "完了  " and ljust("todo", 6) == "todo  " and ljust("長い", 2) == "長い"
+    )
+
+
+def test_japanese_catalog_texts_reach_learners() -> None:
+    catalog = load()
+    publisher = catalog.exercise("publisher")
+    assert _JAPANESE.search(publisher.hints_in("ja")[0])
+    assert catalog.chapter(3).title_in("ja") == "パブリッシャーとサブスクライバー"
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _LANGUAGE_VARS}
+    # A Windows console's legacy code page, without Python's UTF-8 mode: what a
+    # learner in PowerShell has. cp1252 cannot encode Japanese at all.
+    env.update(PYTHONIOENCODING="cp1252", PYTHONUTF8="0", LANG="C", **extra)
+    return env
+
+
+def test_configure_utf8_output_writes_japanese_as_utf8_bytes() -> None:
+    code = (
+        "from kata.i18n import configure_utf8_output, t\n"
+        "configure_utf8_output()\n"
+        "print(t('all_done', 'ja'))\n"
+        "import sys; print(t('progress.not_done', 'ja'), file=sys.stderr)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, env=_clean_env(), timeout=30
+    )
+    assert run.returncode == 0, run.stderr.decode("utf-8", "replace")
+    assert run.stdout.decode("utf-8").strip() == t("all_done", "ja")
+    assert run.stderr.decode("utf-8").strip() == t("progress.not_done", "ja")
+
+
+def _cli_takes_lang() -> bool:
+    from kata.cli import build_parser
+
+    try:
+        build_parser().parse_args(["hint", "publisher", "--lang", "ja"])
+    except SystemExit:
+        return False
+    return True
+
+
+@pytest.mark.xfail(not _cli_takes_lang(), reason="wired by the lead", strict=False)
+@pytest.mark.parametrize(
+    "argv",
+    [["hint", "publisher", "--lang", "ja"], ["--lang", "ja", "hint", "publisher"]],
+    ids=["after", "before"],
+)
+def test_kata_hint_in_japanese_is_utf8_on_a_legacy_console(argv) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "kata.cli", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        env=_clean_env(),
+        timeout=30,
+    )
+    out = run.stdout.decode("utf-8")  # strict: mojibake or cp1252 bytes fail here
+    assert run.returncode == 0, run.stderr.decode("utf-8", "replace")
+    publisher = load().exercise("publisher")
+    assert publisher.hints_in("ja")[0] in out
+    assert t("hint.header", "ja", id=publisher.id, level=1, count=3) in out
+    assert publisher.hints[0] not in out, "the English hint is not shown with --lang ja"
