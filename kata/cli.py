@@ -6,6 +6,8 @@
     kata check EXERCISE        run one exercise's tests (or --chapter N, or everything)
     kata grade [--out DIR]     results.json, junit.xml and report.md for graders
     kata verify                maintainers: every solution passes, every stub fails
+    kata watch                 run the current exercise on every save, move on when it passes
+    kata explore [--url URL]   a live tree of a broker's topics (like MQTT Explorer)
 
 Every command runs the real tests against a real broker (see README.md).
 """
@@ -23,19 +25,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kata.catalog import ROOT, Catalog, CatalogError, Exercise, load
-from kata.results import DONE, FAILING, TODO, Results, markdown_report
+from kata.i18n import LANGUAGES, configure_utf8_output, pick_language, t
+from kata.i18n import mark as mark_word
+from kata.results import DONE, FAILING, TODO, Results, explain, markdown_report
 from kata.results import load as load_results
 
 CACHE_DIR = ROOT / ".kata"
 GRADE_TIMEOUT = 30 * 60  # a whole grading run, in seconds
 
 
-def _configure_output() -> None:
-    # Windows consoles default to a legacy code page; the kata prints UTF-8.
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            reconfigure(encoding="utf-8", errors="replace")
+# The language of this run (set in main from --lang, KATA_LANG or the locale).
+LANG = "en"
+
+
+def _t(key: str, **fields: object) -> str:
+    return t(key, LANG, **fields)
 
 
 def run_pytest(
@@ -50,7 +54,12 @@ def run_pytest(
     argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--target", target, *args]
     if json_out is not None:
         argv += ["--kata-json", str(json_out)]
-    env = dict(os.environ, PYTHONUTF8="1", MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"))
+    env = dict(
+        os.environ,
+        PYTHONUTF8="1",
+        KATA_LANG=LANG,  # the tests' one-line reasons in the same language
+        MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"),
+    )
     if quiet:
         proc = subprocess.run(
             argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
@@ -115,34 +124,35 @@ def progress(catalog: Catalog, tree: str = "exercises") -> tuple[dict[str, dict]
 
 def _explain_failed_run(code: int, output: str) -> str:
     tail = "\n".join(output.strip().splitlines()[-15:])
-    return f"kata: the tests could not run (pytest exit code {code}):\n{tail}"
+    return _t("cli.run_failed", code=code) + f"\n{tail}"
 
 
 def cmd_list(args: argparse.Namespace, catalog: Catalog) -> int:
     status, _ = progress(catalog)
-    marks = {DONE: "done", TODO: "todo", FAILING: "FAIL"}
+    marks = {DONE: "done", TODO: "todo", FAILING: "fail"}
     next_id = _next_exercise(catalog, status)
     earned = possible = 0
     for chapter in catalog.chapters:
-        print(f"{chapter.id}  {chapter.title}")
+        print(f"{chapter.id}  {chapter.title_in(LANG)}")
         if not chapter.exercises:
-            print("    (coming soon)")
+            print("    " + _t("list.coming_soon"))
         for ex in chapter.exercises:
             st = status.get(ex.id, {})
-            mark = marks.get(st.get("status", ""), "skip")
+            mark = mark_word(marks.get(st.get("status", ""), "skip"), LANG)
             pointer = "->" if ex.id == next_id else "  "
             possible += ex.points
             earned += ex.points if st.get("status") == DONE else 0
             note = st.get("first_failure", "") if st.get("status") == FAILING else ""
             counts = f"{st.get('passed', 0):>2}/{st.get('total', 0):<2}"
-            row = f"  {pointer}[{mark:4}] {ex.module:<18} {counts} {ex.points:>3} pts  {note}"
+            points = _t("list.points_column", points=ex.points)
+            row = f"  {pointer}[{mark}] {ex.module:<18} {counts} {points}  {note}"
             print(row[:120])
-    print(f"\npoints: {earned} / {possible}")
+    print("\n" + _t("list.points", earned=earned, possible=possible))
     if next_id:
         nxt = catalog.exercise(next_id)
-        print(f"next: {nxt.relpath('exercises')}   (kata next, kata hint {nxt.module})")
+        print(_t("list.next", path=nxt.relpath("exercises"), module=nxt.module))
     else:
-        print("every exercise is done - well done!")
+        print(_t("all_done"))
     return 0
 
 
@@ -157,10 +167,10 @@ def cmd_next(args: argparse.Namespace, catalog: Catalog) -> int:
     status, _ = progress(catalog)
     next_id = _next_exercise(catalog, status)
     if next_id is None:
-        print("every exercise is done - well done!")
+        print(_t("all_done"))
         return 0
     ex = catalog.exercise(next_id)
-    print(f"next: {ex.id}  ({ex.relpath('exercises')})\n")
+    print(_t("next.header", id=ex.id, path=ex.relpath("exercises")) + "\n")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "results.json"
         code, output = run_pytest([ex.tests], json_out=out, quiet=True)
@@ -168,42 +178,34 @@ def cmd_next(args: argparse.Namespace, catalog: Catalog) -> int:
             print(_explain_failed_run(code, output))
             return 1
         results = load_results(out)
-    failing = [t for t in results.tests if t.status in ("fail", "error")]
-    passed = sum(t.status == "pass" for t in results.tests)
-    print(f"{passed} of {len(results.tests)} tests pass.")
-    # The same reason for many tests (a stub, a syntax error) is shown once.
-    reasons: dict[str, list[str]] = {}
-    for t in failing:
-        reason = t.message.splitlines()[0] if t.message else t.category
-        reasons.setdefault(reason, []).append(t.name)
-    for reason, names in list(reasons.items())[:8]:
-        more = f" (and {len(names) - 1} more tests)" if len(names) > 1 else ""
-        print(f"  x {names[0]}{more}\n      {reason}")
-    if len(reasons) > 8:
-        print(f"  ... and more (kata check {ex.module})")
-    print(f"\nhint 1 of {len(ex.hints)}: {ex.hints[0]}")
-    if len(ex.hints) > 1:
-        print(f"(more: kata hint {ex.module} --level 2)")
+    print("\n".join(explain(results.tests, LANG)))
+    hints = ex.hints_in(LANG)
+    print("\n" + _t("hint.first", count=len(hints), hint=hints[0]))
+    if len(hints) > 1:
+        print(_t("next.more_hints", module=ex.module))
+    failing = [r for r in results.tests if r.status in ("fail", "error")]
     return 0 if not failing else 1
 
 
 def cmd_hint(args: argparse.Namespace, catalog: Catalog) -> int:
     ex = _find_exercise(catalog, args.exercise)
+    hints = ex.hints_in(LANG)
     level = args.level
-    if not 1 <= level <= len(ex.hints):
-        print(f"kata: {ex.module} has hints 1 to {len(ex.hints)}", file=sys.stderr)
+    if not 1 <= level <= len(hints):
+        print(_t("hint.out_of_range", module=ex.module, count=len(hints)), file=sys.stderr)
         return 2
-    print(f"{ex.id} - hint {level} of {len(ex.hints)}:\n\n{ex.hints[level - 1]}")
-    if level < len(ex.hints):
-        print(f"\n(next: kata hint {ex.module} --level {level + 1})")
+    print(_t("hint.header", id=ex.id, level=level, count=len(hints)) + f"\n\n{hints[level - 1]}")
+    if level < len(hints):
+        print("\n" + _t("hint.next", module=ex.module, level=level + 1))
     return 0
 
 
 def _find_exercise(catalog: Catalog, name: str) -> Exercise:
     try:
         return catalog.exercise(name)
-    except KeyError as exc:
-        raise SystemExit(f"kata: {exc.args[0]}") from None
+    except KeyError:
+        known = ", ".join(ex.id for ex in catalog.exercises())
+        raise SystemExit(_t("cli.no_exercise", name=name, known=known)) from None
 
 
 def cmd_check(args: argparse.Namespace, catalog: Catalog) -> int:
@@ -212,11 +214,11 @@ def cmd_check(args: argparse.Namespace, catalog: Catalog) -> int:
     elif args.chapter:
         try:
             chapter = catalog.chapter(args.chapter)
-        except KeyError as exc:
-            raise SystemExit(f"kata: {exc.args[0]}") from None
+        except KeyError:
+            raise SystemExit(_t("cli.no_chapter", name=args.chapter)) from None
         files = [ex.tests for ex in chapter.exercises]
         if not files:
-            print(f"kata: {chapter.id} has no exercises yet")
+            print(_t("check.no_exercises", chapter=chapter.id))
             return 0
     else:
         files = [ex.tests for ex in catalog.exercises()]
@@ -248,9 +250,10 @@ def cmd_grade(args: argparse.Namespace, catalog: Catalog) -> int:
     else:
         results = load_results(json_path)
     json_path.write_text(results.as_json(), encoding="utf-8")
-    (out_dir / "report.md").write_text(markdown_report(results, catalog), encoding="utf-8")
-    print(markdown_report(results, catalog))
-    print(f"written: {json_path}, {junit}, {out_dir / 'report.md'}")
+    report = markdown_report(results, catalog, LANG)
+    (out_dir / "report.md").write_text(report, encoding="utf-8")
+    print(report)
+    print(_t("grade.written", json=json_path, junit=junit, report=out_dir / "report.md"))
     return 0
 
 
@@ -318,33 +321,84 @@ def cmd_verify(args: argparse.Namespace, catalog: Catalog) -> int:
         ok = s_tests and not s_bad and x_tests and not x_bad
         problems += not ok
         print(f"{ex.id:<28} {s_text:<22} {x_text}{'' if ok else '   <- fix'}")
-        for t in (s_bad + x_bad)[:5]:
-            print(f"    {t.name}: {t.message.splitlines()[0] if t.message else t.status}")
+        for bad in (s_bad + x_bad)[:5]:
+            reason = bad.message.splitlines()[0] if bad.message else bad.status
+            print(f"    {bad.name}: {reason}")
     print("\nverify: OK" if not problems else f"\nverify: {problems} exercise(s) need work")
     return 1 if problems else 0
 
 
+def cmd_watch(args: argparse.Namespace, catalog: Catalog) -> int:
+    from kata import watch  # imports pytest and the plugin: only for this command
+
+    mode = args.broker or os.environ.get("KATA_BROKER") or "auto"
+    watcher = "manual" if args.manual else "poll" if args.poll else "auto"
+    return watch.run(
+        catalog,
+        mode=mode,
+        tree=args.target,
+        watcher=watcher,
+        exit_when_done=args.exit_when_done,
+    )
+
+
+def cmd_explore(args: argparse.Namespace, catalog: Catalog) -> int:
+    from kata import explore
+
+    return explore.main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="kata", description="The MQTT kata: exercises against a real broker."
+    parser = argparse.ArgumentParser(prog="kata", description=_t("help.description"))
+    parser.add_argument("--lang", choices=LANGUAGES, default=None, help=_t("help.lang"))
+    # Every command takes --lang too: `kata hint X --lang ja` and `kata --lang ja hint X`.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--lang", choices=LANGUAGES, default=argparse.SUPPRESS, help=_t("help.lang")
     )
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("list", help="progress table (the default)")
-    sub.add_parser("next", help="the first unfinished exercise: why it fails, and a hint")
-    hint = sub.add_parser("hint", help="a hint for an exercise")
-    hint.add_argument("exercise", help="e.g. publisher or ch03_clients.publisher")
-    hint.add_argument("-l", "--level", type=int, default=1, help="1 = a nudge ... 3 = nearly it")
-    check = sub.add_parser("check", help="run tests: one exercise, a chapter, or all")
-    check.add_argument("exercise", nargs="?", help="e.g. publisher")
-    check.add_argument("--chapter", help="e.g. 3 or ch03_clients")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, parents=[common])
+
+    command("list", _t("help.list"))
+    command("next", _t("help.next"))
+    hint = command("hint", _t("help.hint"))
+    hint.add_argument("exercise", help=_t("help.hint.exercise"))
+    hint.add_argument("-l", "--level", type=int, default=1, help=_t("help.hint.level"))
+    check = command("check", _t("help.check"))
+    check.add_argument("exercise", nargs="?", help=_t("help.check.exercise"))
+    check.add_argument("--chapter", help=_t("help.check.chapter"))
     check.add_argument("--target", default="exercises", choices=("exercises", "solutions"))
     check.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
-    grade = sub.add_parser("grade", help="score the exercises: results.json, junit.xml, report.md")
-    grade.add_argument("--out", default="kata-results", help="folder for the reports")
+    grade = command("grade", _t("help.grade"))
+    grade.add_argument("--out", default="kata-results", help=_t("help.grade.out"))
     grade.add_argument("--target", default="exercises", choices=("exercises", "solutions"))
     grade.add_argument("--hang-after", type=float, default=10.0, help="seconds per test")
-    sub.add_parser("verify", help="maintainers: every solution passes and every stub fails")
+    command("verify", _t("help.verify"))
+    watch = command("watch", "run the current exercise again on every save; move on when it passes")
+    watch.add_argument("--broker", choices=("auto", "docker", "local", "external"), default=None)
+    watch.add_argument("--target", default="exercises", choices=("exercises", "solutions"))
+    how = watch.add_mutually_exclusive_group()
+    how.add_argument("--poll", action="store_true", help="look at the files' times (no watchfiles)")
+    how.add_argument("--manual", action="store_true", help="no file watching: press Enter to run")
+    watch.add_argument(
+        "--exit-when-done", action="store_true", help="stop when every exercise passes"
+    )
+    explore_parser = command("explore", "a live tree of a broker's topics")
+    from kata.explore import add_arguments
+
+    add_arguments(explore_parser)
     return parser
+
+
+def _lang_in(argv: list[str]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == "--lang" and i + 1 < len(argv) and argv[i + 1] in LANGUAGES:
+            return argv[i + 1]
+        if arg.startswith("--lang=") and arg.split("=", 1)[1] in LANGUAGES:
+            return arg.split("=", 1)[1]
+    return None
 
 
 COMMANDS = {
@@ -354,12 +408,19 @@ COMMANDS = {
     "check": cmd_check,
     "grade": cmd_grade,
     "verify": cmd_verify,
+    "watch": cmd_watch,
+    "explore": cmd_explore,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _configure_output()
+    global LANG
+    configure_utf8_output()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # The help texts are in the learner's language too: decide it before parsing.
+    LANG = pick_language(_lang_in(argv))
     args = build_parser().parse_args(argv)
+    LANG = pick_language(args.lang)
     try:
         catalog = load()
     except CatalogError as exc:

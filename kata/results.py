@@ -124,6 +124,23 @@ def score(tests: list[TestResult], catalog: Catalog, exercise_ids: set[str] | No
     return scores
 
 
+def explain(tests: list[TestResult], lang: str = "en", limit: int = 8) -> list[str]:
+    """Why an exercise fails, in short lines; a reason shared by many tests is shown once."""
+    from kata.i18n import t
+
+    failing = [r for r in tests if r.status in ("fail", "error")]
+    passed = sum(r.status == "pass" for r in tests)
+    lines = [t("next.passed", lang, passed=passed, total=len(tests))]
+    reasons: dict[str, list[str]] = {}
+    for r in failing:
+        reason = r.message.splitlines()[0] if r.message else r.category
+        reasons.setdefault(reason, []).append(r.name)
+    for reason, names in list(reasons.items())[:limit]:
+        more = t("next.more_tests", lang, count=len(names) - 1) if len(names) > 1 else ""
+        lines += [f"  x {names[0]}{more}", f"      {reason}"]
+    return lines if len(reasons) <= limit else [*lines, "  ..."]
+
+
 def markdown_report(results: Results, catalog: Catalog, lang: str = "en") -> str:
     """report.md; its words follow `lang`, results.json stays in English."""
     from kata.i18n import status_word, t

@@ -1,0 +1,391 @@
+"""`kata explore`: a live tree of a broker's topics, in the spirit of MQTT Explorer.
+
+    kata explore                          MQTT_BROKER_URL, else mqtt://localhost:1883
+    kata explore --url mqtt://host:1883   any broker (mqtts://user:pass@host:8883 too)
+    kata explore -t 'sensors/#' --sys     other filters; --sys adds $SYS/# (which # skips)
+
+Each topic shows how many messages came, the last payload (cut to fit) and
+[retained] when the broker keeps it. The default is the broker a learner
+starts by hand (docker/compose.yaml listens on localhost:1883); the kata's
+test brokers live only as long as a test run.
+
+The tree (TopicTree) is a plain model fed from the main thread, and render()
+turns it into lines, so both are tested without a terminal. On a terminal
+the screen is redrawn in place; otherwise (a pipe, a file) snapshots are
+printed one after another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import shutil
+import sys
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import TextIO
+
+DEFAULT_URL = "mqtt://localhost:1883"
+REDRAW_TTY = 0.2  # seconds between two redraws of a terminal
+SNAPSHOT_EVERY = 1.0  # seconds between two printed snapshots (not a terminal)
+RETAINED = "[retained]"
+
+
+def enable_ansi() -> None:
+    """Let a Windows console obey the cursor and clear codes (other systems always do)."""
+    if sys.platform != "win32":
+        return
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+    handle = kernel32.GetStdHandle(-11)  # standard output
+    mode = ctypes.c_uint32()
+    if kernel32.GetConsoleMode(handle, ctypes.byref(mode)):
+        kernel32.SetConsoleMode(handle, mode.value | 0x0004)  # ENABLE_VIRTUAL_TERMINAL_PROCESSING
+
+
+# --- the model ----------------------------------------------------------------
+
+
+@dataclass
+class TopicNode:
+    name: str
+    children: dict[str, TopicNode] = field(default_factory=dict)
+    count: int = 0  # messages on exactly this topic
+    payload: bytes | None = None
+    retained: bool = False
+    cleared: bool = False  # the retained message was deleted (empty retained publish)
+    qos: int = 0
+
+    def topics(self) -> int:
+        """Topics at or below this node that carried a message."""
+        return (self.count > 0) + sum(c.topics() for c in self.children.values())
+
+    def messages(self) -> int:
+        return self.count + sum(c.messages() for c in self.children.values())
+
+
+class TopicTree:
+    """Topics split at '/', with a count, the last payload and the retained flag of each."""
+
+    def __init__(self) -> None:
+        self.root = TopicNode("")
+        self.total = 0
+
+    def add(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> TopicNode:
+        node = self.root
+        for level in topic.split("/"):
+            node = node.children.setdefault(level, TopicNode(level))
+        node.count += 1
+        node.payload, node.qos = payload, qos
+        # A retained publish with an empty payload deletes what the broker keeps.
+        node.cleared = retain and not payload
+        node.retained = retain and bool(payload)
+        self.total += 1
+        return node
+
+    def find(self, topic: str) -> TopicNode | None:
+        node = self.root
+        for level in topic.split("/"):
+            if level not in node.children:
+                return None
+            node = node.children[level]
+        return node
+
+    def topics(self) -> int:
+        return self.root.topics()
+
+
+def format_payload(payload: bytes, width: int) -> str:
+    """Text as it is (one line), anything else as hex; cut to `width` characters."""
+    if not payload:
+        return "(empty)"
+    try:
+        text = payload.decode("utf-8")
+        printable = all(ch.isprintable() or ch in "\n\r\t" for ch in text)
+    except UnicodeDecodeError:
+        printable = False
+    if printable:
+        shown = text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", " ")
+    else:
+        shown = f"<{len(payload)} bytes: {payload[:16].hex(' ')}>"
+    width = max(width, 8)
+    return shown if len(shown) <= width else shown[: width - 3] + "..."
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def render(tree: TopicTree, *, width: int = 100, height: int | None = None) -> list[str]:
+    """The tree as text lines, children in name order; at most `height` lines."""
+    lines: list[str] = []
+
+    def walk(node: TopicNode, depth: int) -> None:
+        for name in sorted(node.children):
+            child = node.children[name]
+            indent = "  " * depth
+            label = name if name else "(empty level)"
+            parts = [f"{indent}{label}"]
+            notes = []
+            if child.children:
+                notes.append(
+                    f"{_plural(child.topics(), 'topic')}, {_plural(child.messages(), 'msg')}"
+                )
+            elif child.count:
+                notes.append(_plural(child.count, "msg"))
+            suffix = ""
+            if child.retained:
+                suffix += f"  {RETAINED}"
+            elif child.cleared:
+                suffix += "  [retained cleared]"
+            if notes:
+                suffix += f"  ({'; '.join(notes)})"
+            if child.payload is not None:
+                room = width - len(parts[0]) - len(suffix) - 3
+                parts.append(" = " + format_payload(child.payload, room))
+            lines.append(("".join(parts) + suffix)[:width])
+            walk(child, depth + 1)
+
+    walk(tree.root, 0)
+    if height is not None and len(lines) > height:
+        hidden = len(lines) - height + 1
+        lines = [*lines[: height - 1], f"... {hidden} more lines"[:width]]
+    return lines
+
+
+# --- the client and the screen ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+
+    @property
+    def shown(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+def parse_url(url: str) -> Target:
+    """mqtt://[user:pass@]host[:port] or mqtts://...; ValueError says what is wrong."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("mqtt", "mqtts"):
+        raise ValueError(f"the URL must start with mqtt:// or mqtts://, not {url!r}")
+    if not parsed.hostname:
+        raise ValueError(f"the URL has no host name: {url!r}")
+    tls = parsed.scheme == "mqtts"
+    try:
+        port = parsed.port or (8883 if tls else 1883)
+    except ValueError:
+        raise ValueError(f"the URL has an invalid port: {url!r}") from None
+    unquote = urllib.parse.unquote
+    return Target(
+        host=parsed.hostname,
+        port=port,
+        tls=tls,
+        username=unquote(parsed.username) if parsed.username else None,
+        password=unquote(parsed.password) if parsed.password else None,
+    )
+
+
+class Explorer:
+    """Subscribes, feeds the tree from the main thread, and draws it."""
+
+    def __init__(
+        self,
+        target: Target,
+        filters: list[str],
+        *,
+        out: TextIO = sys.stdout,
+        tty: bool | None = None,
+        ca_path: str | None = None,
+        width: int | None = None,
+        interval: float | None = None,
+    ) -> None:
+        self.target, self.filters, self.out = target, filters, out
+        self.tty = out.isatty() if tty is None else tty
+        if self.tty:
+            enable_ansi()
+        self.ca_path = ca_path
+        self.width = width
+        self.interval = interval or (REDRAW_TTY if self.tty else SNAPSHOT_EVERY)
+        self.tree = TopicTree()
+        self.arrived: queue.Queue[tuple[str, bytes, int, bool]] = queue.Queue()
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self.status = "connecting"
+        self._started = time.monotonic()
+
+    # paho callbacks, on paho's thread: hand everything to the main thread.
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        from paho.mqtt.subscribeoptions import SubscribeOptions
+
+        if reason_code.is_failure:
+            self.status = f"refused: {reason_code}"
+            self.connected.set()
+            return
+        self.status = "connected"
+        # retainAsPublished: a live retained publish keeps its flag (MQTT 5),
+        # so the tree can mark it; with 3.1.1 only the replay at subscribe does.
+        options = SubscribeOptions(qos=0, retainAsPublished=True)
+        client.subscribe([(f, options) for f in self.filters])
+        self.connected.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        refused = [str(rc) for rc in reason_codes if rc.is_failure]
+        if refused:
+            self.status = f"subscription refused: {', '.join(refused)}"
+        self.subscribed.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if self.status != "stopped":
+            self.status = f"disconnected ({reason_code}); reconnecting"
+
+    def _on_message(self, client, userdata, msg) -> None:
+        self.arrived.put((msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain)))
+
+    def _client(self):
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"kata-explore-{os.getpid()}",
+            protocol=mqtt.MQTTv5,
+        )
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        if self.target.username is not None:
+            client.username_pw_set(self.target.username, self.target.password)
+        if self.target.tls or self.ca_path:
+            client.tls_set(ca_certs=self.ca_path)
+        return client
+
+    def header(self) -> str:
+        seconds = time.monotonic() - self._started
+        what = "', '".join(self.filters)
+        return (
+            f"kata explore: {self.target.shown} '{what}' - {self.tree.total} msgs on "
+            f"{_plural(self.tree.topics(), 'topic')}, {seconds:.1f} s, {self.status}"
+        )
+
+    def draw(self, final: bool = False) -> None:
+        size = shutil.get_terminal_size((100, 30))
+        width = self.width or size.columns
+        if self.tty:
+            # Home, clear, tree: the screen shows the latest state only.
+            body = render(self.tree, width=width, height=max(size.lines - 3, 3))
+            footer = "" if final else "\n(Ctrl-C to stop)"
+            self.out.write("\x1b[H\x1b[2J" + "\n".join([self.header(), "", *body]) + footer + "\n")
+        else:
+            body = render(self.tree, width=width)
+            self.out.write("\n".join([f"--- {self.header()}", *body]) + "\n")
+        self.out.flush()
+
+    def run(self, duration: float | None = None, count: int | None = None) -> int:
+        """Explore until `duration` seconds, `count` messages, or Ctrl-C; the exit code."""
+        client = self._client()
+        try:
+            client.connect(self.target.host, self.target.port, keepalive=30)
+        except OSError as exc:
+            print(_cannot_connect(self.target, exc), file=sys.stderr)
+            return 1
+        client.loop_start()
+        try:
+            if not (self.connected.wait(10) and self.status == "connected"):
+                print(f"kata explore: {self.target.shown}: {self.status}", file=sys.stderr)
+                return 1
+            self.subscribed.wait(10)
+            what = "', '".join(self.filters)
+            print(
+                f"kata explore: subscribed to '{what}' on {self.target.shown} (Ctrl-C to stop)",
+                file=self.out,
+                flush=True,
+            )
+            self._loop(duration, count)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.status = "stopped"
+            client.disconnect()
+            client.loop_stop()
+        self.draw(final=True)
+        return 0
+
+    def _loop(self, duration: float | None, count: int | None) -> None:
+        deadline = None if duration is None else time.monotonic() + duration
+        # A terminal shows the empty tree at once; a log starts with the first message.
+        dirty, last_draw = self.tty, 0.0
+        while True:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return
+            if count is not None and self.tree.total >= count:
+                return
+            if dirty and now - last_draw >= self.interval:
+                self.draw()
+                dirty, last_draw = False, now
+            # Short waits: the loop must also notice the deadline, the next
+            # redraw time and (on Windows) Ctrl-C.
+            try:
+                message = self.arrived.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self.tree.add(*message)
+            dirty = True
+
+
+def _cannot_connect(target: Target, exc: OSError) -> str:
+    return (
+        f"kata explore: cannot connect to {target.shown}: {exc}\n"
+        "Start a broker (docker compose -f docker/compose.yaml up, or mosquitto), "
+        "or name one with --url mqtt://host:port (or MQTT_BROKER_URL)."
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url",
+        default=None,
+        help=f"the broker: mqtt://[user:pass@]host[:port] or mqtts://... "
+        f"(default: MQTT_BROKER_URL, else {DEFAULT_URL})",
+    )
+    parser.add_argument(
+        "-t",
+        "--topic",
+        action="append",
+        dest="topics",
+        metavar="FILTER",
+        help="subscribe to this filter instead of '#' (may be given more than once)",
+    )
+    parser.add_argument("--sys", action="store_true", help="also $SYS/# (the broker's own topics)")
+    parser.add_argument("--ca", default=None, help="CA certificate file for mqtts://")
+    parser.add_argument("--duration", type=float, default=None, help="stop after SECONDS")
+    parser.add_argument("--count", type=int, default=None, help="stop after N messages")
+    parser.add_argument("--width", type=int, default=None, help="characters per line")
+    parser.add_argument(
+        "--interval", type=float, default=None, help="seconds between redraws or snapshots"
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    url = args.url or os.environ.get("MQTT_BROKER_URL") or DEFAULT_URL
+    try:
+        target = parse_url(url)
+    except ValueError as exc:
+        print(f"kata explore: {exc}", file=sys.stderr)
+        return 2
+    filters = list(args.topics or ["#"])
+    if args.sys:
+        filters.append("$SYS/#")
+    explorer = Explorer(target, filters, ca_path=args.ca, width=args.width, interval=args.interval)
+    return explorer.run(duration=args.duration, count=args.count)

@@ -1,0 +1,244 @@
+"""`kata watch`: one broker for every run, a run on each save, on to the next exercise."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from kata import results as kata_results
+from kata.brokers import Broker, connack_code
+from kata.watch import (
+    BROKER_ENV,
+    broker_from_json,
+    broker_to_json,
+    explain,
+    poll_changes,
+    shared_broker_env,
+    watchfiles_changes,
+)
+
+# --- pieces -----------------------------------------------------------------------
+
+
+def test_a_broker_survives_the_trip_through_the_environment(broker: Broker) -> None:
+    again = broker_from_json(broker_to_json(broker))
+    assert again == broker, "every field a test reads comes back"
+    assert again.runner is None, "a pytest run must not stop the broker it was lent"
+    env = shared_broker_env(broker)
+    assert env[BROKER_ENV] and "kata.watch" in env["PYTEST_PLUGINS"].split(",")
+    assert shared_broker_env(None) == {}, "no broker to share: each run finds its own"
+
+
+def test_pytest_runs_use_the_shared_broker_and_leave_it_running(sandbox, broker: Broker) -> None:
+    if broker.kind == "external":
+        pytest.skip("an external broker is used by each run directly")
+    sandbox.env.update(shared_broker_env(broker))
+    result = sandbox.run("--target", "solutions", "tests/ch06_security/test_auth.py")
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert f"kata broker: {broker.describe()}" in result.stdout, "no broker of its own"
+    assert "skipped" not in result.stdout.splitlines()[-1], (
+        "a shared kata broker has the auth listener: nothing is skipped as on an external one"
+    )
+    assert connack_code(broker.host, broker.port) == 0, "the run left the shared broker alone"
+
+
+def _wait_for_change(changes, found: queue.Queue) -> threading.Thread:
+    def take() -> None:
+        found.put(next(changes))
+
+    thread = threading.Thread(target=take, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_polling_sees_a_save_a_new_file_and_a_removal(tmp_path: Path) -> None:
+    stop = threading.Event()
+    (tmp_path / "ch01").mkdir()
+    kept, gone = tmp_path / "ch01" / "kept.py", tmp_path / "ch01" / "gone.py"
+    kept.write_text("x = 1\n")
+    gone.write_text("y = 1\n")
+    changes = poll_changes(tmp_path, stop, interval=0.02)  # the first look is taken here
+    found: queue.Queue[set[str]] = queue.Queue()
+    _wait_for_change(changes, found)
+    (tmp_path / "ch01" / "__pycache__").mkdir()
+    (tmp_path / "ch01" / "__pycache__" / "kept.py").write_text("ignored")
+    kept.write_text("x = 22\n")  # a different size: seen even where mtimes are coarse
+    gone.unlink()
+    (tmp_path / "ch01" / "new.py").write_text("z = 1\n")
+    seen = found.get(timeout=5)
+    stop.set()
+    names = {Path(p).name for p in seen}
+    assert names <= {"kept.py", "gone.py", "new.py"} and "kept.py" in names
+    assert not any("__pycache__" in p for p in seen)
+
+
+def test_watchfiles_sees_a_save(tmp_path: Path) -> None:
+    pytest.importorskip("watchfiles")
+    stop = threading.Event()
+    target = tmp_path / "publisher.py"
+    target.write_text("x = 1\n")
+    found: queue.Queue[set[str]] = queue.Queue()
+    changes = watchfiles_changes(tmp_path, stop)
+    _wait_for_change(changes, found)
+    # watchfiles starts its watcher inside the first next(); write until it reports
+    # (bounded: 50 tries, each waiting 0.1 s for an event).
+    seen: set[str] = set()
+    for n in range(50):
+        target.write_text(f"x = {n}\n")
+        try:
+            seen = found.get(timeout=0.1)
+            break
+        except queue.Empty:
+            continue
+    stop.set()
+    assert any(Path(p).name == "publisher.py" for p in seen)
+
+
+def test_reasons_are_shown_once_with_how_many_tests_share_them() -> None:
+    def result(name: str, status: str, message: str = "") -> kata_results.TestResult:
+        return kata_results.TestResult(
+            name, name, "ch03_clients.publisher", "ch03_clients", status, "", message
+        )
+
+    lines = explain(
+        [
+            result("test_a", "fail", "not done yet: exercises/x.py: f"),
+            result("test_b", "fail", "not done yet: exercises/x.py: f"),
+            result("test_c", "error", "hang: exercises/x.py: g did not return"),
+            result("test_d", "pass"),
+        ]
+    )
+    assert lines == [
+        "1 of 4 tests pass.",
+        "  x test_a (and 1 more tests)",
+        "      not done yet: exercises/x.py: f",
+        "  x test_c",
+        "      hang: exercises/x.py: g did not return",
+    ]
+
+
+# --- the command, as a learner runs it ----------------------------------------------
+
+
+class Watching:
+    """`kata watch` in a sandbox; stdin is ours, stdout is read line by line."""
+
+    def __init__(self, sandbox, *args: str) -> None:
+        # As the sandbox runs the kata: none of this run's own choices leak in.
+        drop = ("KATA_TARGET", "PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE")  # .pyc: faster reruns
+        env = {k: v for k, v in os.environ.items() if k not in drop}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "kata.cli", "watch", *args],
+            cwd=sandbox.root,
+            env={**env, **sandbox.env, "PYTHONUNBUFFERED": "1"},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                seen = "\n".join(self.seen[-40:])
+                why = f"kata watch never printed {text!r}; it printed:\n{seen}"
+                raise AssertionError(why) from None
+            self.seen.append(line)
+            if text in line:
+                return line
+
+    def type(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def broker_port(self) -> int | None:
+        first = next((line for line in self.seen if line.startswith("kata watch: broker")), "")
+        match = re.search(r"mqtt [\d.]+:(\d+)", first)
+        return int(match.group(1)) if match else None
+
+    def close(self) -> int:
+        try:
+            return self.process.wait(timeout=15)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            self.reader.join(5)
+            for stream in (self.process.stdin, self.process.stdout):
+                if stream is not None:
+                    stream.close()
+
+
+@pytest.fixture
+def ch03(sandbox, broker: Broker) -> object:
+    sandbox.only_chapters("ch03_clients")
+    # The same kind of broker as this run's; an external one is named by the environment.
+    sandbox.env["KATA_BROKER"] = broker.kind
+    return sandbox
+
+
+def _assert_broker_gone(port: int | None) -> None:
+    if port is None:
+        return  # an external broker: not ours to stop
+    with pytest.raises(OSError):
+        connack_code("127.0.0.1", port, timeout=1)
+
+
+def test_watch_reruns_on_save_moves_on_and_stops_cleanly(ch03) -> None:
+    watch = Watching(ch03)
+    try:
+        watch.wait_for("0 of 16 tests pass.")
+        watch.wait_for("not done yet: exercises/ch03_clients/publisher.py: make_client")
+        watch.wait_for("hint 1 of 3:")
+        watch.wait_for("watching exercises/ (")
+        watch.type("h")
+        watch.wait_for("hint 2 of 3:")
+
+        saved = time.monotonic()
+        ch03.solve("ch03_clients/publisher.py")
+        watch.wait_for("ch03_clients.publisher: all 16 tests pass - done! (+10 points)")
+        # Measured, not asserted: CI machines vary.
+        print(f"save -> result: {time.monotonic() - saved:.2f} s")
+        watch.wait_for("kata watch: ch03_clients.subscriber")
+        watch.wait_for("0 of 13 tests pass.")
+        watch.wait_for("hint 1 of 3: Subscribe inside on_connect")  # a new exercise, hint 1
+
+        watch.type("")  # Enter: the same exercise again, whatever the watcher saw
+        watch.wait_for("subscriber.py)  run 4,")
+        watch.wait_for("watching exercises/ (")  # the run is shown in full
+        if sys.platform == "win32":
+            watch.type("q")
+        else:
+            watch.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+            watch.wait_for("kata watch: stopped")
+        assert watch.close() == 0
+    finally:
+        watch.close()
+    assert not any("Traceback" in line for line in watch.seen), "\n".join(watch.seen)
+    cache = json.loads(ch03.read(".kata/progress-exercises.json"))
+    assert cache["ch03_clients.publisher"]["status"] == "done", "kata list sees what watch saw"
+    _assert_broker_gone(watch.broker_port())
