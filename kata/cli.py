@@ -6,6 +6,7 @@
     kata check EXERCISE        run one exercise's tests (or --chapter N, or everything)
     kata grade [--out DIR]     results.json, junit.xml and report.md for graders
     kata verify                maintainers: every solution passes, every stub fails
+    kata grade-all DIR --out D teachers: grade every submission in DIR (docs/grading.md)
     kata watch                 run the current exercise on every save, move on when it passes
     kata explore [--url URL]   a live tree of a broker's topics (like MQTT Explorer)
 
@@ -417,6 +418,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     global LANG
     configure_utf8_output()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "grade-all":
+        # A teacher's command with options of its own (kata/classroom.py).
+        from kata import classroom
+
+        return classroom.main(argv[1:])
     # The help texts are in the learner's language too: decide it before parsing.
     LANG = pick_language(_lang_in(argv))
     args = build_parser().parse_args(argv)

@@ -181,6 +181,8 @@ def pytest_configure(config: pytest.Config) -> None:
     stubs = config.getoption("--stubs-must-fail")
     if stubs and tree != "exercises":
         raise pytest.UsageError("--stubs-must-fail checks the exercises tree, not solutions")
+    if stubs or config.getoption("--kata-json"):
+        _no_shrinking()
     config.stash[STATE] = KataState(
         tree=tree,
         mode=mode,
@@ -188,6 +190,20 @@ def pytest_configure(config: pytest.Config) -> None:
         hang_after=float(config.getini("kata_hang_after")),
     )
     _stop_cleanly_on_sigterm()
+
+
+def _no_shrinking() -> None:
+    """Scores and stub checks need pass or fail, not hypothesis's smallest failing example.
+
+    Shrinking a stub's NotImplementedError costs ~2 s per property test for nothing;
+    a learner's own `kata check` or pytest run still shrinks.
+    """
+    from hypothesis import Phase, settings
+
+    settings.register_profile(
+        "kata-no-shrink", phases=[phase for phase in Phase if phase is not Phase.shrink]
+    )
+    settings.load_profile("kata-no-shrink")
 
 
 def _stop_cleanly_on_sigterm() -> None:

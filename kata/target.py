@@ -71,7 +71,9 @@ def _import(tree: str, dotted: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except SyntaxError as exc:
-        where = f"{relpath}:{exc.lineno}" if exc.lineno else relpath
+        # The broken file may be another exercise this one imports.
+        broken = _relative(exc.filename) or relpath
+        where = f"{broken}:{exc.lineno}" if exc.lineno else broken
         raise ExerciseBroken(_t("broken.syntax", where=where, error=exc.msg)) from None
     except ModuleNotFoundError as exc:
         if exc.name in (name, tree, f"{tree}.{dotted.split('.')[0]}"):
@@ -82,6 +84,15 @@ def _import(tree: str, dotted: str) -> ModuleType:
         where = f"{relpath}:{frames[-1].lineno}" if frames else relpath
         error = f"{type(exc).__name__}: {exc}"
         raise ExerciseBroken(_t("broken.import_failed", where=where, error=error)) from exc
+
+
+def _relative(filename: str | None) -> str | None:
+    if not filename:
+        return None
+    try:
+        return Path(filename).resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return None
 
 
 class ExerciseHandle:

@@ -268,3 +268,10 @@ def test_an_unreachable_broker_url_is_one_clear_error(sandbox) -> None:
     out = result.stdout + result.stderr
     assert result.returncode == 4
     assert "cannot be reached" in out and "unset MQTT_BROKER_URL" in out
+
+
+def test_a_syntax_error_in_an_imported_exercise_names_that_file(sandbox) -> None:
+    # health.py (chapter 2) builds on packets.py (chapter 1).
+    sandbox.edit("exercises/ch01_basics/packets.py", "def connect_packet(", "def connect_packet(:")
+    result = sandbox.run("tests/ch02_broker/test_health.py", "-k", "closed_port")
+    assert "syntax error in exercises/ch01_basics/packets.py:" in result.stdout, result.stdout

@@ -1,0 +1,355 @@
+"""`kata grade-all` on a synthetic class, and the GitHub Classroom files.
+
+The grader is a copy of the kata shrunk to chapter 3 (as the sandbox
+fixture's only_chapters does), so that grading a learner takes seconds. The
+class is graded twice, serially and in parallel, once per module.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kata import brokers, classroom
+from kata.catalog import ROOT, load, parse, tomllib
+
+CHAPTER = "ch03_clients"
+PUB = f"exercises/{CHAPTER}/publisher.py"
+SUB = f"exercises/{CHAPTER}/subscriber.py"
+PUB_TEST = f"tests/{CHAPTER}/test_publisher.py"
+# Seconds per test before it hangs: above the slowest solution test (a broker
+# restart waits on paho's 1 s reconnect), and paid once by the broken learner.
+HANG_AFTER = 3.0
+
+
+def _shrink_catalog(root: Path, keep: str) -> None:
+    """Only `keep`'s chapter in the catalog and tests (sandbox.only_chapters' approach)."""
+    catalog = root / "kata" / "catalog.toml"
+    data = tomllib.loads(catalog.read_text(encoding="utf-8"))
+    lines = ["version = 1", ""]
+    for chapter in data["chapter"]:
+        if chapter["id"] != keep:
+            shutil.rmtree(root / "tests" / chapter["id"], ignore_errors=True)
+            continue
+        lines += ["[[chapter]]"] + [
+            f"{key} = {json.dumps(chapter[key], ensure_ascii=False)}"
+            for key in ("id", "title", "summary")
+        ]
+        for ex in chapter["exercise"]:
+            lines += ["", "[[chapter.exercise]]"] + [
+                f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in ex.items()
+            ]
+        lines.append("")
+    catalog.write_text("\n".join(lines), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def grader(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if brokers.find_mosquitto() is None:
+        pytest.skip("grading runs need the mosquitto program")
+    root = tmp_path_factory.mktemp("grader")
+    ignore = shutil.ignore_patterns("__pycache__", "harness")
+    for name in ("kata", "exercises", "solutions", "tests"):
+        shutil.copytree(ROOT / name, root / name, ignore=ignore)
+    for name in ("conftest.py", "pyproject.toml"):
+        shutil.copy(ROOT / name, root / name)
+    _shrink_catalog(root, CHAPTER)
+    return root
+
+
+def _learner(grader: Path, folder: Path) -> Path:
+    """A learner's checkout: the whole kata as handed out."""
+    shutil.copytree(grader, folder)
+    return folder
+
+
+def _solve(learner: Path, rel: str) -> None:
+    shutil.copy(learner / rel.replace("exercises/", "solutions/", 1), learner / rel)
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def klass(grader: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """All stubs, all solutions, mixed, broken, deleted files, tampered, and no kata at all."""
+    root = tmp_path_factory.mktemp("class")
+    _learner(grader, root / "bob_stubs")
+
+    alice = _learner(grader, root / "alice_solved")
+    _solve(alice, PUB)
+    _solve(alice, SUB)
+    # A Windows checkout (CRLF line ends) is not tampering.
+    test_file = alice / PUB_TEST
+    test_file.write_bytes(test_file.read_bytes().replace(b"\n", b"\r\n"))
+
+    # GitHub Classroom downloads put the repository one level down.
+    carol = _learner(grader, root / "carol_mixed" / "mqtt-kata-carol")
+    _solve(carol, PUB)
+
+    dave = _learner(grader, root / "dave_broken")
+    _solve(dave, PUB)
+    # An endless loop on the path that only one test takes (no broker listening).
+    _edit(dave / PUB, "        return 1\n", "        while True:\n            pass\n")
+    (dave / SUB).write_text("def collect_messages(:\n", encoding="utf-8")
+
+    erin = _learner(grader, root / "erin_deleted")
+    _solve(erin, SUB)
+    (erin / PUB).unlink()
+    (erin / "exercises" / CHAPTER / "__init__.py").unlink()
+
+    frank = _learner(grader, root / "frank_tampered")
+    # A reference answer passed off as his own: solutions/ is not in the grading copy.
+    (frank / PUB).write_text(
+        "from solutions.ch03_clients.publisher import *  # noqa: F403\n", encoding="utf-8"
+    )
+    # Every test of the publisher made to pass, whatever the code does.
+    (frank / PUB_TEST).write_text(
+        "def test_make_client_uses_the_version2_callback_api():\n    assert True\n",
+        encoding="utf-8",
+    )
+
+    (root / "gina_empty").mkdir()
+    (root / "gina_empty" / "notes.txt").write_text("I lost my copy", encoding="utf-8")
+    return root
+
+
+def _settings(grader: Path, out: Path, timeout: float = 120) -> classroom.Settings:
+    catalog = parse((grader / "kata" / "catalog.toml").read_text(encoding="utf-8"))
+    return classroom.Settings(
+        grader, catalog, out, timeout=timeout, hang_after=HANG_AFTER, broker="local"
+    )
+
+
+@pytest.fixture(scope="module")
+def serial(grader: Path, klass: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("serial")
+    classroom.grade_all(klass, _settings(grader, out), jobs=1)
+    return out
+
+
+@pytest.fixture(scope="module")
+def parallel(grader: Path, klass: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same class through the command line, three at a time."""
+    out = tmp_path_factory.mktemp("parallel")
+    argv = [str(klass), "--out", str(out), "--jobs", "3", "--grader", str(grader)]
+    argv += ["--hang-after", str(HANG_AFTER), "--broker", "local"]
+    assert classroom.main(argv) == 0
+    return out
+
+
+def _rows(out: Path) -> dict[str, dict[str, str]]:
+    with (out / "class.csv").open(encoding="utf-8", newline="") as handle:
+        return {row["learner"]: row for row in csv.DictReader(handle)}
+
+
+def test_serial_and_parallel_runs_write_the_same_class_files(serial, parallel) -> None:
+    for name in ("class.csv", "class.md"):
+        assert (serial / name).read_text(encoding="utf-8") == (parallel / name).read_text(
+            encoding="utf-8"
+        ), f"{name} differs between --jobs 1 and --jobs 3"
+
+
+def test_the_csv_has_one_row_per_learner_with_chapter_and_exercise_columns(serial) -> None:
+    with (serial / "class.csv").open(encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle))
+    assert header == [
+        "learner",
+        "total",
+        CHAPTER,
+        f"{CHAPTER}.publisher",
+        f"{CHAPTER}.subscriber",
+        "status",
+        "flags",
+    ]
+    rows = _rows(serial)
+    assert list(rows) == sorted(rows), "rows are sorted by learner"
+    totals = {name: (row["total"], row["status"]) for name, row in rows.items()}
+    assert totals == {
+        "alice_solved": ("25", "ok"),
+        "bob_stubs": ("0", "ok"),
+        "carol_mixed": ("10", "ok"),
+        "dave_broken": ("0", "broken"),
+        "erin_deleted": ("15", "broken"),
+        "frank_tampered": ("0", "tampered"),
+        "gina_empty": ("0", "error"),
+    }
+    assert rows["carol_mixed"][f"{CHAPTER}.publisher"] == "10"
+    assert rows["carol_mixed"][CHAPTER] == "10"
+    assert rows["alice_solved"]["flags"] == "", "CRLF line ends are not tampering"
+    assert rows["gina_empty"][CHAPTER] == "", "an ungraded row has empty cells, not zeros"
+
+
+def test_a_tampered_test_is_flagged_and_the_pristine_one_grades(serial) -> None:
+    frank = _rows(serial)["frank_tampered"]
+    assert frank["flags"] == (
+        f"tampered: {PUB_TEST} changed; {CHAPTER}.publisher: {PUB} cannot be imported: "
+        "No module named 'solutions'"
+    )
+    assert frank[f"{CHAPTER}.publisher"] == "0", "graded with the grader's tests, not his"
+    results = json.loads((serial / "frank_tampered" / "results.json").read_text("utf-8"))
+    assert len([t for t in results["tests"] if t["exercise"] == f"{CHAPTER}.publisher"]) > 1
+
+
+def test_broken_submissions_get_their_reason_and_the_batch_goes_on(serial) -> None:
+    rows = _rows(serial)
+    dave = rows["dave_broken"]["flags"]
+    assert f"{CHAPTER}.subscriber: syntax error in {SUB}:1" in dave
+    assert f"{CHAPTER}.publisher: hang: {PUB}: main did not return within 3 s" in dave
+    erin = rows["erin_deleted"]["flags"]
+    assert erin == f"missing: {PUB}", "the grader's __init__.py stands in for a deleted one"
+    assert rows["gina_empty"]["flags"] == "no exercises/ folder in this submission"
+    for learner in ("alice_solved", "dave_broken", "frank_tampered"):
+        for name in ("results.json", "report.md", "junit.xml"):
+            assert (serial / learner / name).is_file(), f"{learner}/{name}"
+
+
+def test_the_markdown_shows_the_table_and_the_pass_rate_per_exercise(serial) -> None:
+    text = (serial / "class.md").read_text(encoding="utf-8")
+    assert "7 submissions, 6 graded; median 5 / 25 points" in text
+    assert "| alice_solved | 25 | 25 | ok |  |" in text
+    # publisher: alice, carol done of 6 graded; subscriber: alice, erin.
+    assert f"| {CHAPTER}.publisher | 10 | 2 / 6 | 33% | " in text
+    # bob, carol and frank left the subscriber a stub: the most common reason.
+    assert (
+        f"| {CHAPTER}.subscriber | 15 | 2 / 6 | 33% | not done yet: {SUB}: collect_messages |"
+        in text
+    )
+    assert "Hardest for this class:" in text
+
+
+def test_a_run_past_the_time_limit_is_stopped_and_reported(grader, klass, tmp_path) -> None:
+    row = classroom.grade_submission(
+        "bob_stubs", klass / "bob_stubs", _settings(grader, tmp_path, timeout=0.5)
+    )
+    assert row.status == "error" and not row.graded
+    assert row.flags == ["timed out after 0.5 s (the whole grading run)"]
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    """Command lines of the running processes that contain `text` (Linux /proc)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended while we looked
+            continue
+        if text in argv:
+            found.append(argv)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads Linux's /proc")
+def test_stopping_the_batch_stops_the_runs_in_progress(grader, klass, tmp_path) -> None:
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "kata.classroom", str(klass), "--out", str(out)]
+    argv += ["--jobs", "2", "--grader", str(grader), "--broker", "local"]
+    batch = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        # No event says that a run's pytest has started: poll the processes, bounded.
+        deadline = time.monotonic() + 20
+
+        def pytest_running() -> bool:
+            # Only the run's pytest has --kata-json (temp paths may contain "pytest").
+            return any("--kata-json" in argv for argv in _processes_mentioning(str(out)))
+
+        while not pytest_running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pytest_running(), "no grading run started"
+        batch.send_signal(signal.SIGTERM)
+        _, err = batch.communicate(timeout=30)
+    finally:
+        batch.kill()
+    assert batch.returncode == 130
+    assert "interrupted" in err.decode()
+    assert _processes_mentioning(str(out)) == [], "a grading run outlived the batch"
+
+
+def test_tampering_lists_changed_added_and_deleted_files(tmp_path) -> None:
+    grader, learner = tmp_path / "grader", tmp_path / "learner"
+    for root in (grader, learner):
+        (root / "tests" / "ch01").mkdir(parents=True)
+        (root / "kata").mkdir()
+        (root / "kata" / "plugin.py").write_text("x = 1\n", encoding="utf-8")
+        (root / "tests" / "ch01" / "test_a.py").write_text("def test(): ...\n", encoding="utf-8")
+        (root / "conftest.py").write_text("pytest_plugins = []\n", encoding="utf-8")
+    (learner / "kata" / "plugin.py").write_text("x = 2\n", encoding="utf-8")
+    (learner / "tests" / "ch01" / "test_b.py").write_text("", encoding="utf-8")
+    (learner / "conftest.py").unlink()
+    # Generated files are not part of the kata; the harness's own tests grade no one.
+    (learner / "tests" / "harness").mkdir()
+    (learner / "tests" / "harness" / "test_new.py").write_text("", encoding="utf-8")
+    (learner / "tests" / "ch01" / "__pycache__").mkdir()
+    (learner / "tests" / "ch01" / "__pycache__" / "test_a.cpython-311.pyc").write_bytes(b"\0")
+    assert classroom.tamper_report(grader, learner) == [
+        "tampered: kata/plugin.py changed",
+        "tampered: tests/ch01/test_b.py added",
+        "tampered: conftest.py deleted",
+    ]
+
+
+def test_grade_all_refuses_a_missing_folder(tmp_path, capsys) -> None:
+    assert classroom.main([str(tmp_path / "nowhere")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    assert classroom.main([str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "no submission folders" in capsys.readouterr().err
+
+
+# --- GitHub Classroom -------------------------------------------------------
+
+
+def test_autograding_json_grades_every_exercise_once_with_the_catalog_points() -> None:
+    catalog = load()
+    config = json.loads((ROOT / classroom.AUTOGRADING_JSON).read_text(encoding="utf-8"))
+    tests = config["tests"]
+    assert [t["name"] for t in tests] == [
+        f"{ex.chapter}: {ex.module}" for ex in catalog.exercises()
+    ]
+    for chapter in catalog.chapters:
+        mine = [t for t in tests if t["name"].startswith(f"{chapter.id}: ")]
+        assert sum(t["points"] for t in mine) == sum(ex.points for ex in chapter.exercises), (
+            f"{chapter.id}: the points differ from kata/catalog.toml"
+        )
+    for test, ex in zip(tests, catalog.exercises(), strict=True):
+        assert test["run"].startswith(f"python -m pytest {ex.tests} --target exercises")
+        assert "kata_hang_after=10" in test["run"], "the same per-test limit as kata grade"
+        assert set(test) >= {"setup", "run", "timeout", "points", "comparison"}
+    assert "apt-get install" in tests[0]["setup"] and "pip install" in tests[0]["setup"]
+    assert sum(t["points"] for t in tests) == sum(ex.points for ex in catalog.exercises())
+
+
+def test_classroom_workflow_reports_every_exercise_with_the_catalog_points() -> None:
+    yaml = pytest.importorskip("yaml")
+    catalog = load()
+    workflow = yaml.safe_load((ROOT / classroom.CLASSROOM_WORKFLOW).read_text(encoding="utf-8"))
+    steps = workflow["jobs"]["run-autograding-tests"]["steps"]
+    graders = [s for s in steps if "autograding-command-grader" in s.get("uses", "")]
+    assert [(s["with"]["command"].split()[3], s["with"]["max-score"]) for s in graders] == [
+        (ex.tests, ex.points) for ex in catalog.exercises()
+    ]
+    reporter = next(s for s in steps if "autograding-grading-reporter" in s.get("uses", ""))
+    ids = [s["id"] for s in graders]
+    assert reporter["with"]["runners"].split(",") == ids
+    assert set(reporter["env"]) == {f"{i.upper()}_RESULTS" for i in ids}
+    install = next(s for s in steps if "mosquitto" in s.get("run", ""))
+    assert steps.index(install) < steps.index(graders[0]), "mosquitto is installed first"
+
+
+def test_github_files_are_generated_from_the_current_catalog() -> None:
+    catalog = load()
+    expected = json.dumps(classroom.autograding_config(catalog), indent=2) + "\n"
+    fix = "regenerate them: python -m kata.classroom github-files"
+    assert (ROOT / classroom.AUTOGRADING_JSON).read_text(encoding="utf-8") == expected, fix
+    workflow = (ROOT / classroom.CLASSROOM_WORKFLOW).read_text(encoding="utf-8")
+    assert workflow == classroom.classroom_workflow(catalog), fix
