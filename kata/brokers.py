@@ -19,6 +19,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import uuid
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from kata.i18n import MESSAGES
 from kata.mosquitto import BrokerFiles, Ports, write_broker_files
 
 MODES = ("auto", "docker", "local", "external")
@@ -36,16 +38,8 @@ LOOPBACK = "127.0.0.1"
 # in /usr/sbin, Homebrew in its own prefix).
 _EXTRA_BIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/opt/homebrew/sbin", "/opt/homebrew/bin")
 
-NO_BROKER_HELP = """\
-The kata needs a real MQTT broker, and none could be found. Pick one of three ways:
-  1. Docker:     install Docker Desktop (Windows, macOS) or Docker Engine (Linux) and start it;
-                 the tests then start eclipse-mosquitto:2 by themselves.
-  2. Mosquitto:  install the broker so that `mosquitto` can be run
-                 (Debian/Ubuntu: sudo apt install mosquitto; macOS: brew install mosquitto;
-                 Windows: the installer from mosquitto.org, then add it to PATH).
-  3. Any broker: set MQTT_BROKER_URL, e.g. mqtt://localhost:1883 or
-                 mqtts://user:password@your-cluster.example:8883
-Then run the same command again."""
+# The English text; no_broker_help() gives it in the learner's language.
+NO_BROKER_HELP = MESSAGES["no_broker.help"]["en"]
 
 
 class BrokerError(RuntimeError):
@@ -665,6 +659,22 @@ def start(choice: Choice, workdir: Path | None = None, **kwargs: object) -> Brok
 # Every runner started in this process, so that nothing outlives it even
 # when pytest is interrupted before its finalizers run.
 _LIVE: list[Runner] = []
+
+
+def stop_cleanly_on_sigterm() -> None:
+    """SIGTERM (a CI time limit, `kill`, an IDE's stop button) cleans up like Ctrl-C.
+
+    Without it the process dies at once and the brokers it started live on.
+    """
+    if not hasattr(signal, "SIGTERM") or threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def stop_all() -> None:

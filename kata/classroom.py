@@ -40,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kata import brokers
 from kata.catalog import ROOT, Catalog, CatalogError, parse
 from kata.results import DONE, Results
 from kata.results import load as load_results
@@ -689,7 +690,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
 
-    _stop_cleanly_on_sigterm()
+    brokers.stop_cleanly_on_sigterm()
     started = time.monotonic()
     try:
         rows = grade_all(submissions, settings, jobs=args.jobs, on_row=report)
@@ -703,19 +704,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"--jobs {args.jobs})\nwritten: {out / 'class.csv'}, {out / 'class.md'}"
     )
     return 0
-
-
-def _stop_cleanly_on_sigterm() -> None:
-    """SIGTERM (a CI limit, `kill`) stops the batch like Ctrl-C: runs in progress included."""
-    if not hasattr(signal, "SIGTERM") or threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        return
-
-    def on_sigterm(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt("SIGTERM")
-
-    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def _module_main(argv: list[str]) -> int:

@@ -90,18 +90,31 @@ class LineQueue(io.TextIOBase):
 
 
 class Peer:
-    """A subprocess whose stdout (with stderr) is read line by line on a thread."""
+    """A subprocess whose output is read line by line on a thread.
 
-    def __init__(self, argv: list[str], cwd: Path | None = None) -> None:
+    stdout and stderr come as one stream unless `stderr_apart` (then read
+    `stderr_text()` after it ended); `stdin=True` lets the test type lines.
+    """
+
+    def __init__(
+        self,
+        argv: list[str],
+        cwd: Path | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        stdin: bool = False,
+        stderr_apart: bool = False,
+    ) -> None:
         self.argv = argv
         self.output = LineQueue()
         self.all_lines: list[str] = []
         self.process = subprocess.Popen(
             argv,
             cwd=cwd,
-            stdin=subprocess.DEVNULL,
+            env=env,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.PIPE if stderr_apart else subprocess.STDOUT,
             text=True,
             encoding="utf-8",
             errors="replace",
@@ -118,10 +131,19 @@ class Peer:
     def wait_for_line(self, predicate: Callable[[str], bool], timeout: float = 5.0) -> str:
         return self.output.wait_for(predicate, timeout)
 
+    def type(self, line: str) -> None:
+        """Send a line to the program's standard input."""
+        assert self.process.stdin is not None, "start the Peer with stdin=True"
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
     def wait(self, timeout: float = 5.0) -> int:
         code = self.process.wait(timeout=timeout)
         self._reader.join(timeout)
         return code
+
+    def stderr_text(self) -> str:
+        return self.process.stderr.read() if self.process.stderr is not None else ""
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -132,8 +154,9 @@ class Peer:
                 self.process.kill()
                 self.process.wait(timeout=5)
         self._reader.join(5)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
 
     def __enter__(self) -> Peer:
         return self

@@ -189,7 +189,7 @@ def pytest_configure(config: pytest.Config) -> None:
         stubs_must_fail=stubs,
         hang_after=float(config.getini("kata_hang_after")),
     )
-    _stop_cleanly_on_sigterm()
+    brokers.stop_cleanly_on_sigterm()
 
 
 def _no_shrinking() -> None:
@@ -204,19 +204,6 @@ def _no_shrinking() -> None:
         "kata-no-shrink", phases=[phase for phase in Phase if phase is not Phase.shrink]
     )
     settings.load_profile("kata-no-shrink")
-
-
-def _stop_cleanly_on_sigterm() -> None:
-    """A run stopped with SIGTERM (CI limits, IDE stop buttons) cleans up like Ctrl-C."""
-    if not hasattr(signal, "SIGTERM") or threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        return
-
-    def on_sigterm(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt("SIGTERM")
-
-    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

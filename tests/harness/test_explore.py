@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import io
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
 import urllib.parse
 
 import pytest
@@ -16,6 +14,7 @@ import pytest
 from kata.brokers import Broker, free_port
 from kata.catalog import ROOT
 from kata.explore import Explorer, Target, TopicTree, format_payload, parse_url, render
+from kata.peers import Peer
 
 # --- the model and its rendering ----------------------------------------------
 
@@ -115,59 +114,26 @@ def _url(broker: Broker) -> str:
     return f"{'mqtts' if broker.tls else 'mqtt'}://{auth}{broker.host}:{broker.port}"
 
 
-class Command:
-    """`kata explore` in a subprocess; its stdout is read line by line on a thread."""
+class Command(Peer):
+    """`kata explore` in a subprocess, its stdout read line by line."""
 
     def __init__(self, *args: str) -> None:
         env = {k: v for k, v in os.environ.items() if k != "MQTT_BROKER_URL"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "kata.cli", "explore", *args],
-            cwd=ROOT,
-            env={**env, "PYTHONUTF8": "1"},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
+        argv = [sys.executable, "-m", "kata.cli", "explore", *args]
+        super().__init__(argv, ROOT, env={**env, "PYTHONUTF8": "1"}, stderr_apart=True)
 
     def wait_for(self, text: str, timeout: float = 10.0) -> None:
-        while True:
-            try:
-                line = self.lines.get(timeout=timeout)
-            except queue.Empty:
-                raise AssertionError(
-                    f"no line with {text!r} in:\n" + "\n".join(self.seen)
-                ) from None
-            self.seen.append(line)
-            if text in line:
-                return
+        self.wait_for_line(lambda line: text in line, timeout)
 
     def finish(self, timeout: float = 10.0) -> tuple[int, str]:
         """Exit code and the last snapshot (from the last '---' header on)."""
         try:
-            code = self.process.wait(timeout)
+            code = self.wait(timeout)
+            self.stderr = self.stderr_text()
         finally:
-            if self.process.poll() is None:
-                self.process.kill()
-        self.reader.join(timeout)  # the pipe is at its end: every line is queued
-        while not self.lines.empty():
-            self.seen.append(self.lines.get_nowait())
-        assert self.process.stderr is not None and self.process.stdout is not None
-        self.stderr = self.process.stderr.read()
-        self.process.stderr.close()
-        self.process.stdout.close()
-        last = max(i for i, line in enumerate(self.seen) if line.startswith("--- "))
-        return code, "\n".join(self.seen[last:])
+            self.stop()
+        last = max(i for i, line in enumerate(self.all_lines) if line.startswith("--- "))
+        return code, "\n".join(self.all_lines[last:])
 
 
 def test_explore_shows_retained_and_live_messages_as_a_tree(broker, probe, topic) -> None:

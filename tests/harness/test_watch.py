@@ -7,7 +7,6 @@ import os
 import queue
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -17,6 +16,7 @@ import pytest
 
 from kata import results as kata_results
 from kata.brokers import Broker, connack_code
+from kata.peers import Peer
 from kata.watch import (
     BROKER_ENV,
     broker_from_json,
@@ -130,53 +130,28 @@ def test_reasons_are_shown_once_with_how_many_tests_share_them() -> None:
 # --- the command, as a learner runs it ----------------------------------------------
 
 
-class Watching:
+class Watching(Peer):
     """`kata watch` in a sandbox; stdin is ours, stdout is read line by line."""
 
     def __init__(self, sandbox, *args: str) -> None:
         # As the sandbox runs the kata: none of this run's own choices leak in.
         drop = ("KATA_TARGET", "PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE")  # .pyc: faster reruns
         env = {k: v for k, v in os.environ.items() if k not in drop}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "kata.cli", "watch", *args],
-            cwd=sandbox.root,
-            env={**env, **sandbox.env, "PYTHONUNBUFFERED": "1"},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            encoding="utf-8",
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
+        argv = [sys.executable, "-m", "kata.cli", "watch", *args]
+        env = {**env, **sandbox.env, "PYTHONUNBUFFERED": "1"}
+        super().__init__(argv, sandbox.root, env=env, stdin=True)
 
     def wait_for(self, text: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                seen = "\n".join(self.seen[-40:])
-                why = f"kata watch never printed {text!r}; it printed:\n{seen}"
-                raise AssertionError(why) from None
-            self.seen.append(line)
-            if text in line:
-                return line
-
-    def type(self, line: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
+        try:
+            return self.wait_for_line(lambda line: text in line, timeout)
+        except TimeoutError:
+            seen = "\n".join(self.all_lines[-40:])
+            why = f"kata watch never printed {text!r}; it printed:\n{seen}"
+            raise AssertionError(why) from None
 
     def broker_port(self) -> int | None:
-        first = next((line for line in self.seen if line.startswith("kata watch: broker")), "")
+        lines = self.all_lines
+        first = next((line for line in lines if line.startswith("kata watch: broker")), "")
         match = re.search(r"mqtt [\d.]+:(\d+)", first)
         return int(match.group(1)) if match else None
 
@@ -184,13 +159,7 @@ class Watching:
         try:
             return self.process.wait(timeout=15)
         finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
-            self.reader.join(5)
-            for stream in (self.process.stdin, self.process.stdout):
-                if stream is not None:
-                    stream.close()
+            self.stop()
 
 
 @pytest.fixture
@@ -238,7 +207,7 @@ def test_watch_reruns_on_save_moves_on_and_stops_cleanly(ch03) -> None:
         assert watch.close() == 0
     finally:
         watch.close()
-    assert not any("Traceback" in line for line in watch.seen), "\n".join(watch.seen)
+    assert not any("Traceback" in line for line in watch.all_lines), "\n".join(watch.all_lines)
     cache = json.loads(ch03.read(".kata/progress-exercises.json"))
     assert cache["ch03_clients.publisher"]["status"] == "done", "kata list sees what watch saw"
     _assert_broker_gone(watch.broker_port())
