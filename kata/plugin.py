@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import os
 import random
+import shutil
 import signal
 import sys
 import tempfile
@@ -118,9 +119,6 @@ _LANG = "en"
 
 def _t(key: str, **fields: object) -> str:
     return translate(key, _LANG, **fields)
-
-
-THREAD_ERRORS = pytest.StashKey[list]()
 
 
 # --- options ----------------------------------------------------------------
@@ -256,6 +254,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         with contextlib.suppress(Exception):
             state.broker.close()
     brokers.stop_all()
+    if state is not None:
+        # The session's config, certificates and log; a broker shared by
+        # `kata watch` keeps its own directory.
+        shutil.rmtree(state.workdir, ignore_errors=True)
 
 
 # --- fixtures ---------------------------------------------------------------
