@@ -16,6 +16,7 @@ Every command runs the real tests against a real broker (see README.md).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -436,6 +437,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command or "list"](args, catalog)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `kata list | head`: the reader left; say nothing more.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

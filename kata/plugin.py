@@ -90,6 +90,7 @@ class KataState:
     stubs_must_fail: bool = False
     hang_after: float = 15.0
     broker_died: bool = False
+    hung: dict[str, str] = field(default_factory=dict)  # exercise id -> its hang message
 
     def session_broker(self) -> Broker:
         if self.broker is None:
@@ -386,8 +387,17 @@ def no_thread_leak() -> Iterator[Callable[[], None]]:
     yield check
 
 
+class EarlierHang(Exception):
+    """An earlier test of the same exercise hung: this one is not run (it would hang too)."""
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     state = item.config.stash[STATE]
+    exercise = load_catalog().for_test_file(_relpath(item))
+    if exercise is not None and exercise.id in state.hung:
+        # A function that never returns would cost every test of the exercise
+        # its full time limit; once is enough to say so.
+        raise EarlierHang(state.hung[exercise.id])
     if state.broker_died and state.broker is not None:
         # One test killed the session broker; the next ones get it back on
         # the same ports, so one fault costs one test.
@@ -563,6 +573,8 @@ def classify(exc: BaseException, exercise: Exercise | None, tree: str) -> tuple[
             return HANG, message
         where = exercise.relpath(tree) if exercise else _t("hang.the_test")
         return HANG, _t("hang.waited_on", where=where, seconds=exc.seconds)
+    if isinstance(exc, EarlierHang):
+        return HANG, str(exc)
     if isinstance(exc, ThreadCrash):
         return THREAD_CRASH, str(exc)
     if _is_not_implemented(exc):
@@ -628,6 +640,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     if result.status in ("pass", "skip"):
         result.status, result.category = status, category
         result.message = cap(message, MESSAGE_CAP)
+    if category == HANG and result.exercise and not isinstance(exc, EarlierHang):
+        state.hung.setdefault(result.exercise, f"{message} (in {item.name})")
     if category in (NOT_DONE, BROKEN, HANG, THREAD_CRASH, BROKER_DIED):
         report.longrepr = OneLine(message)
     report.user_properties.append(("kata_category", category))

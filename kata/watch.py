@@ -234,8 +234,12 @@ def start_watcher(
                 for changed in watchfiles_changes(root, stop):
                     events.put(Event("change", changed))
                 return
-            except Exception as exc:  # ImportError, or a file system it cannot watch
-                events.put(Event("watcher", f"polling ({type(exc).__name__}: {exc})"[:100]))
+            except ImportError:
+                why = 'install the watch extra, pip install -e ".[watch]", for instant events'
+                events.put(Event("watcher", f"polling every {POLL_INTERVAL:g} s; {why}"))
+            except Exception as exc:  # a file system watchfiles cannot watch
+                why = f"{type(exc).__name__}: {exc}"[:60]
+                events.put(Event("watcher", f"polling every {POLL_INTERVAL:g} s ({why})"))
         else:
             events.put(Event("watcher", f"polling every {POLL_INTERVAL:g} s"))
         try:
