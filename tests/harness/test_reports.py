@@ -69,11 +69,10 @@ def test_a_hang_fails_at_the_time_limit_naming_the_function(sandbox) -> None:
         "no:randomly",
     )
     out = result.stdout
-    hang = f"hang: {PUBLISHER}: make_client did not return within 0.5 s"
-    assert out.count(hang) == 3, out
+    assert f"hang: {PUBLISHER}: make_client did not return within 0.5 s" in out, out
     # Only the first test waited; the others are not run (errors) and say which test hung.
     assert "1 failed" in out and "2 errors" in out, out
-    assert out.count("(in test_make_client_uses_the_version2_callback_api)") == 2, out
+    assert "(in test_make_client_uses_the_version2_callback_api)" in out, out
 
 
 @pytest.mark.needs_private_broker
