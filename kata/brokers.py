@@ -24,6 +24,7 @@ import time
 import urllib.parse
 import uuid
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -570,29 +571,56 @@ def start_docker(workdir: Path, *, timeout: float = 30.0, **spec: object) -> Bro
 # --- external --------------------------------------------------------------
 
 
-def from_url(url: str, timeout: float = 5.0) -> Broker:
-    """A broker named by URL: mqtt://[user:pass@]host[:port] or mqtts://..."""
+@dataclass(frozen=True)
+class BrokerAddress:
+    """Where a broker named by URL is, and how to log in."""
+
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+
+    @property
+    def shown(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+def parse_url(url: str) -> BrokerAddress:
+    """mqtt://[user:pass@]host[:port] or mqtts://...; ValueError says what is wrong."""
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme not in ("mqtt", "mqtts"):
-        raise BrokerError(
-            f"MQTT_BROKER_URL must start with mqtt:// or mqtts://, not {parsed.scheme or url!r}"
-        )
+        raise ValueError(f"the URL must start with mqtt:// or mqtts://, not {url!r}")
     if not parsed.hostname:
-        raise BrokerError(f"MQTT_BROKER_URL has no host name: {url!r}")
+        raise ValueError(f"the URL has no host name: {url!r}")
     tls = parsed.scheme == "mqtts"
     try:
         port = parsed.port or (8883 if tls else 1883)
     except ValueError:
-        raise BrokerError(f"MQTT_BROKER_URL has an invalid port: {url!r}") from None
-    username = urllib.parse.unquote(parsed.username) if parsed.username else None
-    password = urllib.parse.unquote(parsed.password) if parsed.password else None
-    broker = Broker(
-        kind="external",
+        raise ValueError(f"the URL has an invalid port: {url!r}") from None
+    unquote = urllib.parse.unquote
+    return BrokerAddress(
         host=parsed.hostname,
         port=port,
         tls=tls,
-        username=username,
-        password=password,
+        username=unquote(parsed.username) if parsed.username else None,
+        password=unquote(parsed.password) if parsed.password else None,
+    )
+
+
+def from_url(url: str, timeout: float = 5.0) -> Broker:
+    """A broker named by URL: mqtt://[user:pass@]host[:port] or mqtts://..."""
+    try:
+        address = parse_url(url)
+    except ValueError as exc:
+        raise BrokerError(f"MQTT_BROKER_URL: {exc}") from None
+    broker = Broker(
+        kind="external",
+        host=address.host,
+        port=address.port,
+        tls=address.tls,
+        username=address.username,
+        password=address.password,
     )
     try:
         socket.create_connection((broker.host, broker.port), timeout=timeout).close()
@@ -661,20 +689,23 @@ def start(choice: Choice, workdir: Path | None = None, **kwargs: object) -> Brok
 _LIVE: list[Runner] = []
 
 
-def stop_cleanly_on_sigterm() -> None:
+def stop_cleanly_on_sigterm() -> Callable[[], None]:
     """SIGTERM (a CI time limit, `kill`, an IDE's stop button) cleans up like Ctrl-C.
 
     Without it the process dies at once and the brokers it started live on.
+    Returns what puts the previous handler back.
     """
     if not hasattr(signal, "SIGTERM") or threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        return
+        return lambda: None
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        return lambda: None
 
     def on_sigterm(signum: int, frame: object) -> None:
         raise KeyboardInterrupt("SIGTERM")
 
     signal.signal(signal.SIGTERM, on_sigterm)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def stop_all() -> None:

@@ -24,9 +24,11 @@ import shutil
 import sys
 import threading
 import time
-import urllib.parse
 from dataclasses import dataclass, field
 from typing import TextIO
+
+from kata.brokers import BrokerAddress as Target
+from kata.brokers import parse_url
 
 DEFAULT_URL = "mqtt://localhost:1883"
 REDRAW_TTY = 0.2  # seconds between two redraws of a terminal
@@ -158,41 +160,6 @@ def render(tree: TopicTree, *, width: int = 100, height: int | None = None) -> l
 
 
 # --- the client and the screen ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    host: str
-    port: int
-    tls: bool = False
-    username: str | None = None
-    password: str | None = None
-
-    @property
-    def shown(self) -> str:
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
-
-
-def parse_url(url: str) -> Target:
-    """mqtt://[user:pass@]host[:port] or mqtts://...; ValueError says what is wrong."""
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("mqtt", "mqtts"):
-        raise ValueError(f"the URL must start with mqtt:// or mqtts://, not {url!r}")
-    if not parsed.hostname:
-        raise ValueError(f"the URL has no host name: {url!r}")
-    tls = parsed.scheme == "mqtts"
-    try:
-        port = parsed.port or (8883 if tls else 1883)
-    except ValueError:
-        raise ValueError(f"the URL has an invalid port: {url!r}") from None
-    unquote = urllib.parse.unquote
-    return Target(
-        host=parsed.hostname,
-        port=port,
-        tls=tls,
-        username=unquote(parsed.username) if parsed.username else None,
-        password=unquote(parsed.password) if parsed.password else None,
-    )
 
 
 class Explorer:

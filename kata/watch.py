@@ -34,7 +34,7 @@ from typing import TextIO
 
 import pytest
 
-from kata.brokers import Broker, Choice
+from kata.brokers import Broker, Choice, stop_cleanly_on_sigterm
 from kata.i18n import pick_language
 from kata.results import explain
 
@@ -533,7 +533,7 @@ def run(
     from kata.brokers import BrokerError
     from kata.cli import progress
 
-    undo = _sigterm_as_interrupt()
+    undo = stop_cleanly_on_sigterm()
     close: Callable[[], None] = lambda: None  # noqa: E731
     saved_env = {k: os.environ.get(k) for k in (BROKER_ENV, "PYTEST_PLUGINS")}
     try:
