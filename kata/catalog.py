@@ -31,6 +31,9 @@ _MODULE = re.compile(r"^[a-z][a-z0-9_]*$")
 _T = TypeVar("_T", str, tuple[str, ...])
 
 
+PATHS = ("core", "deep")
+
+
 class CatalogError(Exception):
     """catalog.toml is malformed; the message names the entry and the rule."""
 
@@ -43,6 +46,8 @@ class Exercise:
     points: int
     hints: tuple[str, ...]
     hints_ja: tuple[str, ...] = ()
+    path: str = "core"  # "core": the study plan's day, walked first; "deep": after it
+    minutes: int = 30  # an honest estimate for a beginner
 
     @property
     def id(self) -> str:
@@ -91,7 +96,9 @@ class Catalog:
     chapters: tuple[Chapter, ...]
 
     def exercises(self) -> list[Exercise]:
-        return [ex for chapter in self.chapters for ex in chapter.exercises]
+        """Every exercise in the order a learner walks them: the core path, then the deep one."""
+        everything = [ex for chapter in self.chapters for ex in chapter.exercises]
+        return [ex for p in PATHS for ex in everything if ex.path == p]
 
     def exercise(self, exercise_id: str) -> Exercise:
         for ex in self.exercises():
@@ -216,7 +223,17 @@ def parse(text: str, source: str = "kata/catalog.toml") -> Catalog:
             if not 2 <= len(hints) <= 3 or not all(isinstance(h, str) and h.strip() for h in hints):
                 raise CatalogError(f"{ex_where}: 'hints' must list 2 or 3 non-empty texts")
             hints_ja = _translated_hints(ex_raw, len(hints), ex_where)
-            exercises.append(Exercise(chapter_id, module, tests, points, tuple(hints), hints_ja))
+            path = _require(ex_raw, "path", str, ex_where)
+            if path not in PATHS:
+                raise CatalogError(f"{ex_where}: path must be one of {', '.join(PATHS)}")
+            minutes = _require(ex_raw, "minutes", int, ex_where)
+            if minutes <= 0:
+                raise CatalogError(f"{ex_where}: minutes must be positive")
+            exercises.append(
+                Exercise(
+                    chapter_id, module, tests, points, tuple(hints), hints_ja, path, minutes
+                )
+            )
         chapters.append(Chapter(chapter_id, title, summary, tuple(exercises), title_ja, summary_ja))
     return Catalog(tuple(chapters))
 

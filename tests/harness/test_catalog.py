@@ -164,6 +164,8 @@ summary = "s"
 [[chapter.exercise]]
 module = "m"
 tests = "tests/ch01_x/test_m.py"
+path = "core"
+minutes = 15
 points = 1
 hints = ["a", "b"]
 """
@@ -201,6 +203,8 @@ def test_a_broken_translation_is_one_clear_error(change, message) -> None:
         (('hints = ["a", "b"]', 'hints = ["a"]'), "'hints' must list 2 or 3"),
         (("points = 1", "points = 0"), "points must be positive"),
         (("points = 1", 'points = "1"'), "'points' must be a whole number"),
+        (('path = "core"', 'path = "extra"'), "path must be one of core, deep"),
+        (("minutes = 15", "minutes = 0"), "minutes must be positive"),
         (('tests = "tests/ch01_x/test_m.py"', 'tests = "t.py"'), "tests must be a file"),
         (('title = "t"', ""), "missing key 'title'"),
         (("[[chapter]]", "[[chapter]"), "not valid TOML"),
