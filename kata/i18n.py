@@ -115,6 +115,16 @@ def t(key: str, lang: str, /, **fields: object) -> str:
     return texts[lang].format(**fields)
 
 
+def teach(en: str, ja: str) -> str:
+    """A test's message that teaches a concept, in the learner's language.
+
+    Chapter tests write the two texts side by side, so that a failure that
+    explains MQTT (the QoS handshake, the will, on_connect) reads in Japanese
+    for a Japanese learner: `assert got, teach(en="...", ja="...")`.
+    """
+    return ja if pick_language(None) == "ja" else en
+
+
 def status_word(status: str, lang: str) -> str:
     """An exercise status of kata.results ('done', 'todo', 'failing', 'not run') for people."""
     return t("status." + status.replace(" ", "_"), lang)
