@@ -55,24 +55,51 @@ def test_stub_and_solution_offer_the_same_public_names(ex) -> None:
         )
 
 
+def _functions(tree: ast.AST) -> dict[str, ast.FunctionDef]:
+    """Every function and method, by qualified name ("Subscriber.start")."""
+    found: dict[str, ast.FunctionDef] = {}
+
+    def walk(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef):
+                found[prefix + child.name] = child
+                walk(child, f"{prefix}{child.name}.")
+            elif isinstance(child, ast.ClassDef):
+                walk(child, f"{prefix}{child.name}.")
+
+    walk(tree, "")
+    return found
+
+
+def _is_todo(func: ast.FunctionDef) -> bool:
+    body = func.body[1:] if ast.get_docstring(func) else func.body
+    if len(body) != 1 or not isinstance(body[0], ast.Raise):
+        return False
+    raised = body[0].exc
+    return (
+        isinstance(raised, ast.Call)
+        and getattr(raised.func, "id", "") == "NotImplementedError"
+        and bool(raised.args)
+        and str(getattr(raised.args[0], "value", "")).startswith("TODO")
+    )
+
+
 @pytest.mark.parametrize("ex", EXERCISES, ids=IDS)
-def test_every_stub_function_raises_not_implemented_with_a_todo(ex) -> None:
-    tree = ast.parse(ex.source("exercises").read_text(encoding="utf-8"))
-    assert ast.get_docstring(tree), f"{ex.relpath('exercises')} needs its lesson docstring"
-    functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
-    assert functions
-    for func in functions:
-        body = func.body[1:] if ast.get_docstring(func) else func.body
-        assert len(body) == 1 and isinstance(body[0], ast.Raise), (
-            f"{ex.relpath('exercises')}: {func.name} should only raise NotImplementedError"
+def test_every_stub_function_is_a_todo_or_given_as_in_the_solution(ex) -> None:
+    """The learner writes the TODOs; code the kata gives is exactly the solution's."""
+    stub_tree = ast.parse(ex.source("exercises").read_text(encoding="utf-8"))
+    assert ast.get_docstring(stub_tree), f"{ex.relpath('exercises')} needs its docstring"
+    stub = _functions(stub_tree)
+    solution = _functions(ast.parse(ex.source("solutions").read_text(encoding="utf-8")))
+    todos = [name for name, func in stub.items() if _is_todo(func)]
+    assert todos, f"{ex.relpath('exercises')}: no function raises NotImplementedError('TODO: ...')"
+    for name, func in stub.items():
+        if name in todos:
+            continue
+        assert name in solution and ast.dump(func) == ast.dump(solution[name]), (
+            f"{ex.relpath('exercises')}: {name} should raise NotImplementedError('TODO: ...') "
+            "or be given exactly as in the solution"
         )
-        raised = body[0].exc
-        assert (
-            isinstance(raised, ast.Call)
-            and getattr(raised.func, "id", "") == "NotImplementedError"
-            and raised.args
-            and str(getattr(raised.args[0], "value", "")).startswith("TODO")
-        ), f"{ex.relpath('exercises')}: {func.name} should raise NotImplementedError('TODO: ...')"
 
 
 def test_every_chapter_and_hint_is_in_english_and_japanese() -> None:
