@@ -1,3 +1,3 @@
-"""The kata's tests run through its own pytest plugin (kata/plugin.py)."""
+"""The kata's tests run through its own pytest plugin (kata/core/plugin.py)."""
 
-pytest_plugins = ["kata.plugin"]
+pytest_plugins = ["kata.core.plugin"]

@@ -32,7 +32,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kata import brokers  # noqa: E402
+from kata.core import brokers  # noqa: E402
 from solutions.ch03_clients.publisher import publish_messages  # noqa: E402
 
 PACKETS = {0: "PUBLISH", 1: "PUBLISH, PUBACK", 2: "PUBLISH, PUBREC, PUBREL, PUBCOMP"}

@@ -32,7 +32,7 @@ def main() -> int:
     parser.add_argument("paths", nargs="*", help="test paths (default: every chapter)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from kata.catalog import load
+    from kata.core.catalog import load
 
     paths = args.paths or [ex.tests for ex in load().exercises()]
     spinner = subprocess.Popen([sys.executable, "-c", SPIN]) if args.busy else None

@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kata import brokers  # noqa: E402
-from kata.catalog import load  # noqa: E402
-from kata.probe import Probe  # noqa: E402
+from kata.core import brokers  # noqa: E402
+from kata.core.catalog import load  # noqa: E402
+from kata.core.probe import Probe  # noqa: E402
 
 
 def median_ms(samples: list[float]) -> str:

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kata import exercise
-from kata.brokers import free_port
-from kata.peers import silent_server
+from kata.core.brokers import free_port
+from kata.core.peers import silent_server
 
 packets = exercise("ch01_basics.packets")
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from kata.probe import Probe
+from kata.core.probe import Probe
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from pathlib import Path, PureWindowsPath
 import pytest
 
 from kata import exercise
-from kata.brokers import LOOPBACK, Broker, free_port, wait_ready
-from kata.catalog import ROOT
+from kata.core.brokers import LOOPBACK, Broker, free_port, wait_ready
+from kata.core.catalog import ROOT
 
 compose = exercise("ch02_broker.compose")
 config = exercise("ch02_broker.config")

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kata import exercise
-from kata.brokers import connack_code, free_port
-from kata.catalog import ROOT
-from kata.mosquitto import password_line
+from kata.core.brokers import connack_code, free_port
+from kata.core.catalog import ROOT
+from kata.core.mosquitto import password_line
 
 config = exercise("ch02_broker.config")
 

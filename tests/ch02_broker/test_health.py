@@ -8,8 +8,8 @@ import time
 import pytest
 
 from kata import exercise
-from kata.brokers import LOOPBACK, free_port
-from kata.peers import in_background, silent_server
+from kata.core.brokers import LOOPBACK, free_port
+from kata.core.peers import in_background, silent_server
 
 health = exercise("ch02_broker.health")
 

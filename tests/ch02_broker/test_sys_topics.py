@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kata import exercise
-from kata.brokers import free_port
+from kata.core.brokers import free_port
 
 sys_topics = exercise("ch02_broker.sys_topics")
 

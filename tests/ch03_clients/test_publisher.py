@@ -6,8 +6,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from kata import exercise
-from kata.brokers import free_port
-from kata.peers import Peer, mosquitto_tool, silent_server
+from kata.core.brokers import free_port
+from kata.core.peers import Peer, mosquitto_tool, silent_server
 
 publisher = exercise("ch03_clients.publisher")
 

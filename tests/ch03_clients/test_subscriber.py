@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from kata import exercise
-from kata.brokers import free_port
-from kata.peers import LineQueue, in_background, mosquitto_tool
-from kata.probe import Probe
+from kata.core.brokers import free_port
+from kata.core.peers import LineQueue, in_background, mosquitto_tool
+from kata.core.probe import Probe
 
 subscriber = exercise("ch03_clients.subscriber")
 

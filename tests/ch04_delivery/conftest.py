@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import paho.mqtt.client as mqtt
 import pytest
 
-from kata.brokers import LOOPBACK
+from kata.core.brokers import LOOPBACK
 
 # An MQTT 3.1.1 CONNACK is exactly 4 bytes.
 CONNACK_SIZE = 4

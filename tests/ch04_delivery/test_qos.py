@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kata import exercise
-from kata.peers import silent_server
+from kata.core.peers import silent_server
 
 qos = exercise("ch04_delivery.qos")
 subscriber = exercise("ch03_clients.subscriber")

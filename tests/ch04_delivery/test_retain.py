@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kata import exercise
-from kata.peers import mosquitto_tool, silent_server
+from kata.core.peers import mosquitto_tool, silent_server
 
 retain = exercise("ch04_delivery.retain")
 

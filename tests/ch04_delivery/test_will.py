@@ -8,7 +8,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from kata import exercise
-from kata.brokers import free_port
+from kata.core.brokers import free_port
 
 will = exercise("ch04_delivery.will")
 

@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
 
-from kata import exercise, target
-from kata.brokers import free_port
-from kata.catalog import ROOT
-from kata.peers import Peer, in_background, python_module
+from kata import exercise
+from kata.core import target
+from kata.core.brokers import free_port
+from kata.core.catalog import ROOT
+from kata.core.peers import Peer, in_background, python_module
 
 dashboard = exercise("ch05_sensor.dashboard")
 sensor = exercise("ch05_sensor.sensor")

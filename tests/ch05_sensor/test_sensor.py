@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kata import exercise
-from kata.brokers import free_port
+from kata.core.brokers import free_port
 
 sensor = exercise("ch05_sensor.sensor")
 

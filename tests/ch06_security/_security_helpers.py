@@ -13,7 +13,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from kata.brokers import LOOPBACK
+from kata.core.brokers import LOOPBACK
 
 
 class Relay:

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kata import exercise
-from kata.peers import silent_server
-from kata.probe import Probe
+from kata.core.peers import silent_server
+from kata.core.probe import Probe
 
 auth = exercise("ch06_security.auth")
 

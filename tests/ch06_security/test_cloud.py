@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kata import exercise
-from kata.probe import Probe
+from kata.core.probe import Probe
 
 cloud = exercise("ch06_security.cloud")
 

@@ -9,8 +9,8 @@ import pytest
 from _security_helpers import Relay, expect_error
 
 from kata import exercise
-from kata.brokers import free_port
-from kata.probe import Probe
+from kata.core.brokers import free_port
+from kata.core.probe import Probe
 
 reconnect = exercise("ch06_security.reconnect")
 

@@ -10,7 +10,7 @@ import trustme
 from _security_helpers import assert_publishes_then_close, expect_error, leaves_a_failed_tls_socket
 
 from kata import exercise
-from kata.brokers import free_port
+from kata.core.brokers import free_port
 
 tls = exercise("ch06_security.tls")
 

@@ -16,7 +16,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from kata import exercise
-from kata.probe import Probe
+from kata.core.probe import Probe
 
 properties = exercise("ch07_mqtt5.properties")
 subscriber = exercise("ch03_clients.subscriber")

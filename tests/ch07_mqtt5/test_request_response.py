@@ -10,9 +10,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from kata import exercise
-from kata.brokers import free_port
-from kata.peers import in_background
-from kata.probe import Probe, Received
+from kata.core.brokers import free_port
+from kata.core.peers import in_background
+from kata.core.probe import Probe, Received
 
 rr = exercise("ch07_mqtt5.request_response")
 

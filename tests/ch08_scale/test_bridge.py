@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kata import exercise
-from kata.brokers import Broker
-from kata.probe import Probe
+from kata.core.brokers import Broker
+from kata.core.probe import Probe
 
 bridge = exercise("ch08_scale.bridge")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kata.catalog import ROOT, tomllib
+from kata.core.catalog import ROOT, tomllib
 
 # No hypothesis plugin: the sandbox runs use no hypothesis test and start faster.
 PYTEST_ARGS = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
@@ -44,7 +44,7 @@ class Sandbox:
 
     def only_chapters(self, *chapter_ids: str) -> None:
         """Shrink the catalog (and tests) to these chapters, for fast whole-kata runs."""
-        data = tomllib.loads(self.read("kata/catalog.toml"))
+        data = tomllib.loads(self.read("kata/core/catalog.toml"))
         lines = ["version = 1", ""]
         for chapter in data["chapter"]:
             if chapter["id"] not in chapter_ids:
@@ -60,7 +60,7 @@ class Sandbox:
                     f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in ex.items()
                 ]
             lines.append("")
-        self.write("kata/catalog.toml", "\n".join(lines))
+        self.write("kata/core/catalog.toml", "\n".join(lines))
 
     def __init__(self, root: Path) -> None:
         self.root = root

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from kata import brokers
-from kata.brokers import BrokerError, NoBrokerError, connack_code, free_port
-from kata.probe import Probe
+from kata.core import brokers
+from kata.core.brokers import BrokerError, NoBrokerError, connack_code, free_port
+from kata.core.probe import Probe
 
 pytestmark = pytest.mark.needs_listener("auth")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kata.catalog import ROOT, CatalogError, load, parse
-from kata.i18n import LANGUAGES
+from kata.core.catalog import ROOT, CatalogError, load, parse
+from kata.core.i18n import LANGUAGES
 
 CATALOG = load()
 EXERCISES = CATALOG.exercises()
@@ -104,7 +104,7 @@ def test_every_stub_function_is_a_todo_or_given_as_in_the_solution(ex) -> None:
 
 def test_every_chapter_and_hint_is_in_english_and_japanese() -> None:
     assert CATALOG.missing_translations() == [], (
-        "kata/catalog.toml: add the missing texts (title_ja, summary_ja, hints_ja)"
+        "kata/core/catalog.toml: add the missing texts (title_ja, summary_ja, hints_ja)"
     )
     for chapter in CATALOG.chapters:
         for lang in LANGUAGES:
@@ -173,7 +173,7 @@ def test_no_orphan_files() -> None:
             if path.name == "__init__.py" or helper:
                 continue
             known = listed_tests if tree == "tests" else listed_modules
-            assert rel in known, f"{rel} is not listed in kata/catalog.toml"
+            assert rel in known, f"{rel} is not listed in kata/core/catalog.toml"
 
 
 def test_chapter_folders_are_packages() -> None:
@@ -242,4 +242,4 @@ def test_a_broken_catalog_is_one_clear_error(change, message) -> None:
     with pytest.raises(CatalogError) as raised:
         parse(GOOD.replace(*change))
     assert message in str(raised.value)
-    assert str(raised.value).startswith("kata/catalog.toml")
+    assert str(raised.value).startswith("kata/core/catalog.toml")

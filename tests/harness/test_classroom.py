@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from kata import brokers, classroom
-from kata.catalog import ROOT, load, parse, tomllib
+from kata import cli
+from kata.core import brokers
+from kata.core.catalog import CATALOG_RELPATH, ROOT, load, parse, tomllib
+from kata.teacher import classroom
 
 CHAPTER = "ch03_clients"
 PUB = f"exercises/{CHAPTER}/publisher.py"
@@ -32,7 +34,7 @@ HANG_AFTER = 3.0
 
 def _shrink_catalog(root: Path, keep: str) -> None:
     """Only `keep`'s chapter in the catalog and tests (sandbox.only_chapters' approach)."""
-    catalog = root / "kata" / "catalog.toml"
+    catalog = root / CATALOG_RELPATH
     data = tomllib.loads(catalog.read_text(encoding="utf-8"))
     lines = ["version = 1", ""]
     for chapter in data["chapter"]:
@@ -126,7 +128,7 @@ def klass(grader: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _settings(grader: Path, out: Path, timeout: float = 120) -> classroom.Settings:
-    catalog = parse((grader / "kata" / "catalog.toml").read_text(encoding="utf-8"))
+    catalog = parse((grader / CATALOG_RELPATH).read_text(encoding="utf-8"))
     return classroom.Settings(
         grader, catalog, out, timeout=timeout, hang_after=HANG_AFTER, broker="local"
     )
@@ -145,7 +147,7 @@ def parallel(grader: Path, klass: Path, tmp_path_factory: pytest.TempPathFactory
     out = tmp_path_factory.mktemp("parallel")
     argv = [str(klass), "--out", str(out), "--jobs", "3", "--grader", str(grader)]
     argv += ["--hang-after", str(HANG_AFTER), "--broker", "local"]
-    assert classroom.main(argv) == 0
+    assert cli.main(["grade-all", *argv]) == 0
     return out
 
 
@@ -253,7 +255,7 @@ def _processes_mentioning(text: str) -> list[str]:
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads Linux's /proc")
 def test_stopping_the_batch_stops_the_runs_in_progress(grader, klass, tmp_path) -> None:
     out = tmp_path / "out"
-    argv = [sys.executable, "-m", "kata.classroom", str(klass), "--out", str(out)]
+    argv = [sys.executable, "-m", "kata.cli", "grade-all", str(klass), "--out", str(out)]
     argv += ["--jobs", "2", "--grader", str(grader), "--broker", "local"]
     batch = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -280,11 +282,11 @@ def test_tampering_lists_changed_added_and_deleted_files(tmp_path) -> None:
     grader, learner = tmp_path / "grader", tmp_path / "learner"
     for root in (grader, learner):
         (root / "tests" / "ch01").mkdir(parents=True)
-        (root / "kata").mkdir()
-        (root / "kata" / "plugin.py").write_text("x = 1\n", encoding="utf-8")
+        (root / "kata" / "core").mkdir(parents=True)
+        (root / "kata" / "core" / "plugin.py").write_text("x = 1\n", encoding="utf-8")
         (root / "tests" / "ch01" / "test_a.py").write_text("def test(): ...\n", encoding="utf-8")
         (root / "conftest.py").write_text("pytest_plugins = []\n", encoding="utf-8")
-    (learner / "kata" / "plugin.py").write_text("x = 2\n", encoding="utf-8")
+    (learner / "kata" / "core" / "plugin.py").write_text("x = 2\n", encoding="utf-8")
     (learner / "tests" / "ch01" / "test_b.py").write_text("", encoding="utf-8")
     (learner / "conftest.py").unlink()
     # Generated files are not part of the kata; the harness's own tests grade no one.
@@ -293,16 +295,16 @@ def test_tampering_lists_changed_added_and_deleted_files(tmp_path) -> None:
     (learner / "tests" / "ch01" / "__pycache__").mkdir()
     (learner / "tests" / "ch01" / "__pycache__" / "test_a.cpython-311.pyc").write_bytes(b"\0")
     assert classroom.tamper_report(grader, learner) == [
-        "tampered: kata/plugin.py changed",
+        "tampered: kata/core/plugin.py changed",
         "tampered: tests/ch01/test_b.py added",
         "tampered: conftest.py deleted",
     ]
 
 
 def test_grade_all_refuses_a_missing_folder(tmp_path, capsys) -> None:
-    assert classroom.main([str(tmp_path / "nowhere")]) == 2
+    assert cli.main(["grade-all", str(tmp_path / "nowhere")]) == 2
     assert "is not a folder" in capsys.readouterr().err
-    assert classroom.main([str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert cli.main(["grade-all", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     assert "no submission folders" in capsys.readouterr().err
 
 
@@ -319,7 +321,7 @@ def test_autograding_json_grades_every_exercise_once_with_the_catalog_points() -
     for chapter in catalog.chapters:
         mine = [t for t in tests if t["name"].startswith(f"{chapter.id}: ")]
         assert sum(t["points"] for t in mine) == sum(ex.points for ex in chapter.exercises), (
-            f"{chapter.id}: the points differ from kata/catalog.toml"
+            f"{chapter.id}: the points differ from kata/core/catalog.toml"
         )
     for test, ex in zip(tests, catalog.exercises(), strict=True):
         assert test["run"].startswith(f"python -m pytest {ex.tests} --target exercises")
@@ -349,7 +351,7 @@ def test_classroom_workflow_reports_every_exercise_with_the_catalog_points() -> 
 def test_github_files_are_generated_from_the_current_catalog() -> None:
     catalog = load()
     expected = json.dumps(classroom.autograding_config(catalog), indent=2) + "\n"
-    fix = "regenerate them: python -m kata.classroom github-files"
+    fix = "regenerate them: kata classroom"
     assert (ROOT / classroom.AUTOGRADING_JSON).read_text(encoding="utf-8") == expected, fix
     workflow = (ROOT / classroom.CLASSROOM_WORKFLOW).read_text(encoding="utf-8")
     assert workflow == classroom.classroom_workflow(catalog), fix

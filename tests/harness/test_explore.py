@@ -11,10 +11,10 @@ import urllib.parse
 
 import pytest
 
-from kata.brokers import Broker, free_port
-from kata.catalog import ROOT
-from kata.explore import Explorer, Target, TopicTree, format_payload, parse_url, render
-from kata.peers import Peer
+from kata.core.brokers import Broker, free_port
+from kata.core.catalog import ROOT
+from kata.core.peers import Peer
+from kata.learner.explore import Explorer, Target, TopicTree, format_payload, parse_url, render
 
 # --- the model and its rendering ----------------------------------------------
 

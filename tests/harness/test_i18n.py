@@ -11,9 +11,18 @@ from types import SimpleNamespace
 
 import pytest
 
-from kata import brokers, i18n
-from kata.catalog import ROOT, load
-from kata.i18n import LANGUAGES, MESSAGES, display_width, fields_of, ljust, mark, pick_language, t
+from kata.core import brokers, i18n
+from kata.core.catalog import ROOT, load
+from kata.core.i18n import (
+    LANGUAGES,
+    MESSAGES,
+    display_width,
+    fields_of,
+    ljust,
+    mark,
+    pick_language,
+    t,
+)
 
 _LANGUAGE_VARS = ("KATA_LANG", "LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE")
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")  # kana and kanji
@@ -150,13 +159,13 @@ def test_t_names_what_is_wrong() -> None:
 
 
 def test_the_english_messages_are_what_the_harness_prints_today() -> None:
-    # Until kata/brokers.py reads it from MESSAGES, its constant and the table must agree.
+    # Until kata/core/brokers.py reads it from MESSAGES, its constant and the table must agree.
     if hasattr(brokers, "NO_BROKER_HELP"):
         assert MESSAGES["no_broker.help"]["en"] == brokers.NO_BROKER_HELP
 
 
 def test_status_words_cover_every_exercise_status() -> None:
-    from kata.results import DONE, FAILING, NOT_RUN, TODO
+    from kata.core.results import DONE, FAILING, NOT_RUN, TODO
 
     for status in (DONE, TODO, FAILING, NOT_RUN):
         assert i18n.status_word(status, "en") == status
@@ -197,7 +206,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 def test_configure_utf8_output_writes_japanese_as_utf8_bytes() -> None:
     code = (
-        "from kata.i18n import configure_utf8_output, t\n"
+        "from kata.core.i18n import configure_utf8_output, t\n"
         "configure_utf8_output()\n"
         "print(t('all_done', 'ja'))\n"
         "import sys; print(t('progress.not_done', 'ja'), file=sys.stderr)\n"

@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-from kata import brokers
-from kata.peers import Peer
+from kata.core import brokers
+from kata.core.peers import Peer
 
 PUBLISHER = "exercises/ch03_clients/publisher.py"
 SUBSCRIBER = "exercises/ch03_clients/subscriber.py"
@@ -193,7 +193,7 @@ def test_a_broker_that_dies_fails_that_test_with_its_log_and_comes_back(sandbox,
         pytest.skip("needs a broker the kata starts")
     sandbox.write(
         "tests/test_fault.py",
-        "from kata.probe import Probe\n"
+        "from kata.core.probe import Probe\n"
         "def test_1_broker_dies(broker):\n"
         "    broker.kill()\n"
         "    Probe(broker.host, broker.port, timeout=1.0)\n"
@@ -254,11 +254,11 @@ def test_a_failing_or_hanging_run_leaves_no_broker_behind(sandbox, broker, body,
 
 
 def test_a_broken_catalog_is_one_clear_error(sandbox) -> None:
-    sandbox.edit("kata/catalog.toml", 'module = "publisher"', 'module = "Publisher!"')
+    sandbox.edit("kata/core/catalog.toml", 'module = "publisher"', 'module = "Publisher!"')
     result = sandbox.run("tests/ch03_clients")
     assert result.returncode == 4
     assert result.stderr.strip() == (
-        "ERROR: kata/catalog.toml: chapter 'ch03_clients', exercise 'Publisher!': "
+        "ERROR: kata/core/catalog.toml: chapter 'ch03_clients', exercise 'Publisher!': "
         "module must be a Python module name"
     )
 

@@ -14,13 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from kata import results as kata_results
-from kata.brokers import Broker, connack_code
-from kata.peers import Peer
-from kata.watch import (
+from kata.core import results as kata_results
+from kata.core.brokers import Broker, connack_code
+from kata.core.peers import Peer
+from kata.learner.watch import (
     BROKER_ENV,
-    broker_from_json,
-    broker_to_json,
     explain,
     poll_changes,
     shared_broker_env,
@@ -31,11 +29,11 @@ from kata.watch import (
 
 
 def test_a_broker_survives_the_trip_through_the_environment(broker: Broker) -> None:
-    again = broker_from_json(broker_to_json(broker))
+    again = Broker.from_json(broker.to_json())
     assert again == broker, "every field a test reads comes back"
     assert again.runner is None, "a pytest run must not stop the broker it was lent"
     env = shared_broker_env(broker)
-    assert env[BROKER_ENV] and "kata.watch" in env["PYTEST_PLUGINS"].split(",")
+    assert Broker.from_json(env[BROKER_ENV]) == broker
     assert shared_broker_env(None) == {}, "no broker to share: each run finds its own"
 
 

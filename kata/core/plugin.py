@@ -29,22 +29,21 @@ from types import SimpleNamespace
 
 import pytest
 
-from kata import brokers, target
-from kata.brokers import Broker, BrokerError, Choice
-from kata.catalog import ROOT, CatalogError, Exercise
-from kata.catalog import load as load_catalog
-from kata.i18n import mark as mark_word
-from kata.i18n import pick_language
-from kata.i18n import t as translate
-from kata.probe import Probe
-from kata.results import (
-    DONE,
-    FAILING,
+from kata.core import brokers, target
+from kata.core.brokers import Broker, BrokerError, Choice
+from kata.core.catalog import ROOT, CatalogError, Exercise
+from kata.core.catalog import load as load_catalog
+from kata.core.i18n import mark as mark_word
+from kata.core.i18n import pick_language
+from kata.core.i18n import t as translate
+from kata.core.probe import Probe
+from kata.core.results import (
     MESSAGE_CAP,
-    NOT_RUN,
     OUTPUT_CAP,
-    TODO,
+    Category,
+    Outcome,
     Results,
+    Status,
     TestResult,
     cap,
     score,
@@ -55,12 +54,8 @@ if sys.version_info < (3, 11):  # pragma: no cover - Python 3.10
 
 # --- outcomes the harness recognises ----------------------------------------
 
-NOT_DONE = "not done"
-BROKEN = "broken"
-HANG = "hang"
-THREAD_CRASH = "thread crash"
-FAILED = "failed"
-BROKER_DIED = "broker died"
+NOT_DONE, BROKEN, HANG = Category.NOT_DONE, Category.BROKEN, Category.HANG
+THREAD_CRASH, FAILED, BROKER_DIED = Category.THREAD_CRASH, Category.FAILED, Category.BROKER_DIED
 
 
 class KataHang(BaseException):
@@ -96,20 +91,9 @@ class KataState:
         if self.broker is None:
             if self.broker_error:
                 raise BrokerError(self.broker_error)
-            if self.choice is None:
-                self.choice = brokers.choose(self.mode)
-            try:
-                self.broker = brokers.start(self.choice, self.workdir / "session-broker")
-            except BrokerError as exc:
-                # auto: a Docker engine that cannot run the image (offline, no
-                # pull rights) should not stop a learner who has mosquitto.
-                if not (self.mode == "auto" and self.choice.kind == "docker"):
-                    raise
-                if brokers.find_mosquitto() is None:
-                    raise
-                first_line = str(exc).splitlines()[0]
-                self.choice = Choice("local", f"docker failed ({first_line}); mosquitto found")
-                self.broker = brokers.start(self.choice, self.workdir / "session-broker")
+            self.broker, self.choice = brokers.open_session(
+                self.mode, self.workdir / "session-broker"
+            )
         return self.broker
 
 
@@ -244,7 +228,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         pytest.exit(f"\n{exc}\n", returncode=pytest.ExitCode.USAGE_ERROR)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and state.broker is not None:
-        fell_back = state.choice is not None and "docker failed" in state.choice.reason
+        fell_back = state.choice is not None and state.choice.reason.startswith("Docker")
         why = f"\n  ({state.choice.reason})" if fell_back else ""
         reporter.write_line(_t("broker.using", broker=state.broker.describe()) + why)
 
@@ -612,21 +596,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
             name=item.name,
             exercise=exercise.id if exercise else None,
             chapter=exercise.chapter if exercise else None,
-            status="pass",
+            status=Outcome.PASS,
         )
         state.outcomes[item.nodeid] = result
     result.duration = round(result.duration + report.duration, 4)
     if report.capstdout or report.capstderr:
         result.output = cap(result.output + report.capstdout + report.capstderr, OUTPUT_CAP)
     if report.skipped:
-        if result.status == "pass":
-            result.status = "skip"
+        if result.status == Outcome.PASS:
+            result.status = Outcome.SKIP
             result.message = cap(_skip_reason(report), MESSAGE_CAP)
         return report
     if not report.failed:
         return report
     exc = call.excinfo.value if call.excinfo is not None else None
-    status = "fail" if report.when == "call" else "error"
+    status = Outcome.FAIL if report.when == "call" else Outcome.ERROR
     if exc is None:
         category, message = FAILED, str(report.longrepr).strip().splitlines()[-1:]
         message = message[0] if message else "failed"
@@ -637,7 +621,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         message = _t("broker_died", log=state.broker.log_tail(10))
         category = BROKER_DIED
         state.broker_died = True
-    if result.status in ("pass", "skip"):
+    if result.status in (Outcome.PASS, Outcome.SKIP):
         result.status, result.category = status, category
         result.message = cap(message, MESSAGE_CAP)
     if category == HANG and result.exercise and not isinstance(exc, EarlierHang):
@@ -671,7 +655,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     scores = score(tests, catalog, ran_ids)
     write = terminalreporter.write_line
     terminalreporter.section(_t("progress.title", tree=state.tree), sep="-")
-    marks = {DONE: "done", TODO: "todo", FAILING: "fail", NOT_RUN: "skip"}
+    marks = {
+        Status.DONE: "done",
+        Status.TODO: "todo",
+        Status.FAILING: "fail",
+        Status.NOT_RUN: "skip",
+    }
     next_up = None
     for chapter in catalog.chapters:
         rows = [e for e in scores if e.chapter == chapter.id]
@@ -679,18 +668,20 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             continue
         write(f"{chapter.id}  {chapter.title_in(_LANG)}")
         for e in rows:
-            note = _t("progress.not_done") if e.status == TODO else e.first_failure
+            note = _t("progress.not_done") if e.status == Status.TODO else e.first_failure
             counts = _t("progress.passed", passed=e.passed, total=e.total)
             row = f"  [{mark_word(marks[e.status], _LANG)}] {e.module:<16} {counts}  {note}"
             write(row[:120])
-            if e.status in (TODO, FAILING) and next_up is None:
+            if e.status in (Status.TODO, Status.FAILING) and next_up is None:
                 next_up = catalog.exercise(e.id)
     if next_up is not None and not state.stubs_must_fail and state.tree == "exercises":
         write(_t("progress.next", path=next_up.relpath(state.tree), module=next_up.module))
 
 
 def _stubs_problems(state: KataState) -> list[TestResult]:
-    return [t for t in _chapter_results(state) if t.status != "skip" and t.category != NOT_DONE]
+    return [
+        t for t in _chapter_results(state) if t.status != Outcome.SKIP and t.category != NOT_DONE
+    ]
 
 
 def _stubs_summary(terminalreporter, state: KataState) -> None:
@@ -699,13 +690,13 @@ def _stubs_summary(terminalreporter, state: KataState) -> None:
     terminalreporter.section("stubs must fail", sep="-")
     if wrong:
         for t in wrong:
-            why = "PASSES against the stub" if t.status == "pass" else t.message[:100]
+            why = "PASSES against the stub" if t.status == Outcome.PASS else t.message[:100]
             terminalreporter.write_line(f"  {t.nodeid}: {why}")
         terminalreporter.write_line(
             f"{len(wrong)} of {len(ran)} tests do not fail with 'not done yet' against the stubs"
         )
     else:
-        skipped = sum(t.status == "skip" for t in ran)
+        skipped = sum(t.status == Outcome.SKIP for t in ran)
         terminalreporter.write_line(
             f"all {len(ran) - skipped} tests fail against the stubs with 'not done yet'"
             + (f" ({skipped} skipped)" if skipped else "")
@@ -740,7 +731,9 @@ def _write_results(path: Path, state: KataState, exitstatus: int) -> None:
         target=state.tree,
         # Kind and version, not ports: two gradings of one tree write the same report.
         broker=f"{state.broker.kind} {state.broker.version}".strip() if state.broker else "none",
-        status="pass" if tests and all(t.status in ("pass", "skip") for t in tests) else "fail",
+        status="pass"
+        if tests and all(t.status in (Outcome.PASS, Outcome.SKIP) for t in tests)
+        else "fail",
         tests=tests,
         exercises=score(tests, catalog, ran_ids),
     )

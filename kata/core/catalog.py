@@ -1,4 +1,4 @@
-"""Read and validate kata/catalog.toml, the single source of truth for chapters.
+"""Read and validate kata/core/catalog.toml, the single source of truth for chapters.
 
 Titles, summaries and hints come in English (`title`, `summary`, `hints`) and
 Japanese (`title_ja`, `summary_ja`, `hints_ja`); `title_in(lang)` and friends pick
@@ -10,21 +10,16 @@ until every entry has both: see `Catalog.missing_translations()`.
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
-from kata.i18n import LANGUAGES
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+from kata.core.i18n import LANGUAGES, tomllib
 
 CATALOG_PATH = Path(__file__).with_name("catalog.toml")
-ROOT = CATALOG_PATH.parent.parent
+ROOT = CATALOG_PATH.parents[2]
+CATALOG_RELPATH = CATALOG_PATH.relative_to(ROOT).as_posix()  # "kata/core/catalog.toml"
 
 _CHAPTER_ID = re.compile(r"^ch(\d\d)_[a-z0-9_]+$")
 _MODULE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -64,6 +59,11 @@ class Exercise:
     def relpath(self, tree: str) -> str:
         return f"{tree}/{self.chapter}/{self.module}.py"
 
+    def lesson(self, lang: str) -> Path:
+        """The lesson's Markdown beside the exercise: NAME.md (English), NAME.ja.md (Japanese)."""
+        suffix = ".md" if lang == "en" else f".{lang}.md"
+        return ROOT / "exercises" / self.chapter / f"{self.module}{suffix}"
+
 
 @dataclass(frozen=True)
 class Chapter:
@@ -99,6 +99,10 @@ class Catalog:
         """Every exercise in the order a learner walks them: the core path, then the deep one."""
         everything = [ex for chapter in self.chapters for ex in chapter.exercises]
         return [ex for p in PATHS for ex in everything if ex.path == p]
+
+    def minutes(self, path: str | None = None) -> int:
+        """The time estimate of a path ("core", "deep") or of everything, in minutes."""
+        return sum(ex.minutes for ex in self.exercises() if path in (None, ex.path))
 
     def exercise(self, exercise_id: str) -> Exercise:
         for ex in self.exercises():
@@ -168,7 +172,7 @@ def _translated_hints(table: dict, count: int, where: str) -> tuple[str, ...]:
     return tuple(hints_ja)
 
 
-def parse(text: str, source: str = "kata/catalog.toml") -> Catalog:
+def parse(text: str, source: str = "kata/core/catalog.toml") -> Catalog:
     """Parse catalog text; every problem is a CatalogError naming the entry."""
     try:
         data = tomllib.loads(text)
@@ -230,9 +234,7 @@ def parse(text: str, source: str = "kata/catalog.toml") -> Catalog:
             if minutes <= 0:
                 raise CatalogError(f"{ex_where}: minutes must be positive")
             exercises.append(
-                Exercise(
-                    chapter_id, module, tests, points, tuple(hints), hints_ja, path, minutes
-                )
+                Exercise(chapter_id, module, tests, points, tuple(hints), hints_ja, path, minutes)
             )
         chapters.append(Chapter(chapter_id, title, summary, tuple(exercises), title_ja, summary_ja))
     return Catalog(tuple(chapters))
@@ -244,4 +246,4 @@ def load(path: Path = CATALOG_PATH) -> Catalog:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CatalogError(f"cannot read {path.name}: {exc.strerror}") from None
-    return parse(text, source=f"kata/{path.name}")
+    return parse(text, source=CATALOG_RELPATH if path == CATALOG_PATH else str(path))

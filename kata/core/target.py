@@ -19,8 +19,8 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from kata.catalog import ROOT
-from kata.i18n import pick_language, t
+from kata.core.catalog import ROOT
+from kata.core.i18n import pick_language, t
 
 
 def _t(key: str, **fields: object) -> str:

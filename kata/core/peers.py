@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 
-from kata.brokers import _EXTRA_BIN_DIRS, LOOPBACK
+from kata.core.brokers import _EXTRA_BIN_DIRS, LOOPBACK
 
 
 def in_background(fn: Callable[..., object], *args: object, **kwargs: object) -> Future:

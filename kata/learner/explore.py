@@ -27,8 +27,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from kata.brokers import BrokerAddress as Target
-from kata.brokers import parse_url
+from kata.core.brokers import BrokerAddress as Target
+from kata.core.brokers import parse_url
 
 DEFAULT_URL = "mqtt://localhost:1883"
 REDRAW_TTY = 0.2  # seconds between two redraws of a terminal

@@ -11,6 +11,8 @@ TCP port and not a log line.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -29,11 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from kata.i18n import MESSAGES
-from kata.mosquitto import BrokerFiles, Ports, write_broker_files
+from kata.core.i18n import MESSAGES, pick_language, t
+from kata.core.mosquitto import BrokerFiles, Ports, write_broker_files
 
 MODES = ("auto", "docker", "local", "external")
 DEFAULT_IMAGE = "eclipse-mosquitto:2"
+SHARED_ENV = "KATA_BROKER_JSON"  # a broker lent by `kata watch` to its test runs (Broker.to_json)
 LOOPBACK = "127.0.0.1"
 # Where mosquitto lives when it is installed but not on PATH (Debian puts it
 # in /usr/sbin, Homebrew in its own prefix).
@@ -124,6 +127,19 @@ class Broker:
 
     def log_tail(self, lines: int = 20) -> str:
         return self.runner.log_tail(lines) if self.runner else ""
+
+    def to_json(self) -> str:
+        """What another process needs to use this broker (not its runner: not its to stop)."""
+        data = dataclasses.asdict(dataclasses.replace(self, runner=None))
+        del data["runner"]
+        data["ca_path"] = str(self.ca_path) if self.ca_path else None
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> Broker:
+        data = json.loads(text)
+        ca_path = data.pop("ca_path", None)
+        return cls(ca_path=Path(ca_path) if ca_path else None, **data)
 
 
 # --- readiness -------------------------------------------------------------
@@ -219,14 +235,10 @@ def find_mosquitto() -> str | None:
 
 def no_broker_help() -> str:
     """NO_BROKER_HELP in the learner's language."""
-    from kata.i18n import pick_language, t
-
     return t("no_broker.help", pick_language(None))
 
 
 def _no_binary() -> str:
-    from kata.i18n import pick_language, t
-
     named = os.environ.get("KATA_MOSQUITTO")
     if named:
         return t("no_broker.kata_mosquitto", pick_language(None), named=named)
@@ -682,6 +694,30 @@ def start(choice: Choice, workdir: Path | None = None, **kwargs: object) -> Brok
     if choice.kind == "docker":
         return start_docker(workdir, **kwargs)  # type: ignore[arg-type]
     return start_local(workdir, **kwargs)  # type: ignore[arg-type]
+
+
+def open_session(mode: str, workdir: Path) -> tuple[Broker, Choice]:
+    """The session's broker for `mode`, started, and why it was chosen.
+
+    auto: a Docker engine that cannot run the image (offline, no pull rights)
+    does not stop a learner who has mosquitto: the local one is used instead.
+    """
+    shared = os.environ.get(SHARED_ENV)
+    if shared:
+        # `kata watch` lent its broker; without a runner, closing it leaves it running.
+        broker = Broker.from_json(shared)
+        return broker, Choice(broker.kind, "shared by kata watch")
+    choice = choose(mode)
+    try:
+        return start(choice, workdir), choice
+    except BrokerError as exc:
+        if not (mode == "auto" and choice.kind == "docker") or find_mosquitto() is None:
+            raise
+        image = os.environ.get("KATA_MOSQUITTO_IMAGE", DEFAULT_IMAGE)
+        why = t("broker.docker_fell_back", pick_language(None), image=image)
+        del exc  # its Docker API text is long and says no more than `why`
+        choice = Choice("local", why)
+        return start(choice, workdir), choice
 
 
 # Every runner started in this process, so that nothing outlives it even

@@ -10,15 +10,56 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 
-from kata.catalog import Catalog
+from kata.core.catalog import Catalog
+from kata.core.i18n import status_word, t
 
 OUTPUT_CAP = 500  # characters of captured output kept per test
 MESSAGE_CAP = 300
 
-# exercise status words, shown to learners and graders
-DONE, TODO, FAILING, NOT_RUN = "done", "todo", "failing", "not run"
+
+class Word(str, Enum):
+    """A word of results.json: compares, prints and serializes as its text."""
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+class Outcome(Word):
+    """What became of one test."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    SKIP = "skip"
+    NOT_RUN = "not run"  # an earlier test of the exercise failed (kata's fail-fast runs)
+
+
+class Category(Word):
+    """Why a test failed, as far as the harness can tell."""
+
+    NONE = ""
+    NOT_DONE = "not done"  # the stub's NotImplementedError
+    BROKEN = "broken"  # the exercise does not import
+    HANG = "hang"
+    THREAD_CRASH = "thread crash"
+    FAILED = "failed"  # an assertion or an exception of the learner's code
+    BROKER_DIED = "broker died"
+
+
+class Status(Word):
+    """An exercise's status, shown to learners and graders."""
+
+    DONE = "done"
+    TODO = "todo"
+    FAILING = "failing"
+    NOT_RUN = "not run"
+
+
+# Kept for readers of the earlier names.
+DONE, TODO, FAILING, NOT_RUN = Status.DONE, Status.TODO, Status.FAILING, Status.NOT_RUN
 
 
 @dataclass
@@ -27,11 +68,14 @@ class TestResult:
     name: str
     exercise: str | None
     chapter: str | None
-    status: str  # pass | fail | error | skip
-    category: str = ""  # not done | broken | hang | thread crash | failed | broker died
+    status: Outcome
+    category: Category = Category.NONE
     message: str = ""
     output: str = ""
     duration: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.status, self.category = Outcome(self.status), Category(self.category)
 
 
 @dataclass
@@ -43,8 +87,12 @@ class ExerciseScore:
     earned: int
     passed: int
     total: int
-    status: str
+    status: Status
     first_failure: str = ""
+    skipped: int = 0
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
 
 
 @dataclass
@@ -96,29 +144,30 @@ def score(tests: list[TestResult], catalog: Catalog, exercise_ids: set[str] | No
     for ex in catalog.exercises():
         if exercise_ids is not None and ex.id not in exercise_ids:
             continue
-        mine = [t for t in tests if t.exercise == ex.id]
-        ran = [t for t in mine if t.status != "skip"]
-        passed = sum(t.status == "pass" for t in ran)
-        failing = [t for t in ran if t.status in ("fail", "error")]
+        mine = [r for r in tests if r.exercise == ex.id]
+        ran = [r for r in mine if r.status not in (Outcome.SKIP, Outcome.NOT_RUN)]
+        passed = sum(r.status == Outcome.PASS for r in ran)
+        failing = [r for r in ran if r.status in (Outcome.FAIL, Outcome.ERROR)]
         if not ran:
-            status = NOT_RUN
+            status = Status.NOT_RUN
         elif not failing:
-            status = DONE
-        elif all(t.category == "not done" for t in failing):
-            status = TODO
+            status = Status.DONE
+        elif all(r.category == Category.NOT_DONE for r in failing):
+            status = Status.TODO
         else:
-            status = FAILING
+            status = Status.FAILING
         scores.append(
             ExerciseScore(
                 id=ex.id,
                 chapter=ex.chapter,
                 module=ex.module,
                 points=ex.points,
-                earned=ex.points if status == DONE else 0,
+                earned=ex.points if status == Status.DONE else 0,
                 passed=passed,
-                total=len(ran),
+                total=len(mine) - sum(r.status == Outcome.SKIP for r in mine),
                 status=status,
                 first_failure=failing[0].message.splitlines()[0] if failing else "",
+                skipped=sum(r.status == Outcome.SKIP for r in mine),
             )
         )
     return scores
@@ -126,10 +175,8 @@ def score(tests: list[TestResult], catalog: Catalog, exercise_ids: set[str] | No
 
 def explain(tests: list[TestResult], lang: str = "en", limit: int = 8) -> list[str]:
     """Why an exercise fails, in short lines; a reason shared by many tests is shown once."""
-    from kata.i18n import t
-
-    failing = [r for r in tests if r.status in ("fail", "error")]
-    passed = sum(r.status == "pass" for r in tests)
+    failing = [r for r in tests if r.status in (Outcome.FAIL, Outcome.ERROR)]
+    passed = sum(r.status == Outcome.PASS for r in tests)
     lines = [t("next.passed", lang, passed=passed, total=len(tests))]
     reasons: dict[str, list[str]] = {}
     for r in failing:
@@ -143,8 +190,6 @@ def explain(tests: list[TestResult], lang: str = "en", limit: int = 8) -> list[s
 
 def markdown_report(results: Results, catalog: Catalog, lang: str = "en") -> str:
     """report.md; its words follow `lang`, results.json stays in English."""
-    from kata.i18n import status_word, t
-
     lines = [
         t("report.title", lang),
         "",

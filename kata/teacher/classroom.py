@@ -13,7 +13,7 @@ a broken submission gets a row with the reason and the batch goes on.
 Writes DIR/class.csv (one row per learner), DIR/class.md (the table and the
 per-exercise pass rate) and DIR/<learner>/{results.json,report.md,junit.xml}.
 
-`python -m kata.classroom github-files` rewrites the GitHub Classroom files
+`kata classroom` rewrites the GitHub Classroom files
 (.github/classroom/autograding.json, .github/workflows/classroom.yml) from
 the catalog.
 """
@@ -40,10 +40,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kata import brokers
-from kata.catalog import ROOT, Catalog, CatalogError, parse
-from kata.results import DONE, Results
-from kata.results import load as load_results
+from kata.core import brokers
+from kata.core.catalog import CATALOG_RELPATH, ROOT, Catalog, CatalogError, parse
+from kata.core.results import DONE, Results
+from kata.core.results import load as load_results
 
 # What the grader's copy supplies to every run; the learner supplies only exercises/.
 HARNESS_PARTS = ("kata", "tests", "docker", "conftest.py", "pyproject.toml")
@@ -296,7 +296,7 @@ def _run_grade(workdir: Path, out_dir: Path, settings: Settings) -> str | None:
     return None
 
 
-# Categories (kata/plugin.py) that say the submission itself is broken, not unfinished.
+# Categories (kata/core/plugin.py) that say the submission itself is broken, not unfinished.
 BROKEN_CATEGORIES = ("broken", "hang", "broker died")
 
 
@@ -537,7 +537,7 @@ def autograding_config(catalog: Catalog) -> dict:
 def classroom_workflow(catalog: Catalog) -> str:
     """GitHub Classroom's workflow with the command grader, one step per exercise."""
     lines = [
-        "# Generated from kata/catalog.toml by `python -m kata.classroom github-files`:",
+        "# Generated from kata/core/catalog.toml by `kata classroom`:",
         "# edit the catalog and regenerate, not this file. GitHub Classroom runs it on",
         "# every push to a learner's repository; each exercise earns its catalog points",
         "# when all its tests pass, as with `kata grade`. See docs/grading.md.",
@@ -615,11 +615,8 @@ def write_github_files(root: Path, catalog: Catalog) -> list[Path]:
 # --- command line -----------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="kata grade-all",
-        description="Grade every learner's copy of the kata in SUBMISSIONS_DIR, tamper-proof.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `kata grade-all`."""
     parser.add_argument("submissions", metavar="SUBMISSIONS_DIR", help="one folder per learner")
     parser.add_argument("--out", default="class-results", help="folder for class.csv, class.md")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
@@ -637,7 +634,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--broker",
-        choices=("auto", "docker", "local"),
+        choices=tuple(m for m in brokers.MODES if m != "external"),
         default=None,
         help="where each run's broker comes from (default: KATA_BROKER, else auto)",
     )
@@ -646,11 +643,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=str(ROOT),
         help="the pristine kata to grade with (default: this kata, %(default)s)",
     )
-    return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """`kata grade-all`: grade every submission, write class.csv and class.md."""
     grader = Path(args.grader).resolve()
     submissions = Path(args.submissions)
     if not submissions.is_dir():
@@ -666,7 +662,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     try:
-        catalog_file = grader / "kata" / "catalog.toml"
+        catalog_file = grader / CATALOG_RELPATH
         catalog = parse(catalog_file.read_text(encoding="utf-8"), source=str(catalog_file))
     except (OSError, CatalogError) as exc:
         print(f"kata grade-all: the grader's catalog: {exc}", file=sys.stderr)
@@ -704,16 +700,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"--jobs {args.jobs})\nwritten: {out / 'class.csv'}, {out / 'class.md'}"
     )
     return 0
-
-
-def _module_main(argv: list[str]) -> int:
-    if argv[:1] == ["github-files"]:
-        catalog = parse((ROOT / "kata" / "catalog.toml").read_text(encoding="utf-8"))
-        for path in write_github_files(ROOT, catalog):
-            print(f"written: {path}")
-        return 0
-    return main(argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(_module_main(sys.argv[1:]))

@@ -3,11 +3,10 @@
 The watch process starts one broker and keeps it for every run. Each run is
 a fresh pytest process (so the edited exercise is imported anew) that finds
 the broker through the environment: KATA_BROKER_JSON describes it, and
-PYTEST_PLUGINS loads this module as a pytest plugin whose
-`pytest_sessionstart` hands that broker to the kata plugin before it would
-start its own. The next pytest process is started (and has imported paho,
-pytest and the harness) while the learner is still typing, so a save is
-answered in about the time the tests themselves take.
+`brokers.open_session` uses it instead of starting one. The next pytest
+process is started (and has imported paho, pytest and the harness) while
+the learner is still typing, so a save is answered in about the time the
+tests themselves take.
 
 Files are watched with watchfiles when it is installed and works, else by
 looking at modification times a few times a second; pressing Enter runs the
@@ -21,7 +20,6 @@ import json
 import os
 import queue
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,11 +32,16 @@ from typing import TextIO
 
 import pytest
 
-from kata.brokers import Broker, Choice, stop_cleanly_on_sigterm
-from kata.i18n import pick_language
-from kata.results import explain
+from kata.core import brokers
+from kata.core.brokers import Broker, stop_cleanly_on_sigterm
+from kata.core.catalog import ROOT, Exercise
+from kata.core.i18n import pick_language
+from kata.core.results import DONE, ExerciseScore, explain, score
+from kata.core.results import load as load_results
+from kata.learner.explore import enable_ansi
+from kata.learner.progress import RunFailed, explain_failed_run, fingerprint, progress, remember
 
-BROKER_ENV = "KATA_BROKER_JSON"
+BROKER_ENV = brokers.SHARED_ENV
 POLL_INTERVAL = 0.25  # seconds between two looks at the files when polling
 WATCH_HANG_AFTER = 5  # seconds per test: a learner's hang should not stall watch for long
 
@@ -46,53 +49,9 @@ WATCH_HANG_AFTER = 5  # seconds per test: a learner's hang should not stall watc
 # --- sharing the broker with pytest processes ---------------------------------
 
 
-def broker_to_json(broker: Broker) -> str:
-    """What a pytest process needs to use `broker` (no runner: it is not its to stop)."""
-    data = {
-        "kind": broker.kind,
-        "host": broker.host,
-        "port": broker.port,
-        "auth_port": broker.auth_port,
-        "tls_port": broker.tls_port,
-        "ca_path": str(broker.ca_path) if broker.ca_path else None,
-        "users": broker.users,
-        "tls": broker.tls,
-        "username": broker.username,
-        "password": broker.password,
-        "version": broker.version,
-    }
-    return json.dumps(data)
-
-
-def broker_from_json(text: str) -> Broker:
-    data = json.loads(text)
-    ca_path = data.pop("ca_path", None)
-    return Broker(ca_path=Path(ca_path) if ca_path else None, **data)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """In a pytest process started by `kata watch`: use the watch process's broker."""
-    shared = os.environ.get(BROKER_ENV)
-    if not shared:
-        return
-    from kata.plugin import STATE
-
-    state = session.config.stash.get(STATE, None)
-    if state is not None and state.broker is None:
-        # Without a runner, the plugin's end-of-session close() leaves it running.
-        state.broker = broker_from_json(shared)
-        state.choice = Choice(state.broker.kind, "shared by kata watch")
-
-
 def shared_broker_env(broker: Broker | None) -> dict[str, str]:
     """Environment for pytest processes that should use `broker` (None: their own)."""
-    if broker is None:
-        return {}
-    plugins = [p for p in os.environ.get("PYTEST_PLUGINS", "").split(",") if p]
-    if __name__ not in plugins:
-        plugins.append(__name__)
-    return {BROKER_ENV: broker_to_json(broker), "PYTEST_PLUGINS": ",".join(plugins)}
+    return {} if broker is None else {BROKER_ENV: broker.to_json()}
 
 
 # --- running the tests: a pytest process warmed up before it is needed -------
@@ -101,9 +60,6 @@ def shared_broker_env(broker: Broker | None) -> dict[str, str]:
 def warm_worker() -> None:
     """Import what every run needs, then wait for pytest's arguments on stdin."""
     import paho.mqtt.client  # noqa: F401  (the slow imports, done before the save)
-
-    import kata.brokers
-    import kata.probe  # noqa: F401
 
     with contextlib.suppress(ImportError):
         import hypothesis  # noqa: F401
@@ -122,7 +78,7 @@ class WarmPytest:
         self.current: subprocess.Popen | None = None
 
     def _spawn(self) -> subprocess.Popen:
-        code = "from kata.watch import warm_worker; warm_worker()"
+        code = "from kata.learner.watch import warm_worker; warm_worker()"
         return subprocess.Popen(
             [sys.executable, "-c", code],
             cwd=self.cwd,
@@ -284,8 +240,6 @@ class Watch:
         watcher: str = "auto",
         exit_when_done: bool = False,
     ) -> None:
-        from kata.catalog import ROOT
-
         self.catalog = catalog
         self.root = ROOT
         self.tree = tree
@@ -295,8 +249,6 @@ class Watch:
         self.exit_when_done = exit_when_done
         self.tty = out.isatty()
         if self.tty:
-            from kata.explore import enable_ansi
-
             enable_ansi()
         env = dict(os.environ, PYTHONUTF8="1", MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"))
         env.update(shared_broker_env(broker))
@@ -318,14 +270,12 @@ class Watch:
 
     # runs ------------------------------------------------------------------
     def run_current(self) -> None:
-        from kata.cli import _fingerprint
-
         self.pytest.cancel()
         ex = self.exercise
         assert ex is not None
         self.runs += 1
         self._json = self._tmp / f"run{self.runs}.json"
-        self._fingerprint = _fingerprint(ex, self.tree)  # before the run: a save may follow
+        self._fingerprint = fingerprint(ex, self.tree)  # before the run: a save may follow
         # Plugins imported early by the warm worker cannot have their asserts
         # rewritten; pytest warns (an error here), and nothing is lost.
         args = ["-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
@@ -351,10 +301,6 @@ class Watch:
         self.pytest.warm()
 
     def finished(self, run_id: int, code: int, output: str) -> None:
-        from kata.cli import _explain_failed_run
-        from kata.results import DONE, score
-        from kata.results import load as load_results
-
         if run_id != self.runs:
             return  # a run cancelled by a newer save
         ex = self.exercise
@@ -367,7 +313,7 @@ class Watch:
         mine = [t for t in results.tests if t.exercise == ex.id] if results else []
         if not mine:
             # pytest itself failed (a usage error, no broker, a broken conftest).
-            self.say(_explain_failed_run(code, output), "", *self.footer())
+            self.say(explain_failed_run(code, output), "", *self.footer())
             return
         (scored,) = score(mine, self.catalog, {ex.id})
         self.remember(scored)
@@ -378,34 +324,13 @@ class Watch:
         reasons = explain(mine, pick_language(None))
         self.say("", *reasons, "", *self.hint_lines(), "", *self.footer())
 
-    def remember(self, scored: object) -> None:
+    def remember(self, scored: ExerciseScore) -> None:
         """Keep `kata list`'s cache right, so it need not run this exercise again."""
-        from kata.cli import CACHE_DIR
-
-        cache_file = CACHE_DIR / f"progress-{self.tree}.json"
-        try:
-            cache = json.loads(cache_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            cache = {}
-        cache[scored.id] = {  # type: ignore[attr-defined]
-            "status": scored.status,  # type: ignore[attr-defined]
-            "passed": scored.passed,  # type: ignore[attr-defined]
-            "total": scored.total,  # type: ignore[attr-defined]
-            "first_failure": scored.first_failure,  # type: ignore[attr-defined]
-            "fingerprint": self._fingerprint,
-        }
-        self.status[scored.id] = cache[scored.id]  # type: ignore[attr-defined]
-        with contextlib.suppress(OSError):
-            CACHE_DIR.mkdir(exist_ok=True)
-            # Whole or not at all: Ctrl-C may come at any moment.
-            partial = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
-            partial.write_text(json.dumps(cache, indent=1), encoding="utf-8")
-            os.replace(partial, cache_file)
+        remember([scored], {scored.id: self._fingerprint}, self.tree)
+        self.status[scored.id] = {"status": scored.status}
 
     def advance(self, after: object | None = None) -> None:
         """Go to the first exercise (after `after`) not known to be done, and run it."""
-        from kata.results import DONE
-
         exercises = self.catalog.exercises()  # type: ignore[attr-defined]
         start = exercises.index(after) + 1 if after is not None else 0
         for ex in exercises[start:]:
@@ -450,13 +375,17 @@ class Watch:
             self.status = {}
             self.advance()
 
-    def loop(self, status: dict[str, dict]) -> None:
+    def loop(self, status: dict[str, dict], start: Exercise | None = None) -> None:
         self.status = dict(status)
         watcher = start_watcher(self.root / self.tree, self.events, self.stop, self.watcher_mode)
         if self.keys is not None:
             start_keys(self.keys, self.events)
         try:
-            self.advance()
+            if start is not None:  # kata watch NAME
+                self.exercise, self.hint_level = start, 1
+                self.run_current()
+            else:
+                self.advance()
             while not self.stop.is_set():
                 try:
                     # Short waits: Ctrl-C reaches a thread blocked on a lock
@@ -489,34 +418,18 @@ def start_shared_broker(mode: str) -> tuple[Broker | None, Callable[[], None]]:
     An external broker (MQTT_BROKER_URL) costs nothing to reach, so each run
     uses it directly; a local or Docker one is started here once.
     """
-    from kata import brokers
-    from kata.plugin import KataState
-
-    state = KataState(tree="exercises", mode=mode)
-    state.choice = brokers.choose(mode)
-    if state.choice.kind == "external":
+    if brokers.choose(mode).kind == "external":
         return None, lambda: None
-    broker = state.session_broker()  # falls back from Docker to mosquitto like pytest
+    workdir = Path(tempfile.mkdtemp(prefix="kata-watch-broker-"))
+    broker, _ = brokers.open_session(mode, workdir)  # falls back from Docker like pytest
 
     def close() -> None:
         with contextlib.suppress(Exception):
             broker.close()
         brokers.stop_all()
-        shutil.rmtree(state.workdir, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
 
     return broker, close
-
-
-def _sigterm_as_interrupt() -> Callable[[], None]:
-    """SIGTERM (an IDE's stop button) cleans up like Ctrl-C; returns the undo."""
-    if not hasattr(signal, "SIGTERM") or threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def on_sigterm(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt("SIGTERM")
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
-    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def run(
@@ -528,27 +441,29 @@ def run(
     exit_when_done: bool = False,
     out: TextIO = sys.stdout,
     keys: TextIO | None = sys.stdin,
+    start: Exercise | None = None,
 ) -> int:
     """The `kata watch` command; returns the exit code."""
-    from kata.brokers import BrokerError
-    from kata.cli import progress
-
     undo = stop_cleanly_on_sigterm()
     close: Callable[[], None] = lambda: None  # noqa: E731
-    saved_env = {k: os.environ.get(k) for k in (BROKER_ENV, "PYTEST_PLUGINS")}
+    saved_env = {BROKER_ENV: os.environ.get(BROKER_ENV)}
     try:
         try:
             broker, close = start_shared_broker(mode)
-        except BrokerError as exc:
+        except brokers.BrokerError as exc:
             print(f"kata watch: {exc}", file=out)
             return 2
         where = broker.describe() if broker else "MQTT_BROKER_URL (each run connects to it)"
         print(f"kata watch: broker {where}", file=out)
         print("checking where you are (only changed exercises run) ...", file=out, flush=True)
-        # progress() runs pytest through kata.cli.run_pytest, which passes
+        # progress() runs pytest through progress.run_pytest, which passes
         # os.environ on: the shared broker is used there too.
         os.environ.update(shared_broker_env(broker))
-        status, _ = progress(catalog, tree)  # type: ignore[arg-type]
+        try:
+            status = progress(catalog, tree)  # type: ignore[arg-type]
+        except RunFailed as exc:
+            print(exc, file=out)
+            return 2
         watch = Watch(
             catalog,
             broker,
@@ -558,7 +473,7 @@ def run(
             watcher=watcher,
             exit_when_done=exit_when_done,
         )
-        watch.loop(status)
+        watch.loop(status, start)
         return 0
     except KeyboardInterrupt:
         print("\nkata watch: stopped", file=out, flush=True)

@@ -1,0 +1,172 @@
+"""The kata's two languages: which one to speak, and every line the harness prints in both.
+
+The code, the lessons and the chapter tests' assertions stay in English; what the
+harness itself says to a learner (progress, hints, one-line failure reasons, the
+no-broker help, the grade report) comes from messages.toml through t():
+
+    lang = pick_language(args.lang)          # --lang, else KATA_LANG, else the locale
+    print(t("list.points", lang, earned=10, possible=280))
+
+Chapter titles, summaries and hints are in kata/core/catalog.toml (Chapter.title_in(lang),
+Exercise.hints_in(lang)).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import locale
+import os
+import string
+import sys
+import unicodedata
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+LANGUAGES = ("en", "ja")
+DEFAULT_LANGUAGE = "en"
+ENV_VAR = "KATA_LANG"
+
+# POSIX order of precedence for the language of messages.
+MARKS = ("done", "todo", "fail", "skip")
+
+_LOCALE_VARS = ("LC_ALL", "LC_MESSAGES", "LANG")
+_WINDOWS_JAPANESE = 0x11  # PRIMARYLANGID of a Windows LANGID (0x0411 = ja-JP)
+
+
+def normalize(value: str | None) -> str | None:
+    """'ja', 'ja_JP.UTF-8', 'ja-JP', 'Japanese_Japan.932' -> 'ja'; 'en...' -> 'en'; else None."""
+    if not value:
+        return None
+    text = value.strip().lower().replace("-", "_")
+    if text.startswith(("ja_", "japanese")) or text.split(".")[0] == "ja":
+        return "ja"
+    if text.startswith(("en_", "english")) or text.split(".")[0] == "en":
+        return "en"
+    return None
+
+
+def _locale_language() -> str | None:
+    """The language of the system locale, or None when it says nothing we know."""
+    for var in _LOCALE_VARS:
+        value = os.environ.get(var)
+        if value:
+            # The first variable that is set decides, as for any POSIX program:
+            # LANG=C.UTF-8 (containers, CI) means "no translation", i.e. English.
+            return normalize(value) or DEFAULT_LANGUAGE
+    with contextlib.suppress(ValueError, TypeError):
+        # Windows and macOS GUI sessions often set no variable; the C library
+        # still knows the user's locale ('Japanese_Japan', '932').
+        found = normalize(locale.getlocale()[0])
+        if found:
+            return found
+    if sys.platform == "win32":
+        return _windows_ui_language()
+    return None
+
+
+def _windows_ui_language() -> str | None:
+    """The language of the Windows user interface (a Japanese Windows -> 'ja')."""
+    try:
+        import ctypes
+
+        langid = ctypes.windll.kernel32.GetUserDefaultUILanguage()  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return None
+    return "ja" if langid & 0x3FF == _WINDOWS_JAPANESE else None
+
+
+def pick_language(cli_value: str | None = None) -> str:
+    """--lang wins, then KATA_LANG, then the system locale (Japanese -> 'ja'), else English.
+
+    An unknown --lang is a ValueError (argparse's choices catch it first); an
+    unknown KATA_LANG is ignored, so that a typo there never stops a test run.
+    """
+    if cli_value:
+        chosen = normalize(cli_value)
+        if chosen is None:
+            raise ValueError(
+                f"unknown language {cli_value!r}: choose one of {', '.join(LANGUAGES)}"
+            )
+        return chosen
+    return normalize(os.environ.get(ENV_VAR)) or _locale_language() or DEFAULT_LANGUAGE
+
+
+def configure_utf8_output() -> None:
+    """Write stdout and stderr as UTF-8, so Japanese never turns into mojibake or a crash.
+
+    Windows consoles and pipes default to a legacy code page (cp932, cp1252);
+    errors='replace' keeps a character that still cannot be written from
+    raising UnicodeEncodeError in the middle of a report.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None:  # replaced by a test runner's capture object
+            continue
+        with contextlib.suppress(ValueError, OSError):
+            reconfigure(encoding="utf-8", errors="replace")
+
+
+def t(key: str, lang: str, /, **fields: object) -> str:
+    """MESSAGES[key] in `lang`, formatted with `fields` (str.format syntax)."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}: choose one of {', '.join(LANGUAGES)}")
+    try:
+        texts = MESSAGES[key]
+    except KeyError:
+        raise KeyError(f"no message {key!r} in kata/core/messages.toml") from None
+    return texts[lang].format(**fields)
+
+
+def teach(en: str, ja: str) -> str:
+    """A test's message that teaches a concept, in the learner's language.
+
+    Chapter tests write the two texts side by side, so that a failure that
+    explains MQTT (the QoS handshake, the will, on_connect) reads in Japanese
+    for a Japanese learner: `assert got, teach(en="...", ja="...")`.
+    """
+    return ja if pick_language(None) == "ja" else en
+
+
+def status_word(status: str, lang: str) -> str:
+    """An exercise status of kata.core.results ('done', 'todo', 'failing', 'not run') for people."""
+    return t("status." + status.replace(" ", "_"), lang)
+
+
+def mark(name: str, lang: str) -> str:
+    """A progress-table mark ('done', 'todo', 'fail', 'skip'), padded to the widest one.
+
+    So that `[{mark}]` columns line up in both languages: English marks are all
+    four columns wide; Japanese ones take two to four characters of two columns.
+    """
+    width = max(display_width(t(f"mark.{other}", lang)) for other in MARKS)
+    return ljust(t(f"mark.{name}", lang), width)
+
+
+def fields_of(text: str) -> set[str]:
+    """The replacement fields of a message, with conversion and format spec: {'count', 'n:>2'}."""
+    found = set()
+    for _, name, spec, conversion in string.Formatter().parse(text):
+        if name is not None:
+            found.add(
+                name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            )
+    return found
+
+
+def display_width(text: str) -> int:
+    """Columns a terminal gives `text`: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def ljust(text: str, width: int) -> str:
+    """str.ljust by terminal columns, so tables with Japanese words stay aligned."""
+    return text + " " * max(0, width - display_width(text))
+
+
+# Every line the harness prints, key -> {"en": ..., "ja": ...}: messages.toml beside this file.
+MESSAGES_PATH = Path(__file__).with_name("messages.toml")
+MESSAGES: dict[str, dict[str, str]] = tomllib.loads(MESSAGES_PATH.read_text(encoding="utf-8"))

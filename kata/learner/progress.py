@@ -1,0 +1,155 @@
+"""Where the learner is: the one owner of running pytest, the cache and the next exercise.
+
+Every `kata` command that needs test results (list, next, check, grade,
+verify, watch) runs pytest through :func:`run_pytest` and reads progress
+through :func:`progress`, which re-runs only the exercises whose files
+changed since the last run (the cache in `.kata/`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from kata.core.catalog import ROOT, Catalog, Exercise
+from kata.core.i18n import pick_language, t
+from kata.core.results import ExerciseScore, Status
+from kata.core.results import load as load_results
+
+CACHE_DIR = ROOT / ".kata"
+HARNESS_DIR = ROOT / "kata"
+
+
+def run_pytest(
+    args: Sequence[str],
+    *,
+    target: str = "exercises",
+    json_out: Path | None = None,
+    quiet: bool = False,
+    timeout: float | None = None,
+    env: dict[str, str] | None = None,
+) -> tuple[int, str]:
+    """Run the kata's pytest in a fresh process (so edited exercises are re-imported)."""
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--target", target, *args]
+    if json_out is not None:
+        argv += ["--kata-json", str(json_out)]
+    run_env = dict(
+        os.environ,
+        PYTHONUTF8="1",
+        KATA_LANG=pick_language(None),  # the tests' one-line reasons in the same language
+        MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"),
+    )
+    run_env.update(env or {})
+    if quiet:
+        proc = subprocess.run(
+            argv,
+            cwd=ROOT,
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return proc.returncode, proc.stdout + proc.stderr
+    proc = subprocess.run(argv, cwd=ROOT, env=run_env, timeout=timeout, check=False)
+    return proc.returncode, ""
+
+
+def explain_failed_run(code: int, output: str) -> str:
+    """A pytest run that wrote no results: its exit code and the end of what it said."""
+    tail = "\n".join(output.strip().splitlines()[-15:])
+    return t("cli.run_failed", pick_language(None), code=code) + f"\n{tail}"
+
+
+class RunFailed(RuntimeError):
+    """pytest ended without results (no broker, a usage error): the text says why."""
+
+
+# --- progress, cached per file content --------------------------------------
+
+
+def fingerprint(ex: Exercise, tree: str) -> str:
+    digest = hashlib.sha256()
+    paths = [ex.source(tree), ROOT / ex.tests]
+    # Exercises that import earlier chapters, and the harness itself.
+    paths += sorted((ROOT / tree).glob("ch*/*.py")) + sorted(HARNESS_DIR.rglob("*.py"))
+    for path in paths:
+        digest.update(path.as_posix().encode())
+        digest.update(path.read_bytes() if path.exists() else b"<missing>")
+    return digest.hexdigest()
+
+
+def _cache_file(tree: str) -> Path:
+    return CACHE_DIR / f"progress-{tree}.json"
+
+
+def _read_cache(tree: str) -> dict[str, dict]:
+    try:
+        return json.loads(_cache_file(tree).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def remember(scores: Sequence[ExerciseScore], fingerprints: dict[str, str], tree: str) -> None:
+    """Write these exercises' scores into the cache, whole or not at all."""
+    cache = _read_cache(tree)
+    for score in scores:
+        cache[score.id] = {
+            "status": score.status,
+            "passed": score.passed,
+            "total": score.total,
+            "skipped": score.skipped,
+            "first_failure": score.first_failure,
+            "fingerprint": fingerprints[score.id],
+        }
+    with contextlib.suppress(OSError):
+        CACHE_DIR.mkdir(exist_ok=True)
+        # Ctrl-C may come at any moment: write aside, then replace.
+        path = _cache_file(tree)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        partial.write_text(json.dumps(cache, indent=1), encoding="utf-8")
+        os.replace(partial, path)
+
+
+def progress(catalog: Catalog, tree: str = "exercises") -> dict[str, dict]:
+    """Status per exercise id, from the cache where nothing changed, else from a test run.
+
+    Raises RunFailed when pytest could not run the tests at all (no broker).
+    """
+    cache = _read_cache(tree)
+    status: dict[str, dict] = {}
+    stale: dict[str, str] = {}
+    for ex in catalog.exercises():
+        fp = fingerprint(ex, tree)
+        if cache.get(ex.id, {}).get("fingerprint") == fp:
+            status[ex.id] = cache[ex.id]
+        else:
+            stale[ex.id] = fp
+    if stale:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "results.json"
+            files = [catalog.exercise(ex_id).tests for ex_id in stale]
+            code, output = run_pytest(files, target=tree, json_out=out, quiet=True)
+            results = load_results(out) if out.exists() else None
+        if results is None or (
+            results.broker == "none" and any(score.total for score in results.exercises)
+        ):
+            raise RunFailed(explain_failed_run(code, output))
+        remember(results.exercises, stale, tree)
+        status.update(_read_cache(tree))
+    return status
+
+
+def next_exercise(catalog: Catalog, status: dict[str, dict]) -> Exercise | None:
+    """The first exercise on the path (core, then deep) that is not done."""
+    for ex in catalog.exercises():
+        if status.get(ex.id, {}).get("status") != Status.DONE:
+            return ex
+    return None

@@ -1,0 +1,160 @@
+"""The teacher's and maintainer's `kata` commands: grade, grade-all, classroom, verify."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from kata.core.catalog import ROOT, Catalog
+from kata.core.i18n import pick_language, t
+from kata.core.results import (
+    FAILING,
+    Category,
+    ExerciseScore,
+    Outcome,
+    Results,
+    TestResult,
+    markdown_report,
+    score,
+)
+from kata.core.results import load as load_results
+from kata.core.target import TREES
+from kata.learner.progress import run_pytest
+from kata.teacher import classroom
+
+GRADE_TIMEOUT = 30 * 60  # a whole grading run, in seconds
+Command = Callable[[argparse.Namespace, Catalog], int]
+
+
+def _t(key: str, **fields: object) -> str:
+    return t(key, pick_language(None), **fields)
+
+
+def cmd_grade(args: argparse.Namespace, catalog: Catalog) -> int:
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = [ex.tests for ex in catalog.exercises()]
+    json_path = out_dir / "results.json"
+    junit = out_dir / "junit.xml"
+    extra = ["-q", "--tb=line", "-o", f"kata_hang_after={args.hang_after}", f"--junitxml={junit}"]
+    try:
+        code, _ = run_pytest(
+            [*files, *extra],
+            target=args.target,
+            json_out=json_path,
+            quiet=True,
+            timeout=GRADE_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        code = -1
+    if code not in (0, 1) or not json_path.exists():
+        # A crash took the whole run down: grade exercise by exercise, so
+        # only the one that crashes loses its points.
+        results = _grade_one_by_one(catalog, args, out_dir)
+    else:
+        results = load_results(json_path)
+    json_path.write_text(results.as_json(), encoding="utf-8")
+    report = markdown_report(results, catalog, pick_language(None))
+    (out_dir / "report.md").write_text(report, encoding="utf-8")
+    print(report)
+    print(_t("grade.written", json=json_path, junit=junit, report=out_dir / "report.md"))
+    return 0
+
+
+def _grade_one_by_one(catalog: Catalog, args: argparse.Namespace, out_dir: Path) -> Results:
+    tests: list[TestResult] = []
+    crashed: dict[str, str] = {}
+    for ex in catalog.exercises():
+        part = out_dir / f"results-{ex.id}.json"
+        try:
+            code, output = run_pytest(
+                [ex.tests, "-q", "-o", f"kata_hang_after={args.hang_after}"],
+                target=args.target,
+                json_out=part,
+                quiet=True,
+                timeout=GRADE_TIMEOUT / 4,
+            )
+        except subprocess.TimeoutExpired:
+            code, output = -1, "time limit exceeded"
+        if part.exists():
+            tests += load_results(part).tests
+            part.unlink()
+        else:
+            crashed[ex.id] = (output.strip().splitlines() or [f"exit code {code}"])[-1]
+    exercises = score(tests, catalog)
+    for i, e in enumerate(exercises):
+        if e.id in crashed:
+            exercises[i] = ExerciseScore(
+                e.id, e.chapter, e.module, e.points, 0, 0, 0, FAILING, f"crashed: {crashed[e.id]}"
+            )
+    return Results(
+        version=1,
+        target=args.target,
+        broker="(one run per exercise)",
+        status="fail",
+        tests=tests,
+        exercises=exercises,
+    )
+
+
+def cmd_verify(args: argparse.Namespace, catalog: Catalog) -> int:
+    files = [ex.tests for ex in catalog.exercises()]
+    with tempfile.TemporaryDirectory() as tmp:
+        sol, stub = Path(tmp) / "solutions.json", Path(tmp) / "stubs.json"
+        run_pytest([*files, "-q"], target="solutions", json_out=sol, quiet=True)
+        stub_args = [*files, "-q", "--stubs-must-fail"]
+        run_pytest(stub_args, target="exercises", json_out=stub, quiet=True)
+        if not (sol.exists() and stub.exists()):
+            print("kata verify: a run did not finish; run tox -e solutions,stubs to see why")
+            return 1
+        solutions, stubs = load_results(sol), load_results(stub)
+    problems = 0
+    print(f"{'exercise':<28} {'solution':<22} stub")
+    for ex in catalog.exercises():
+        s_tests = [t for t in solutions.tests if t.exercise == ex.id]
+        x_tests = [t for t in stubs.tests if t.exercise == ex.id]
+        s_bad = [r for r in s_tests if r.status in (Outcome.FAIL, Outcome.ERROR)]
+        x_bad = [r for r in x_tests if r.status != Outcome.SKIP and r.category != Category.NOT_DONE]
+        s_pass = sum(r.status == Outcome.PASS for r in s_tests)
+        s_skip = sum(r.status == Outcome.SKIP for r in s_tests)
+        skipped = f" ({s_skip} skipped)" if s_skip else ""
+        s_text = f"{s_pass}/{len(s_tests) - s_skip} pass{skipped}" if s_tests else "NO TESTS"
+        x_text = "all fail" if x_tests and not x_bad else f"{len(x_bad)} do not fail"
+        ok = s_tests and not s_bad and x_tests and not x_bad
+        problems += not ok
+        print(f"{ex.id:<28} {s_text:<22} {x_text}{'' if ok else '   <- fix'}")
+        for bad in (s_bad + x_bad)[:5]:
+            reason = bad.message.splitlines()[0] if bad.message else bad.status
+            print(f"    {bad.name}: {reason}")
+    print("\nverify: OK" if not problems else f"\nverify: {problems} exercise(s) need work")
+    return 1 if problems else 0
+
+
+def cmd_grade_all(args: argparse.Namespace, catalog: Catalog) -> int:
+    return classroom.run(args)
+
+
+def cmd_classroom(args: argparse.Namespace, catalog: Catalog) -> int:
+    for path in classroom.write_github_files(ROOT, catalog):
+        print(_t("classroom.written", path=path))
+    return 0
+
+
+def register(command: Callable[[str, str], argparse.ArgumentParser]) -> dict[str, Command]:
+    """Add the teacher's subcommands through `command(name, help)`; returns their handlers."""
+    grade = command("grade", _t("help.grade"))
+    grade.add_argument("--out", default="kata-results", help=_t("help.grade.out"))
+    grade.add_argument("--target", default=TREES[0], choices=TREES)
+    grade.add_argument("--hang-after", type=float, default=10.0, help=_t("help.grade.hang_after"))
+    classroom.add_arguments(command("grade-all", _t("help.grade_all")))
+    command("classroom", _t("help.classroom"))
+    command("verify", _t("help.verify"))
+    return {
+        "grade": cmd_grade,
+        "grade-all": cmd_grade_all,
+        "classroom": cmd_classroom,
+        "verify": cmd_verify,
+    }
