@@ -736,6 +736,7 @@ def _write_results(path: Path, state: KataState, exitstatus: int) -> None:
         else "fail",
         tests=tests,
         exercises=score(tests, catalog, ran_ids),
+        error=state.broker_error or "",
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(results.as_json(), encoding="utf-8")

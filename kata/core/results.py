@@ -103,6 +103,11 @@ class Results:
     status: str  # pass | fail (every test passed or not)
     tests: list[TestResult] = field(default_factory=list)
     exercises: list[ExerciseScore] = field(default_factory=list)
+    # The run could not test anything (no broker): never a score.
+    error: str = ""
+    # What the harness found tampered with at run time (pytest or the harness
+    # patched, test bodies that never ran): a grader flags the submission.
+    integrity: list[str] = field(default_factory=list)
 
     @property
     def earned(self) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +51,12 @@ def cmd_grade(args: argparse.Namespace, catalog: Catalog) -> int:
         )
     except subprocess.TimeoutExpired:
         code = -1
+    failed_env = load_results(json_path).error if json_path.exists() else ""
+    if failed_env:
+        # No broker, no test: a failing environment is never a score.
+        json_path.unlink()
+        print(failed_env.strip(), file=sys.stderr)
+        return 2
     if code not in (0, 1) or not json_path.exists():
         # A crash took the whole run down: grade exercise by exercise, so
         # only the one that crashes loses its points.
