@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent import futures
 
 import pytest
+from _ch01_expect import expect_raise
 
 from kata import exercise
 from kata.brokers import free_port
@@ -73,9 +74,17 @@ def test_send_publishes_the_text_to_the_topic(broker, topic, probe, qos) -> None
 
 
 def test_send_to_a_closed_port_raises_oserror(no_thread_outlives) -> None:
-    with pytest.raises(OSError) as raised:
-        first_message.send("127.0.0.1", free_port(), "kata/nowhere", "x")
-    assert not isinstance(raised.value, TimeoutError), "no broker: the connection is refused"
+    error = expect_raise(
+        OSError,
+        first_message.send,
+        "127.0.0.1",
+        free_port(),
+        "kata/nowhere",
+        "x",
+        why_en="no broker listens on that port: the connection is refused at once",
+        why_ja="そのポートではブローカーが待ち受けていないので、接続はすぐに拒否されます",
+    )
+    assert not isinstance(error, TimeoutError), "no broker: the connection is refused"
     no_thread_outlives()
 
 
@@ -152,31 +161,39 @@ def test_receive_times_out_when_the_filter_does_not_match(
     broker, topic, probe, suffix, why_en, why_ja
 ) -> None:
     _retain(probe, f"{topic}/sensors/kitchen/temperature", b"21.5")
-    with pytest.raises(TimeoutError) as raised:
-        message = first_message.receive(broker.host, broker.port, f"{topic}/{suffix}", 0.3)
-        pytest.fail(
-            teach(
-                en=f"'{suffix}' does not match 'sensors/kitchen/temperature' ({why_en}), yet "
-                f"receive() returned {message!r} instead of raising TimeoutError",
-                ja=f"'{suffix}' は 'sensors/kitchen/temperature' にマッチしません ({why_ja})。"
-                f"それなのに receive() は TimeoutError ではなく {message!r} を返しました",
-            )
-        )
-    assert f"{topic}/{suffix}" in str(raised.value)
+    error = expect_raise(
+        TimeoutError,
+        first_message.receive,
+        broker.host,
+        broker.port,
+        f"{topic}/{suffix}",
+        0.3,
+        why_en=f"'{suffix}' does not match 'sensors/kitchen/temperature' ({why_en})",
+        why_ja=f"'{suffix}' は 'sensors/kitchen/temperature' にマッチしません ({why_ja})",
+    )
+    assert f"{topic}/{suffix}" in str(error), f"name the filter in the TimeoutError: {error!r}"
 
 
 def test_receive_times_out_naming_the_filter(broker, topic, no_thread_outlives) -> None:
     wanted = f"{topic}/nobody/publishes/here"
     started = time.monotonic()
-    with pytest.raises(TimeoutError) as raised:
-        first_message.receive(broker.host, broker.port, wanted, timeout=0.3)
+    error = expect_raise(
+        TimeoutError,
+        first_message.receive,
+        broker.host,
+        broker.port,
+        wanted,
+        timeout=0.3,
+        why_en="nobody publishes on that filter",
+        why_ja="そのフィルターには誰もパブリッシュしません",
+    )
     took = time.monotonic() - started
     assert took < 2.3, f"receive(timeout=0.3) should give up after about 0.3 s, took {took:.1f} s"
-    assert wanted in str(raised.value), teach(
+    assert wanted in str(error), teach(
         en=f"say what did not happen, e.g. \"no message on '{wanted}' within 0.3 s\"; "
-        f"got {raised.value!r}",
+        f"got {error!r}",
         ja=f"何が起きなかったのかを書きます。例: \"no message on '{wanted}' within 0.3 s\"。"
-        f"実際は {raised.value!r} でした",
+        f"実際は {error!r} でした",
     )
     no_thread_outlives()
 
@@ -184,8 +201,17 @@ def test_receive_times_out_naming_the_filter(broker, topic, no_thread_outlives) 
 def test_receive_from_a_server_that_never_answers_times_out(no_thread_outlives) -> None:
     with silent_server() as port:
         started = time.monotonic()
-        with pytest.raises(TimeoutError):
-            first_message.receive("127.0.0.1", port, "kata/silent", timeout=0.3)
+        expect_raise(
+            TimeoutError,
+            first_message.receive,
+            "127.0.0.1",
+            port,
+            "kata/silent",
+            timeout=0.3,
+            why_en="the server accepts TCP but never answers MQTT: no CONNACK, no message",
+            why_ja="サーバーは TCP を受け付けますが MQTT では何も答えません。"
+            "CONNACK もメッセージも来ません",
+        )
         took = time.monotonic() - started
     no_thread_outlives()
     assert took < 2.3, teach(
@@ -198,9 +224,17 @@ def test_receive_from_a_server_that_never_answers_times_out(no_thread_outlives) 
 
 
 def test_receive_from_a_closed_port_raises_oserror(no_thread_outlives) -> None:
-    with pytest.raises(OSError) as raised:
-        first_message.receive("127.0.0.1", free_port(), "kata/nowhere", timeout=2.0)
-    assert not isinstance(raised.value, TimeoutError), (
+    error = expect_raise(
+        OSError,
+        first_message.receive,
+        "127.0.0.1",
+        free_port(),
+        "kata/nowhere",
+        timeout=2.0,
+        why_en="no broker listens on that port: the connection is refused at once",
+        why_ja="そのポートではブローカーが待ち受けていないので、接続はすぐに拒否されます",
+    )
+    assert not isinstance(error, TimeoutError), (
         "no broker listens: connect() raises ConnectionRefusedError at once; do not wait"
     )
     no_thread_outlives()
