@@ -1,22 +1,8 @@
 """Chapter 1 - the wire format: speak MQTT 3.1.1 over a bare socket.
 
-paho hides the bytes; here you write them. Every MQTT packet starts with a
-fixed header: one byte (packet type in the high 4 bits, flags in the low 4),
-then the Remaining Length, the number of bytes that follow, as a variable
-byte integer (MQTT 3.1.1 §2.2.3): 7 bits per byte, least significant group
-first, the high bit (0x80) set on every byte but the last. 0..127 takes one
-byte, 128..16383 two, up to 268435455 in four; a fifth byte is an error.
-Strings are UTF-8 with a 2-byte big-endian length in front (§1.5.3).
-
-CONNECT (§3.1): 0x10, length, "\\x00\\x04MQTT", level 4, connect flags
-(0x02 = clean session), keep alive (2 bytes), then the client id string.
-The broker answers CONNACK (§3.2): 0x20 0x02, session present, return code
-(0 accepted, 1-5 refused: 5 = not authorized).
-PUBLISH at QoS 0 (§3.3): 0x30 (| 0x01 when retained), length, topic string,
-payload (no packet id at QoS 0). DISCONNECT (§3.14): 0xE0 0x00.
-
-Implement the five functions; raw_publish puts the others on a socket.
-Check your work: kata check packets (or: pytest tests/ch01_basics/test_packets.py).
+Build CONNECT and PUBLISH byte by byte; raw_publish sends them to a broker.
+Lesson: kata lesson packets  (packets.md, 日本語: packets.ja.md)
+Check: kata check packets
 """
 
 from __future__ import annotations
@@ -45,7 +31,11 @@ def _string(text: str, what: str) -> bytes:
 
 
 def encode_remaining_length(n: int) -> bytes:
-    """The variable byte integer for n (0..268435455), in the fewest bytes."""
+    """The variable byte integer for n (0..268435455), in the fewest bytes.
+
+    7 bits per byte, lowest group first, 0x80 on every byte but the last:
+    0 -> 00, 127 -> 7f, 128 -> 80 01, 321 -> c1 02. ValueError outside the range.
+    """
     if not 0 <= n <= MAX_REMAINING_LENGTH:
         raise ValueError(
             f"the remaining length must be within 0..{MAX_REMAINING_LENGTH} "
@@ -62,7 +52,11 @@ def encode_remaining_length(n: int) -> bytes:
 
 
 def decode_remaining_length(data: bytes) -> tuple[int, int]:
-    """(value, bytes consumed) of the variable byte integer at the start of data."""
+    """(value, bytes consumed) of the variable byte integer at the start of data.
+
+    Bytes after it are left alone: b"\\x7f\\x00" -> (127, 1). ValueError when
+    data ends while 0x80 says more follows, or when a 4th byte still has 0x80.
+    """
     value = 0
     for index, byte in enumerate(data[:4]):
         value += (byte & 0x7F) << (7 * index)
@@ -80,7 +74,12 @@ def decode_remaining_length(data: bytes) -> tuple[int, int]:
 
 
 def connect_packet(client_id: str, keepalive: int = 60, clean_session: bool = True) -> bytes:
-    """An MQTT 3.1.1 CONNECT packet with no user name, password or will."""
+    """An MQTT 3.1.1 CONNECT packet with no user name, password or will.
+
+    connect_packet("kata") == bytes.fromhex("10 10 00 04 4d 51 54 54 04 02 00 3c 00 04 6b 61 74 61")
+    ValueError: keepalive outside 0..65535, a client id over 65535 UTF-8
+    bytes, or an empty client id with clean_session=False.
+    """
     if not 0 <= keepalive <= 0xFFFF:
         raise ValueError(f"keepalive is 2 bytes: 0..65535 seconds, not {keepalive}")
     if not client_id and not clean_session:
@@ -94,7 +93,12 @@ def connect_packet(client_id: str, keepalive: int = 60, clean_session: bool = Tr
 
 
 def publish_packet(topic: str, payload: bytes, retain: bool = False) -> bytes:
-    """A QoS 0 PUBLISH packet of payload to topic."""
+    """A QoS 0 PUBLISH packet of payload to topic.
+
+    publish_packet("a/b", b"hi") == bytes.fromhex("30 07 00 03 61 2f 62 68 69");
+    retain=True makes the first byte 0x31. ValueError for an empty topic or
+    one with '+' or '#'.
+    """
     if not topic:
         raise ValueError("a topic name must not be empty (MQTT 3.1.1 §4.7.3)")
     if "+" in topic or "#" in topic:
@@ -123,7 +127,12 @@ def raw_publish(
     client_id: str,
     timeout: float = 5.0,
 ) -> None:
-    """CONNECT, check the CONNACK, PUBLISH (QoS 0), DISCONNECT on one plain socket."""
+    """CONNECT, check the CONNACK, PUBLISH (QoS 0), DISCONNECT on one plain socket.
+
+    Return code not 0: ConnectionRefusedError(code, "CONNACK return code 5: ...").
+    No CONNACK in time: TimeoutError("no CONNACK within 5.0 s from host:port").
+    Close the socket in every case.
+    """
     with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.sendall(connect_packet(client_id))
         try:

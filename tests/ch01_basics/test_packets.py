@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+from _ch01_expect import expect_raise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -58,9 +59,14 @@ def test_decode_remaining_length_at_the_byte_boundaries(value, wire) -> None:
 
 @pytest.mark.parametrize("value", [-1, MAX + 1, 2**32])
 def test_encode_rejects_values_outside_the_range(value) -> None:
-    with pytest.raises(ValueError) as raised:
-        packets.encode_remaining_length(value)
-    assert str(raised.value), "say why: the range is 0..268435455"
+    error = expect_raise(
+        ValueError,
+        packets.encode_remaining_length,
+        value,
+        why_en="a remaining length is 0..268435455 (4 bytes of 7 bits)",
+        why_ja="Remaining Length は 0..268435455 です (7 ビットずつ 4 バイト)",
+    )
+    assert str(error), "say why: the range is 0..268435455"
 
 
 @pytest.mark.parametrize(
@@ -69,16 +75,26 @@ def test_encode_rejects_values_outside_the_range(value) -> None:
     ids=["empty", "one-byte-says-more", "two-bytes-say-more", "three-bytes-say-more"],
 )
 def test_decode_rejects_truncated_input(wire) -> None:
-    with pytest.raises(ValueError) as raised:
-        packets.decode_remaining_length(bytes.fromhex(wire))
-    assert str(raised.value), "say why: the data ends while 0x80 says more bytes follow"
+    error = expect_raise(
+        ValueError,
+        packets.decode_remaining_length,
+        bytes.fromhex(wire),
+        why_en="the data ends while 0x80 says more bytes follow",
+        why_ja="0x80 が「まだ続く」と言っているのに、データが終わっています",
+    )
+    assert str(error), "say why: the data ends while 0x80 says more bytes follow"
 
 
 @pytest.mark.parametrize("wire", ["ff ff ff ff 01", "80 80 80 80 00", "ff ff ff ff"])
 def test_decode_rejects_a_fifth_byte(wire) -> None:
-    with pytest.raises(ValueError) as raised:
-        packets.decode_remaining_length(bytes.fromhex(wire))
-    assert str(raised.value), "say why: a remaining length has at most 4 bytes"
+    error = expect_raise(
+        ValueError,
+        packets.decode_remaining_length,
+        bytes.fromhex(wire),
+        why_en="a remaining length has at most 4 bytes: the 4th still has 0x80 set",
+        why_ja="Remaining Length は最大 4 バイトですが、4 バイト目にまだ 0x80 が立っています",
+    )
+    assert str(error), "say why: a remaining length has at most 4 bytes"
 
 
 @settings(max_examples=150, deadline=None)
@@ -152,20 +168,34 @@ def test_connect_packet_counts_utf8_bytes_and_long_lengths() -> None:
     assert got[15:] == client_id.encode("utf-8")
 
 
+KEEPALIVE = (
+    "the keep alive is 2 bytes: 0..65535 s",
+    "キープアライブは 2 バイト (0..65535 秒) です",
+)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "rule"),
     [
-        ({"client_id": "k", "keepalive": -1}, "keepalive is 0..65535"),
-        ({"client_id": "k", "keepalive": 65_536}, "keepalive is 0..65535"),
-        ({"client_id": "", "clean_session": False}, "an empty id needs a clean session"),
-        ({"client_id": "x" * 65_536}, "a string is at most 65535 bytes"),
+        ({"client_id": "k", "keepalive": -1}, KEEPALIVE),
+        ({"client_id": "k", "keepalive": 65_536}, KEEPALIVE),
+        (
+            {"client_id": "", "clean_session": False},
+            (
+                "an empty client id needs clean_session=True (MQTT 3.1.1 §3.1.3)",
+                "空のクライアント ID には clean_session=True が必要です (MQTT 3.1.1 §3.1.3)",
+            ),
+        ),
+        (
+            {"client_id": "x" * 65_536},
+            ("an MQTT string is at most 65535 bytes", "MQTT の文字列は最大 65535 バイトです"),
+        ),
     ],
     ids=["keepalive-negative", "keepalive-too-big", "empty-id-persistent", "id-too-long"],
 )
 def test_connect_packet_rejects_what_the_spec_forbids(kwargs, rule) -> None:
-    with pytest.raises(ValueError):
-        packets.connect_packet(**kwargs)
-        pytest.fail(f"expected ValueError: {rule}")
+    why_en, why_ja = rule
+    expect_raise(ValueError, packets.connect_packet, **kwargs, why_en=why_en, why_ja=why_ja)
 
 
 def test_publish_packet_byte_for_byte() -> None:
@@ -194,9 +224,14 @@ def test_publish_packet_with_a_large_payload() -> None:
 
 @pytest.mark.parametrize("bad", ["", "a/+", "a/#"])
 def test_publish_packet_rejects_invalid_topic_names(bad) -> None:
-    with pytest.raises(ValueError):
-        packets.publish_packet(bad, b"x")
-        pytest.fail(f"{bad!r} is not a topic you can publish to: expected ValueError")
+    expect_raise(
+        ValueError,
+        packets.publish_packet,
+        bad,
+        b"x",
+        why_en="a topic name is not empty and holds no wildcard ('+', '#')",
+        why_ja="トピック名は空ではなく、ワイルドカード ('+'、'#') を含みません",
+    )
 
 
 # --- on a real broker -------------------------------------------------------------
@@ -254,11 +289,17 @@ def test_raw_publish_twice_with_the_same_client_id(broker, topic, probe, client_
 @pytest.mark.needs_listener("auth")
 def test_raw_publish_refused_carries_the_connack_return_code(broker, topic, probe, client_id):
     probe.subscribe(f"{topic}/refused", qos=0)
-    with pytest.raises(ConnectionRefusedError) as raised:
-        packets.raw_publish(
-            broker.host, broker.auth_port, f"{topic}/refused", b"x", client_id("anon")
-        )
-    exc = raised.value
+    exc = expect_raise(
+        ConnectionRefusedError,
+        packets.raw_publish,
+        broker.host,
+        broker.auth_port,
+        f"{topic}/refused",
+        b"x",
+        client_id("anon"),
+        why_en="the password listener answers an anonymous CONNECT with return code 5",
+        why_ja="パスワードが必要なリスナーは、匿名の CONNECT に戻りコード 5 で答えます",
+    )
     carried = {getattr(exc, "return_code", None), exc.errno, exc.args[0] if exc.args else None}
     assert 5 in carried, (
         "the password listener answers an anonymous CONNECT with CONNACK return code 5 "
@@ -268,14 +309,35 @@ def test_raw_publish_refused_carries_the_connack_return_code(broker, topic, prob
 
 
 def test_raw_publish_to_a_closed_port_raises_oserror() -> None:
-    with pytest.raises(OSError):
-        packets.raw_publish("127.0.0.1", free_port(), "kata/nowhere", b"x", "kata-raw", 2.0)
+    expect_raise(
+        OSError,
+        packets.raw_publish,
+        "127.0.0.1",
+        free_port(),
+        "kata/nowhere",
+        b"x",
+        "kata-raw",
+        2.0,
+        why_en="nothing listens on that port, so the connection is refused",
+        why_ja="そのポートでは何も待ち受けていないので、接続は拒否されます",
+    )
 
 
 def test_raw_publish_times_out_naming_connack() -> None:
-    with silent_server() as port, pytest.raises(TimeoutError) as raised:
-        packets.raw_publish("127.0.0.1", port, "kata/silent", b"x", "kata-raw", timeout=0.2)
-    assert "CONNACK" in str(raised.value), (
+    with silent_server() as port:
+        error = expect_raise(
+            TimeoutError,
+            packets.raw_publish,
+            "127.0.0.1",
+            port,
+            "kata/silent",
+            b"x",
+            "kata-raw",
+            timeout=0.2,
+            why_en="the server accepts TCP but never sends a CONNACK",
+            why_ja="サーバーは TCP を受け付けますが、CONNACK を送ってきません",
+        )
+    assert "CONNACK" in str(error), (
         f"say what did not happen, e.g. 'no CONNACK within 0.2 s from 127.0.0.1:{port}'; "
-        f"got {raised.value!r}"
+        f"got {error!r}"
     )

@@ -10,11 +10,13 @@ import itertools
 import uuid
 
 import pytest
+from _ch01_expect import expect_raise
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paho.mqtt.client import topic_matches_sub
 
 from kata import exercise
+from kata.i18n import teach
 
 topics = exercise("ch01_basics.topics")
 
@@ -79,6 +81,106 @@ def _short(text: str) -> str:
     return repr(text) if len(text) < 40 else f"{text[:12]!r}... ({len(text.encode())} bytes)"
 
 
+# The rules in Japanese, by their English wording in the tables of this file.
+WHY_JA = {
+    # names and filters
+    "a topic name is at least one character": "トピック名は 1 文字以上です",
+    "'+' is a wildcard, for filters only": "'+' はワイルドカードで、フィルター専用です",
+    "'#' is a wildcard, for filters only": "'#' はワイルドカードで、フィルター専用です",
+    "'#' is a wildcard anywhere in a name": "'#' は名前のどこにあってもワイルドカードです",
+    "U+0000 is never allowed in a topic": "U+0000 はトピックに決して使えません",
+    "at most 65535 bytes": "最大 65535 バイトです",
+    "65536 UTF-8 bytes, though only 32768 characters": (
+        "32768 文字しかなくても、UTF-8 では 65536 バイトです"
+    ),
+    "a filter is at least one character": "フィルターは 1 文字以上です",
+    "'#' must be the last level": "'#' は最後のレベルでなければなりません",
+    "'#' must be the last level (an empty level follows)": (
+        "'#' は最後のレベルでなければなりません (後ろに空のレベルが続いています)"
+    ),
+    "'#' must be a whole level": "'#' はそれだけで 1 つのレベルでなければなりません",
+    "'+' must be a whole level": "'+' はそれだけで 1 つのレベルでなければなりません",
+    "U+0000 is never allowed": "U+0000 は決して使えません",
+    # matching
+    "'#' matches its parent level": "'#' は親のレベルにもマッチします",
+    "'#' matches one level": "'#' は 1 つのレベルにマッチします",
+    "and many": "複数のレベルにもマッチします",
+    "'#' alone matches everything not starting with '$'": (
+        "'#' だけのフィルターは、'$' で始まらないすべてのトピックにマッチします"
+    ),
+    "'+' matches one level": "'+' は 1 つのレベルにマッチします",
+    "'+' matches ONE level only": "'+' がマッチするのは 1 つのレベルだけです",
+    "'+' needs a level to match, even an empty one": (
+        "'+' にはマッチする相手のレベルが必要です (空のレベルでもかまいません)"
+    ),
+    "'sport/' has an empty second level, and '+' matches it": (
+        "'sport/' の 2 番目のレベルは空で、'+' はそれにマッチします"
+    ),
+    "'/finance' has two levels: '' and 'finance'": (
+        "'/finance' のレベルは '' と 'finance' の 2 つです"
+    ),
+    "the first level is empty in both": "どちらも最初のレベルが空です",
+    "'/finance' has two levels, '+' matches one": (
+        "'/finance' のレベルは 2 つですが、'+' がマッチするのは 1 つだけです"
+    ),
+    "a filter starting with '#' never matches a '$' topic": (
+        "'#' で始まるフィルターは、'$' で始まるトピックには決してマッチしません"
+    ),
+    "nor one starting with '+'": "'+' で始まるフィルターも同じです",
+    "a filter that names '$SYS' matches it": "'$SYS' と書いたフィルターならマッチします",
+    "wildcards after the '$' level are fine": (
+        "'$' のレベルより後ろのワイルドカードは問題ありません"
+    ),
+    "'/' is two empty levels, not a '$' topic": (
+        "'/' は空のレベル 2 つで、'$' で始まるトピックではありません"
+    ),
+    "'$' alone is a '$' topic too": "'$' だけのトピックも、'$' で始まるトピックです",
+    "no wildcard: plain comparison": "ワイルドカードがなければ、そのまま比べるだけです",
+    "'$' only matters at the start of the topic": (
+        "'$' が意味を持つのは、トピックの先頭にあるときだけです"
+    ),
+    "'#' matches the empty level too": "'#' は空のレベルにもマッチします",
+    "levels are compared whole, not as prefixes": (
+        "レベルは丸ごと比べます。前方一致ではありません"
+    ),
+    "'sport/' has one level more than 'sport'": "'sport/' は 'sport' よりレベルが 1 つ多いです",
+    "topics are case-sensitive": "トピックは大文字と小文字を区別します",
+    "empty levels are real levels": "空のレベルも本物のレベルです",
+    "'+' matches the empty level": "'+' は空のレベルにマッチします",
+    "two levels wanted, one given": (
+        "フィルターは 2 つのレベルを求めていますが、トピックのレベルは 1 つです"
+    ),
+    "'+' takes 'a', '#' takes the (empty) rest": (
+        "'+' が 'a' に、'#' が (空の) 残りにマッチします"
+    ),
+    "two levels wanted before '#'": "'#' の前に 2 つのレベルが必要です",
+    "'/#' matches the empty first level and what follows": (
+        "'/#' は空の最初のレベルと、それに続くものにマッチします"
+    ),
+    "'/#' wants an empty first level": "'/#' には空の最初のレベルが必要です",
+    "a one-level topic": "1 つのレベルだけのトピックです",
+    "a level is any UTF-8 text": "レベルには任意の UTF-8 テキストを使えます",
+    "spaces are ordinary characters": "空白も普通の文字です",
+    "'#' matches the parent level, not the grandparent": (
+        "'#' がマッチするのは親のレベルまでで、そのさらに上にはマッチしません"
+    ),
+}
+
+
+def _rejected(call, *args: str, why: str) -> BaseException:
+    """The ValueError that call(*args) raises; a failure naming the input and the rule if none."""
+    return expect_raise(ValueError, call, *args, why_en=why, why_ja=WHY_JA[why])
+
+
+def _names_the_rule(error: BaseException, words: tuple[str, ...], why: str) -> None:
+    message = str(error).lower()
+    assert any(word in message for word in words), teach(
+        en=f"the message should name the broken rule ({why}); got {str(error)[:120]!r}",
+        ja=f"メッセージには、違反したルール ({WHY_JA[why]}) を書きます。"
+        f"実際は {str(error)[:120]!r} でした",
+    )
+
+
 @pytest.mark.parametrize("name", VALID_NAMES, ids=_short)
 def test_valid_topic_names_are_accepted(name) -> None:
     topics.validate_topic_name(name)
@@ -88,13 +190,8 @@ def test_valid_topic_names_are_accepted(name) -> None:
     ("name", "why", "words"), INVALID_NAMES, ids=[_short(case[0]) for case in INVALID_NAMES]
 )
 def test_invalid_topic_names_are_rejected_naming_the_rule(name, why, words) -> None:
-    with pytest.raises(ValueError) as raised:
-        topics.validate_topic_name(name)
-        pytest.fail(f"{_short(name)} should raise ValueError: {why}")
-    message = str(raised.value).lower()
-    assert any(word in message for word in words), (
-        f"the message should name the broken rule ({why}); got {str(raised.value)[:120]!r}"
-    )
+    error = _rejected(topics.validate_topic_name, name, why=why)
+    _names_the_rule(error, words, why)
 
 
 @pytest.mark.parametrize("topic_filter", VALID_FILTERS, ids=_short)
@@ -108,13 +205,8 @@ def test_valid_topic_filters_are_accepted(topic_filter) -> None:
     ids=[_short(case[0]) for case in INVALID_FILTERS],
 )
 def test_invalid_topic_filters_are_rejected_naming_the_rule(topic_filter, why, words) -> None:
-    with pytest.raises(ValueError) as raised:
-        topics.validate_topic_filter(topic_filter)
-        pytest.fail(f"{_short(topic_filter)} should raise ValueError: {why}")
-    message = str(raised.value).lower()
-    assert any(word in message for word in words), (
-        f"the message should name the broken rule ({why}); got {str(raised.value)[:120]!r}"
-    )
+    error = _rejected(topics.validate_topic_filter, topic_filter, why=why)
+    _names_the_rule(error, words, why)
 
 
 # --- matching: the tricky table -------------------------------------------------
@@ -174,20 +266,31 @@ MATCHES = [
 def test_topic_matches_the_tricky_cases(topic_filter, topic, expected, why) -> None:
     got = topics.topic_matches(topic_filter, topic)
     verb = "matches" if expected else "does not match"
-    assert got is expected, f"{topic_filter!r} {verb} {topic!r}: {why}; got {got!r}"
+    verb_ja = "マッチします" if expected else "マッチしません"
+    assert got is expected, teach(
+        en=f"{topic_filter!r} {verb} {topic!r}: {why}; got {got!r}",
+        ja=f"{topic_filter!r} は {topic!r} に{verb_ja}: {WHY_JA[why]}。実際は {got!r} でした",
+    )
+
+
+INVALID_PAIRS = [
+    ("a/#/b", "a/x/b", "'#' must be the last level"),
+    ("sport+", "sport", "'+' must be a whole level"),
+    ("", "a", "a filter is at least one character"),
+    ("a/+", "a/+", "'+' is a wildcard, for filters only"),
+    ("#", "", "a topic name is at least one character"),
+    ("+", "#", "'#' is a wildcard, for filters only"),
+]
 
 
 @pytest.mark.parametrize(
-    ("topic_filter", "topic"),
-    [("a/#/b", "a/x/b"), ("sport+", "sport"), ("", "a"), ("a/+", "a/+"), ("#", ""), ("+", "#")],
+    ("topic_filter", "topic", "why"),
+    INVALID_PAIRS,
+    ids=[f"{f!r} vs {t!r}" for f, t, _ in INVALID_PAIRS],
 )
-def test_topic_matches_rejects_invalid_input(topic_filter, topic) -> None:
-    with pytest.raises(ValueError):
-        topics.topic_matches(topic_filter, topic)
-        pytest.fail(
-            f"topic_matches({topic_filter!r}, {topic!r}): validate both first; "
-            "an invalid filter or topic name raises ValueError"
-        )
+def test_topic_matches_rejects_invalid_input(topic_filter, topic, why) -> None:
+    # Validate both first: an invalid filter or topic name is an error, not a "no match".
+    _rejected(topics.topic_matches, topic_filter, topic, why=why)
 
 
 # --- matching: hypothesis against paho and against the broker ----------------------
@@ -241,9 +344,7 @@ def test_generated_filters_are_valid(topic_filter) -> None:
 def test_a_name_with_a_wildcard_is_rejected(name, wildcard, data) -> None:
     at = data.draw(st.integers(0, len(name)), label="at")
     bad = name[:at] + wildcard + name[at:]
-    with pytest.raises(ValueError):
-        topics.validate_topic_name(bad)
-        pytest.fail(f"{bad!r} holds the wildcard {wildcard!r}: not a topic name")
+    _rejected(topics.validate_topic_name, bad, why=f"{wildcard!r} is a wildcard, for filters only")
 
 
 @settings(max_examples=60, deadline=None)
@@ -252,9 +353,7 @@ def test_a_hash_before_another_level_is_rejected(topic_filter, data) -> None:
     levels = topic_filter.split("/")
     levels.insert(data.draw(st.integers(0, len(levels) - 1), label="at"), "#")
     bad = "/".join(levels)
-    with pytest.raises(ValueError):
-        topics.validate_topic_filter(bad)
-        pytest.fail(f"{bad!r} is not a valid filter: '#' must be the last level")
+    _rejected(topics.validate_topic_filter, bad, why="'#' must be the last level")
 
 
 @settings(max_examples=60, deadline=None)
@@ -263,9 +362,8 @@ def test_a_wildcard_glued_to_other_text_is_rejected(topic_filter, glued, data) -
     levels = topic_filter.split("/")
     levels.insert(data.draw(st.integers(0, len(levels)), label="at"), glued)
     bad = "/".join(levels)
-    with pytest.raises(ValueError):
-        topics.validate_topic_filter(bad)
-        pytest.fail(f"{bad!r} is not a valid filter: a wildcard must be a whole level")
+    rule = "'#' must be a whole level" if "#" in glued else "'+' must be a whole level"
+    _rejected(topics.validate_topic_filter, bad, why=rule)
 
 
 def _broker_routes(probe, topic_filter: str, topic: str) -> bool:
@@ -318,8 +416,13 @@ def test_the_broker_keeps_dollar_topics_from_leading_wildcards(broker, probe) ->
     for topic_filter in cases:
         got = topics.topic_matches(topic_filter, dollar_topic)
         routed = _broker_routes(probe, topic_filter, dollar_topic)
-        assert got == routed, (
-            f"topic_matches({topic_filter!r}, {dollar_topic!r}) returned {got}; the broker "
-            f"{'delivered' if routed else 'did not deliver'} it. A filter starting with a "
-            "wildcard never matches a topic starting with '$'"
+        delivered = "delivered" if routed else "did not deliver"
+        delivered_ja = "配信しました" if routed else "配信しませんでした"
+        assert got == routed, teach(
+            en=f"topic_matches({topic_filter!r}, {dollar_topic!r}) returned {got}; the broker "
+            f"{delivered} it. A filter starting with a wildcard never matches a topic "
+            "starting with '$'",
+            ja=f"topic_matches({topic_filter!r}, {dollar_topic!r}) は {got} を返しましたが、"
+            f"ブローカーはそのメッセージを{delivered_ja}。ワイルドカードで始まるフィルターは、"
+            "'$' で始まるトピックには決してマッチしません",
         )
