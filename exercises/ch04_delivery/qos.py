@@ -146,6 +146,7 @@ def resume_session(host: str, port: int, client_id: str, timeout: float = 2.0) -
 
     [] when the broker kept no session (acks.session_present). Otherwise
     subscribe to a unique marker topic, publish a marker to it at QoS 2 and
-    return the Message records that came before it (_until_marker).
+    return the Message records that came before it (_until_marker): Mosquitto
+    delivers a client's messages in order, so the marker comes after the queue.
     """
     raise NotImplementedError("TODO: on_message, same session, a QoS 2 marker, _until_marker")

@@ -111,8 +111,9 @@ def read_retained(host: str, port: int, topic: str, timeout: float = 1.0) -> byt
     """The retained value of `topic` as bytes, or None when it holds none.
 
     Subscribe to the topic and a unique marker topic in one SUBSCRIBE; after
-    the SUBACK publish to the marker. Only a message with the retain flag that
-    came before the marker is the stored value. Never wait out `timeout`.
+    the SUBACK publish to the marker (Mosquitto delivers a client's messages
+    in order: the retained one comes first). Only a message with the retain
+    flag that came before the marker is the stored value.
     """
     deadline = time.monotonic() + timeout
     marker = f"kata-retained-marker/{uuid.uuid4().hex}"
