@@ -1,24 +1,10 @@
-"""Chapter 4 - last will: the broker speaks for a client that died.
+"""Chapter 4 - the will (LWT): the broker speaks for a client that died.
 
-The seed called `client.will_set(...)` in passing. The will is part of the
-CONNECT packet (MQTT 3.1.1 §3.1.2.5), so will_set() must come BEFORE connect().
-The broker publishes it when the connection ends WITHOUT a DISCONNECT packet:
-a crash, a pulled cable, or a client silent for 1.5 x keepalive. A clean
-disconnect() discards it.
+Lesson: kata lesson will  (will.md, 日本語: will.ja.md)
+Check: kata check will
 
-The birth-and-death pattern gives every device a status topic:
-- will: "offline", QoS 1, retained  (the death notice, held by the broker)
-- once connected: publish "online", QoS 1, retained  (the birth notice)
-- leaving on purpose: publish "offline" retained yourself, then disconnect().
-A dashboard that subscribes at any moment gets the current state at once.
-
-To crash on purpose, end the TCP connection under paho without DISCONNECT
-(client.socket().shutdown(...)), and make sure paho's network thread stops
-instead of reconnecting: a dead process does not come back.
-
-Implement connect_with_status, crash and go_offline.
-Check your work: `kata check will` (or: pytest tests/ch04_delivery/test_will.py).
-日本語のヒント: `kata hint will --lang ja`
+Given: _start (connect, loop, wait for CONNACK), _acked (wait for a PUBACK)
+and _stay_down (no reconnect after crash). You write the three functions.
 """
 
 from __future__ import annotations
@@ -29,32 +15,84 @@ import threading
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+_ONLINE = b"online"
+_OFFLINE = b"offline"
+_TIMEOUT = 5.0
+
+
+def _start(client: mqtt.Client, host: str, port: int) -> None:
+    """connect() and loop_start(); return once the CONNACK came and YOUR on_connect ran.
+
+    Set client.on_connect before: _start calls it after every accepted CONNACK.
+    TimeoutError or ConnectionRefusedError otherwise, with the loop stopped.
+    """
+    ready = threading.Event()
+    refused: list[str] = []
+    your_on_connect = client.on_connect
+
+    def on_connect(client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            refused.append(str(reason_code))
+        elif your_on_connect is not None:
+            your_on_connect(client, userdata, flags, reason_code, properties)
+        ready.set()
+
+    client.on_connect = on_connect
+    client.connect_timeout = _TIMEOUT
+    try:
+        client.connect(host, port, keepalive=60)
+        client.loop_start()
+        if not ready.wait(_TIMEOUT):
+            raise TimeoutError(f"no CONNACK within {_TIMEOUT} s from {host}:{port}")
+        if refused:
+            raise ConnectionRefusedError(f"{host}:{port} refused the connection: {refused[0]}")
+    except BaseException:
+        client.disconnect()
+        client.loop_stop()
+        raise
+
+
+def _acked(client: mqtt.Client, info: mqtt.MQTTMessageInfo, what: str) -> None:
+    """Wait for the PUBACK of `info`; without it: disconnect, stop the loop, TimeoutError."""
+    try:
+        info.wait_for_publish(_TIMEOUT)
+        if not info.is_published():
+            raise TimeoutError(f"no PUBACK for {what} within {_TIMEOUT} s")
+    except BaseException:
+        client.disconnect()
+        client.loop_stop()
+        raise
+
+
+def _stay_down(client, userdata, flags, reason_code, properties) -> None:
+    """An on_disconnect for crash(): paho's thread stops instead of reconnecting."""
+    # It runs on that thread, before the thread decides to reconnect.
+    client.loop_stop()
+
 
 def connect_with_status(host: str, port: int, client_id: str, status_topic: str) -> mqtt.Client:
-    """Connect `client_id` with the birth-and-death pattern; return the running client.
+    """Connect `client_id` with the birth-and-death pattern; return it with its loop running.
 
-    Before connect(): will "offline" on `status_topic`, QoS 1, retained. Once
-    connected: publish "online", QoS 1, retained, and return when the broker
-    acknowledged it, with the network loop still running. Remember the status
-    topic on the client for go_offline (e.g. client.user_data_set(...)).
-    Wait at most 5 s; on failure stop the loop and raise.
+    Before connecting: will "offline" on `status_topic` (QoS 1, retained), and
+    keep the topic in the user data for go_offline. On every connect publish
+    "online" (QoS 1, retained); return once the first one is acknowledged.
     """
-    raise NotImplementedError("TODO: will_set, connect, loop_start, publish 'online', wait")
+    raise NotImplementedError("TODO: will_set, on_connect publishes online, _start, _acked")
 
 
 def crash(client: mqtt.Client) -> None:
     """Die like a crashed process: the connection ends without DISCONNECT.
 
-    The broker must notice at once and publish the will (not 1.5 x keepalive
-    later), and paho must not reconnect: stop its network thread too.
+    Set on_disconnect to _stay_down, end the TCP connection under paho
+    (client.socket().shutdown(...)), then stop the loop.
     """
-    raise NotImplementedError("TODO: shut the socket down, stop the loop without reconnecting")
+    raise NotImplementedError("TODO: on_disconnect = _stay_down, shut the socket down, loop_stop")
 
 
 def go_offline(client: mqtt.Client) -> None:
     """Leave on purpose: publish "offline" (QoS 1, retained), then disconnect cleanly.
 
-    Wait for the PUBACK before disconnect(); a clean DISCONNECT makes the
-    broker discard the will. Stop the network loop.
+    Wait for the PUBACK (_acked) before disconnect(): a clean DISCONNECT makes
+    the broker discard the will. Then stop the loop.
     """
-    raise NotImplementedError("TODO: publish 'offline' retained, wait, disconnect, loop_stop")
+    raise NotImplementedError("TODO: publish offline retained, _acked, disconnect, loop_stop")

@@ -1,24 +1,10 @@
 """Chapter 4 - QoS and persistent sessions: what each level really promises.
 
-The seed's chapter 4 showed `client.publish(topic, msg, qos=1)`. The level is a
-deal between two neighbours only (MQTT 3.1.1 §4.3): publisher -> broker, then
-broker -> subscriber, and a subscriber gets min(published QoS, granted QoS).
+Lesson: kata lesson qos  (qos.md, 日本語: qos.ja.md)
+Check: kata check qos
 
-| QoS | packets for one message          | lost?             | duplicated?     | cost          |
-|-----|----------------------------------|-------------------|-----------------|---------------|
-| 0   | PUBLISH                          | yes, on any drop  | never           | 1 packet      |
-| 1   | PUBLISH, PUBACK                  | no: resent        | if PUBACK lost  | 1 round trip  |
-| 2   | PUBLISH, PUBREC, PUBREL, PUBCOMP | no                | never           | 2 round trips |
-
-The sender stores each QoS 1/2 message until its ack; QoS 2 keeps state on both sides.
-A message is safe only once the broker acknowledged it: disconnect earlier and
-a QoS 2 message dies half-way (Mosquitto forwards it only at PUBREL). A persistent
-session (3.1.1 clean_session=False, same client id) keeps subscriptions and
-queues QoS 1/2 messages while the client is away; QoS 0 ones are not queued.
-Order holds per QoS level: paho hands a QoS 2 message to on_message at PUBREL,
-so a QoS 1 message sent just after it can overtake it.
-
-Implement delivered_qos, publish_confirmed, open_session and resume_session.
+Given: _Acks, _connected (connect and wait for CONNACK) and _until_marker
+(read a queue until the marker). You write the four public functions.
 """
 
 from __future__ import annotations
@@ -40,22 +26,14 @@ from ..ch03_clients.subscriber import Message
 _SESSION_TIMEOUT = 5.0
 
 
-def delivered_qos(publish_qos: int, subscribe_qos: int) -> int:
-    """The QoS a subscriber receives: the lower of the published and the granted QoS."""
-    for name, value in (("publish_qos", publish_qos), ("subscribe_qos", subscribe_qos)):
-        if value not in (0, 1, 2):
-            raise ValueError(f"{name} must be 0, 1 or 2, not {value!r}")
-    return min(publish_qos, subscribe_qos)
-
-
 class _Acks:
-    """Events set by paho's callbacks, waited on by the caller's thread."""
+    """What paho's callbacks report (CONNACK, SUBACK, UNSUBACK), waited on by the caller."""
 
     def __init__(self) -> None:
         self.connack = threading.Event()
         self.session_present = False
         self.refused: str | None = None
-        self.suback: dict[int, list] = {}
+        self.codes: dict[int, list] = {}
         self.done: dict[int, threading.Event] = {}
         self.lock = threading.Lock()
 
@@ -67,7 +45,7 @@ class _Acks:
 
     def _ack(self, mid: int, reason_codes: list) -> None:
         with self.lock:
-            self.suback[mid] = list(reason_codes)
+            self.codes[mid] = list(reason_codes)
             event = self.done.setdefault(mid, threading.Event())
         event.set()
 
@@ -77,12 +55,14 @@ class _Acks:
     def on_unsubscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         self._ack(mid, reason_codes)
 
-    def wait(self, mid: int, what: str, timeout: float) -> list:
+    def wait(self, mid: int, what: str, timeout: float) -> None:
+        """Wait for the SUBACK/UNSUBACK of `mid`; TimeoutError, or PermissionError if refused."""
         with self.lock:
             event = self.done.setdefault(mid, threading.Event())
         if not event.wait(max(0.0, timeout)):
             raise TimeoutError(f"no {what} within the time limit")
-        return self.suback[mid]
+        if any(code.is_failure for code in self.codes[mid]):
+            raise PermissionError(f"the broker refused: {what} says {self.codes[mid]}")
 
 
 def _no_delay(client, userdata, sock) -> None:
@@ -93,7 +73,10 @@ def _no_delay(client, userdata, sock) -> None:
 
 @contextlib.contextmanager
 def _connected(client: mqtt.Client, host: str, port: int, timeout: float) -> Iterator[_Acks]:
-    """Connect `client`, wait for its CONNACK; disconnect and stop its loop on the way out."""
+    """Connect `client` and wait for its CONNACK; disconnect and stop its loop on the way out.
+
+    Set client.on_message BEFORE this: a resumed session's messages come right after CONNACK.
+    """
     acks = _Acks()
     client.on_socket_open = _no_delay
     client.on_connect = acks.on_connect
@@ -113,38 +96,72 @@ def _connected(client: mqtt.Client, host: str, port: int, timeout: float) -> Ite
         client.loop_stop()
 
 
+def _until_marker(inbox: queue.Queue[Message], marker: str, deadline: float) -> list[Message]:
+    """The messages on `inbox` before the one on topic `marker`; TimeoutError at `deadline`."""
+    received: list[Message] = []
+    while True:
+        try:
+            message = inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise TimeoutError(
+                f"the marker {marker!r} did not come back in time; "
+                f"received {len(received)} messages before giving up"
+            ) from None
+        if message.topic == marker:
+            return received
+        received.append(message)
+
+
+def delivered_qos(publish_qos: int, subscribe_qos: int) -> int:
+    """The QoS at which a subscriber receives a message: the lower of the two.
+
+    ValueError when either is not 0, 1 or 2 (say which one).
+    """
+    for name, value in (("publish_qos", publish_qos), ("subscribe_qos", subscribe_qos)):
+        if value not in (0, 1, 2):
+            raise ValueError(f"{name} must be 0, 1 or 2, not {value!r}")
+    return min(publish_qos, subscribe_qos)
+
+
 def publish_confirmed(
     host: str, port: int, topic: str, payload: bytes | str, qos: int, timeout: float = 5.0
 ) -> bool:
-    """True once the broker confirmed the message (PUBACK / PUBCOMP); QoS 0: once written."""
+    """Publish one message; True once the broker confirmed it (QoS 1 PUBACK, QoS 2 PUBCOMP).
+
+    QoS 0 has no ack: True once written. False when the confirmation did not
+    come within `timeout` (the message may still have arrived!).
+    Use _connected: it raises TimeoutError "no CONNACK ..." and cleans up.
+    """
     deadline = time.monotonic() + timeout
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"kata-qos-{uuid.uuid4().hex[:8]}")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
     with _connected(client, host, port, timeout):
         info = client.publish(topic, payload, qos=qos)
-        # Disconnecting before this returns is the classic loss: a QoS 2
-        # message whose PUBREL was never sent is never forwarded.
+        # Leaving the with-block disconnects: wait for the ack first.
         info.wait_for_publish(max(0.0, deadline - time.monotonic()))
         return info.is_published()
 
 
 def open_session(host: str, port: int, client_id: str, topic_filter: str, qos: int = 1) -> None:
-    """Create a persistent session that holds a subscription, then go away."""
+    """Create a persistent session (clean_session=False) that holds a subscription, then leave.
+
+    Subscribe to `topic_filter` at `qos` and disconnect only after the SUBACK
+    (acks.wait). Wait at most _SESSION_TIMEOUT for each answer.
+    """
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
-    deadline = time.monotonic() + _SESSION_TIMEOUT
     with _connected(client, host, port, _SESSION_TIMEOUT) as acks:
         _, mid = client.subscribe(topic_filter, qos)
-        granted = acks.wait(mid, f"SUBACK for {topic_filter!r}", deadline - time.monotonic())
-        if granted[0].is_failure:
-            raise PermissionError(f"the broker refused the subscription to {topic_filter!r}")
+        acks.wait(mid, f"SUBACK for {topic_filter!r}", _SESSION_TIMEOUT)
 
 
 def resume_session(host: str, port: int, client_id: str, timeout: float = 2.0) -> list[Message]:
-    """Reconnect the session and return what the broker queued for it, in order."""
+    """Reconnect the session of `client_id`; return what the broker queued for it, in order.
+
+    [] when the broker kept no session (acks.session_present). Otherwise
+    subscribe to a unique marker topic, publish a marker to it at QoS 2 and
+    return the Message records that came before it (_until_marker): Mosquitto
+    delivers a client's messages in order, so the marker comes after the queue.
+    """
     deadline = time.monotonic() + timeout
-    # The broker sends the queued messages right after CONNACK. A marker we
-    # publish to ourselves is queued behind them: once it is back, so is
-    # everything the broker kept for us. At QoS 2, because paho hands a QoS 2
-    # message to on_message only at PUBREL: a QoS 1 marker would overtake it.
     marker = f"kata-resume-marker/{uuid.uuid4().hex}"
     inbox: queue.Queue[Message] = queue.Queue()
 
@@ -155,22 +172,14 @@ def resume_session(host: str, port: int, client_id: str, timeout: float = 2.0) -
     client.on_message = on_message
     with _connected(client, host, port, timeout) as acks:
         if not acks.session_present:
-            return []  # a new session has nothing queued
+            return []
+        # Mosquitto sends the queued messages first and the marker behind them.
+        # QoS 2: paho hands a QoS 2 message to on_message only at PUBREL, so
+        # a QoS 1 marker could overtake the last queued QoS 2 messages.
         _, mid = client.subscribe(marker, 2)
         acks.wait(mid, "SUBACK for the marker", deadline - time.monotonic())
         client.publish(marker, b"marker", qos=2)
-        received: list[Message] = []
-        while True:
-            try:
-                message = inbox.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise TimeoutError(
-                    f"the marker did not come back within {timeout} s; "
-                    f"received {len(received)} queued messages"
-                ) from None
-            if message.topic == marker:
-                break
-            received.append(message)
+        received = _until_marker(inbox, marker, deadline)
         # Leave the session as we found it: only the caller's subscription.
         _, mid = client.unsubscribe(marker)
         acks.wait(mid, "UNSUBACK for the marker", deadline - time.monotonic())

@@ -1,22 +1,10 @@
-"""Chapter 4 - last will: the broker speaks for a client that died.
+"""Chapter 4 - the will (LWT): the broker speaks for a client that died.
 
-The seed called `client.will_set(...)` in passing. The will is part of the
-CONNECT packet (MQTT 3.1.1 §3.1.2.5), so will_set() must come BEFORE connect().
-The broker publishes it when the connection ends WITHOUT a DISCONNECT packet:
-a crash, a pulled cable, or a client silent for 1.5 x keepalive. A clean
-disconnect() discards it.
+Lesson: kata lesson will  (will.md, 日本語: will.ja.md)
+Check: kata check will
 
-The birth-and-death pattern gives every device a status topic:
-- will: "offline", QoS 1, retained  (the death notice, held by the broker)
-- once connected: publish "online", QoS 1, retained  (the birth notice)
-- leaving on purpose: publish "offline" retained yourself, then disconnect().
-A dashboard that subscribes at any moment gets the current state at once.
-
-To crash on purpose, end the TCP connection under paho without DISCONNECT
-(client.socket().shutdown(...)), and make sure paho's network thread stops
-instead of reconnecting: a dead process does not come back.
-
-Implement connect_with_status, crash and go_offline.
+Given: _start (connect, loop, wait for CONNACK), _acked (wait for a PUBACK)
+and _stay_down (no reconnect after crash). You write the three functions.
 """
 
 from __future__ import annotations
@@ -32,69 +20,100 @@ _OFFLINE = b"offline"
 _TIMEOUT = 5.0
 
 
-def connect_with_status(host: str, port: int, client_id: str, status_topic: str) -> mqtt.Client:
-    """A connected client whose status topic says "online", with "offline" as its will."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
-    # go_offline(client) gets only the client: it finds its topic here.
-    client.user_data_set({"status_topic": status_topic})
-    client.will_set(status_topic, _OFFLINE, qos=1, retain=True)
-    born = threading.Event()
+def _start(client: mqtt.Client, host: str, port: int) -> None:
+    """connect() and loop_start(); return once the CONNACK came and YOUR on_connect ran.
+
+    Set client.on_connect before: _start calls it after every accepted CONNACK.
+    TimeoutError or ConnectionRefusedError otherwise, with the loop stopped.
+    """
+    ready = threading.Event()
     refused: list[str] = []
+    your_on_connect = client.on_connect
 
     def on_connect(client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             refused.append(str(reason_code))
-            born.set()
-            return
-        # From on_connect, so a reconnect announces the client again.
-        client.publish(status_topic, _ONLINE, qos=1, retain=True)
-
-    def on_publish(client, userdata, mid, reason_code, properties) -> None:
-        born.set()
+        elif your_on_connect is not None:
+            your_on_connect(client, userdata, flags, reason_code, properties)
+        ready.set()
 
     client.on_connect = on_connect
-    client.on_publish = on_publish
     client.connect_timeout = _TIMEOUT
     try:
         client.connect(host, port, keepalive=60)
         client.loop_start()
-        if not born.wait(_TIMEOUT):
-            raise TimeoutError(
-                f"no CONNACK and PUBACK for 'online' within {_TIMEOUT} s from {host}:{port}"
-            )
+        if not ready.wait(_TIMEOUT):
+            raise TimeoutError(f"no CONNACK within {_TIMEOUT} s from {host}:{port}")
         if refused:
             raise ConnectionRefusedError(f"{host}:{port} refused the connection: {refused[0]}")
     except BaseException:
         client.disconnect()
         client.loop_stop()
         raise
+
+
+def _acked(client: mqtt.Client, info: mqtt.MQTTMessageInfo, what: str) -> None:
+    """Wait for the PUBACK of `info`; without it: disconnect, stop the loop, TimeoutError."""
+    try:
+        info.wait_for_publish(_TIMEOUT)
+        if not info.is_published():
+            raise TimeoutError(f"no PUBACK for {what} within {_TIMEOUT} s")
+    except BaseException:
+        client.disconnect()
+        client.loop_stop()
+        raise
+
+
+def _stay_down(client, userdata, flags, reason_code, properties) -> None:
+    """An on_disconnect for crash(): paho's thread stops instead of reconnecting."""
+    # It runs on that thread, before the thread decides to reconnect.
+    client.loop_stop()
+
+
+def connect_with_status(host: str, port: int, client_id: str, status_topic: str) -> mqtt.Client:
+    """Connect `client_id` with the birth-and-death pattern; return it with its loop running.
+
+    Before connecting: will "offline" on `status_topic` (QoS 1, retained), and
+    keep the topic in the user data for go_offline. On every connect publish
+    "online" (QoS 1, retained); return once the first one is acknowledged.
+    """
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    client.user_data_set({"status_topic": status_topic})
+    client.will_set(status_topic, _OFFLINE, qos=1, retain=True)
+
+    def on_connect(client, userdata, flags, reason_code, properties) -> None:
+        # On every (re)connect: after a drop the broker has published the will.
+        userdata["birth"] = client.publish(status_topic, _ONLINE, qos=1, retain=True)
+
+    client.on_connect = on_connect
+    _start(client, host, port)
+    _acked(client, client.user_data_get()["birth"], f"'online' on {status_topic!r}")
     return client
 
 
 def crash(client: mqtt.Client) -> None:
-    """Drop the connection without DISCONNECT, like a process that dies: the will goes out."""
+    """Die like a crashed process: the connection ends without DISCONNECT.
 
-    def stay_down(client, userdata, flags, reason_code, properties) -> None:
-        # On paho's thread, before it decides to reconnect: it stops instead.
-        client.loop_stop()
-
-    client.on_disconnect = stay_down
+    Set on_disconnect to _stay_down, end the TCP connection under paho
+    (client.socket().shutdown(...)), then stop the loop.
+    """
+    client.on_disconnect = _stay_down
     sock = client.socket()
     if sock is not None:
-        # shutdown, not close: it ends the TCP connection at once, even while
+        # shutdown, not close: it ends the connection at once, even while
         # paho's thread waits on the socket.
         sock.shutdown(socket.SHUT_RDWR)
     client.loop_stop()
 
 
 def go_offline(client: mqtt.Client) -> None:
-    """Leave on purpose: "offline" retained, then a clean disconnect (the will is discarded)."""
+    """Leave on purpose: publish "offline" (QoS 1, retained), then disconnect cleanly.
+
+    Wait for the PUBACK (_acked) before disconnect(): a clean DISCONNECT makes
+    the broker discard the will. Then stop the loop.
+    """
     status_topic = client.user_data_get()["status_topic"]
-    try:
-        info = client.publish(status_topic, _OFFLINE, qos=1, retain=True)
-        info.wait_for_publish(_TIMEOUT)
-        if not info.is_published():
-            raise TimeoutError(f"no PUBACK for 'offline' on {status_topic!r} within {_TIMEOUT} s")
-    finally:
-        client.disconnect()
-        client.loop_stop()
+    info = client.publish(status_topic, _OFFLINE, qos=1, retain=True)
+    _acked(client, info, f"'offline' on {status_topic!r}")
+    client.disconnect()
+    client.loop_stop()

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from kata.i18n import teach
+from kata.core.i18n import teach
 
 
 def short(value: object, limit: int = 40) -> str:

@@ -17,9 +17,9 @@ import pytest
 from _ch01_expect import expect_raise
 
 from kata import exercise
-from kata.brokers import free_port
-from kata.i18n import teach
-from kata.peers import in_background, silent_server
+from kata.core.brokers import free_port
+from kata.core.i18n import teach
+from kata.core.peers import in_background, silent_server
 
 first_message = exercise("ch01_basics.first_message")
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from paho.mqtt.client import topic_matches_sub
 
 from kata import exercise
-from kata.i18n import teach
+from kata.core.i18n import teach
 
 topics = exercise("ch01_basics.topics")
 

@@ -1,4 +1,5 @@
-"""Chapter 4 test helpers: a link that loses the broker's acks, a watch on a client's socket."""
+"""Chapter 4 test helpers: a link that loses the broker's acks, a watch on a client's socket,
+and expect_raises (a failure that names the input that should have raised)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from kata.core.brokers import LOOPBACK
+from kata.core.i18n import teach
 
 # An MQTT 3.1.1 CONNACK is exactly 4 bytes.
 CONNACK_SIZE = 4
@@ -79,8 +81,9 @@ class LossyLink:
     def broker_closed_all(self, timeout: float) -> bool:
         """True once the broker ended every connection made through the link.
 
-        The broker closes a connection after it handled the DISCONNECT, so
-        by then it has handled everything the client sent before.
+        Mosquitto closes a connection after it handled the DISCONNECT, and it
+        handles a client's packets in order: by then it has handled everything
+        the client sent before.
         """
         deadline = time.monotonic() + timeout
         for thread in list(self._downstream):
@@ -120,9 +123,9 @@ class ConnectionWatch:
     """A second handle on a client's TCP connection, to see when the BROKER ends it.
 
     paho closing its socket then does not end the connection; only the broker
-    can. The broker closes the connection right after it handled DISCONNECT
+    can. Mosquitto closes the connection right after it handled DISCONNECT
     (and after it published the will, when there was no DISCONNECT). So once
-    this sees the end, anything the broker did about that client is done.
+    this sees the end, anything Mosquitto did about that client is done.
     """
 
     def __init__(self, client: mqtt.Client) -> None:
@@ -159,3 +162,31 @@ def watch_connection() -> Iterator[Callable[[mqtt.Client], ConnectionWatch]]:
     yield make
     for watch in watches:
         watch.close()
+
+
+def _expect_raises(
+    expected: type[BaseException] | tuple[type[BaseException], ...],
+    call: Callable[[], object],
+    *,
+    en: str,
+    ja: str,
+) -> BaseException:
+    """Run call(); return the `expected` exception it raised, or fail with en/ja (+ the result).
+
+    Unlike a bare pytest.raises ("DID NOT RAISE"), the failure names the
+    input that should have raised and why: pass that in en= and ja=.
+    """
+    try:
+        result = call()
+    except expected as error:
+        return error
+    pytest.fail(
+        teach(en=f"{en} It returned {result!r}.", ja=f"{ja}戻り値は {result!r} でした。"),
+        pytrace=False,
+    )
+
+
+@pytest.fixture
+def expect_raises() -> Callable[..., BaseException]:
+    """expect_raises(ValueError, lambda: f(x), en="f(x) should raise ...", ja="...")."""
+    return _expect_raises
