@@ -19,8 +19,9 @@ compose = exercise("ch02_broker.compose")
 config = exercise("ch02_broker.config")
 
 COMPOSE_FILE = ROOT / "docker" / "compose.yaml"
+# The study plan's command, its image pinned to Mosquitto 2 as the kata does.
 SEED_DOCKER_RUN = (
-    "docker run -it -p 1883:1883 -v ./config:/mosquitto/config "
+    "docker run -p 1883:1883 -v ./config:/mosquitto/config "
     "-v ./data:/mosquitto/data -v ./log:/mosquitto/log eclipse-mosquitto:2"
 )
 
