@@ -1,29 +1,29 @@
-"""Chapter 2 - the seed's `docker run` as a compose service.
+"""The study plan's `docker run` for Mosquitto, written as a docker compose service.
 
-The seed starts its broker with one long command:
-
-    docker run -it -p 1883:1883 -v ./config:/mosquitto/config \\
-        -v ./data:/mosquitto/data -v ./log:/mosquitto/log eclipse-mosquitto:2
-
-Every flag has a place in a compose file (https://docs.docker.com/compose/):
--p HOST:CONTAINER goes to `ports`, -v HOST_DIR:CONTAINER_DIR to `volumes`
-(config holds mosquitto.conf, data gets mosquitto.db, log gets mosquitto.log),
-the image to `image`. A name (`container_name: mosquitto`) and
-`restart: unless-stopped` make it a service you can leave running.
-docker/compose.yaml in this repository is the filled-in result; try it:
-
-    docker compose -f docker/compose.yaml up -d
-    mosquitto_sub -h localhost -t test/topic -v
-
-Implement compose_service: the `services.mosquitto` mapping as Python data
-(what yaml.safe_load gives for that part of the file).
-Check your work: kata check compose (or: pytest tests/ch02_broker/test_compose.py).
-日本語のヒント: kata hint compose --lang ja
+Lesson: kata lesson compose  (compose.md, 日本語: compose.ja.md)
+Check: kata check compose
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+
+IMAGE = "eclipse-mosquitto:2"
+INSIDE_PORT = 1883  # `listener 1883` in mosquitto.conf: the port inside the container
+
+
+def check_arguments(port: int, bind_address: str | None) -> None:
+    """ValueError for a host port outside 1..65535 or a bind_address that is not IPv4."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ValueError(f"port must be a whole number within 1..65535, not {port!r}")
+    if bind_address is not None:
+        try:
+            ipaddress.IPv4Address(str(bind_address))
+        except ValueError:
+            raise ValueError(
+                f"bind_address must be an IPv4 address such as 127.0.0.1, not {bind_address!r}"
+            ) from None
 
 
 def compose_service(
@@ -31,15 +31,13 @@ def compose_service(
     data_dir: str | os.PathLike[str],
     log_dir: str | os.PathLike[str],
     port: int = 1883,
+    bind_address: str | None = None,
 ) -> dict:
-    """The services.mosquitto mapping of a compose file for the seed's broker.
+    """services.mosquitto of a compose file: the study plan's docker run as data.
 
-    compose_service("./config", "./data", "./log") must equal what
-    docker/compose.yaml holds under services.mosquitto: keys image,
-    container_name, restart, ports (a list of "HOST:CONTAINER" strings) and
-    volumes (a list of "HOST_DIR:CONTAINER_DIR" strings). `port` is the
-    host's side; inside the container Mosquitto listens on 1883. The
-    directories may be str or pathlib.Path. ValueError for a port outside
-    1..65535.
+    Keys image, container_name ("mosquitto"), restart ("unless-stopped"),
+    ports (["HOST_PORT:1883"], or ["BIND_ADDRESS:HOST_PORT:1883"]) and volumes
+    (["DIR:/mosquitto/config", ...data, ...log]); dirs may be str or Path.
+    Call check_arguments(port, bind_address) first.
     """
-    raise NotImplementedError("TODO: return a dict like the one in docker/compose.yaml")
+    raise NotImplementedError("TODO: one key per docker run flag, as in docker/compose.yaml")

@@ -1,26 +1,33 @@
-"""Chapter 2 - the broker's configuration file, written and read by code.
+"""The broker's configuration file, mosquitto.conf, written by code.
 
-The seed runs Mosquitto in Docker with its config folder mounted. Try it by hand:
-
-    docker pull eclipse-mosquitto:2
-    docker run -it -p 1883:1883 -v ./config:/mosquitto/config \\
-        -v ./data:/mosquitto/data -v ./log:/mosquitto/log eclipse-mosquitto:2
-    mosquitto_sub -h localhost -t test/topic -v          # a second terminal
-    mosquitto_pub -h localhost -t test/topic -m "Hello"  # a third one
-
-mosquitto.conf (docker/config/ here; https://mosquitto.org/man/mosquitto-conf-5.html)
-holds one `key value` per line; `#` starts a comment line; a key may repeat
-(`listener`, once per port). Mosquitto 2.x takes clients from other machines
-and without a password only with `listener 1883` and `allow_anonymous true`.
-With `persistence true` it saves retained messages and sessions to
-persistence_location/mosquitto.db when it stops (SIGTERM).
-
-Implement render_config (its defaults reproduce the seed's file) and parse_config.
-Check your work: kata check config (or: pytest tests/ch02_broker/test_config.py).
-日本語のヒント: kata hint config --lang ja
+Lesson: kata lesson config  (config.md, 日本語: config.ja.md)
+Check: kata check config
 """
 
 from __future__ import annotations
+
+
+def check_options(port: int, allow_anonymous: bool, password_file: str | None) -> None:
+    """ValueError for a port outside 1..65535, or no anonymous clients and no password file."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ValueError(f"port must be a whole number within 1..65535, not {port!r}")
+    if not allow_anonymous and password_file is None:
+        raise ValueError(
+            "allow_anonymous=False needs a password_file: otherwise nobody can connect"
+        )
+
+
+def directive(key: str, value: object) -> str:
+    """One line of mosquitto.conf, `key value`; True and False are written true and false.
+
+    ValueError for an empty value, or one with a line break (it would add a directive).
+    """
+    text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    if "\n" in text or "\r" in text:
+        raise ValueError(f"{key} must be one line, without a line break: {text!r}")
+    if not text.strip():
+        raise ValueError(f"{key} must not be empty")
+    return f"{key} {text}"
 
 
 def render_config(
@@ -35,28 +42,27 @@ def render_config(
 ) -> str:
     """mosquitto.conf text; with the defaults, the seed's docker/config/mosquitto.conf.
 
-    One directive per line, in the seed's order:
-        persistence true|false
-        persistence_location <dir>       (only when persistence is on)
-        log_dest file <log_file>         (log_dest stderr when log_file is None)
-        listener <port> [<bind_address>]
-        allow_anonymous true|false
-        password_file <path>             (only when given)
-    Comments and blank lines are yours to add. ValueError (naming the rule)
-    for a port outside 1..65535, a value holding a line break (it would add
-    a directive), or allow_anonymous=False without a password_file (then
-    nobody could connect).
+    Call check_options first; build each line with directive(), in this order:
+    persistence, persistence_location (only when persistence is on), log_dest
+    (`file <log_file>`, or `stderr` when log_file is None), listener
+    (`<port>` or `<port> <bind_address>`), allow_anonymous, password_file
+    (only when given). Return the lines joined with "\\n", ending with "\\n".
     """
-    raise NotImplementedError("TODO: build the lines, join them with newlines")
+    raise NotImplementedError("TODO: one directive() per line, in the order above")
 
 
 def parse_config(text: str) -> dict[str, list[str]]:
-    """{key: [value, ...]} in file order; comments and blank lines skipped.
+    """{key: [value, ...]} in file order; comment lines and blank lines skipped.
 
-    A line is `key value`: the key is the first word, the value is the rest
-    with surrounding spaces removed ("log_dest file /a b.log" gives
-    {"log_dest": ["file /a b.log"]}). A key that repeats keeps every value
-    in order ("listener"). A line starting with '#' is a comment, but a '#'
-    later in a line is data ("topic # out 0"). A key alone has the value "".
+    The key is a line's first word, the value the rest, trimmed ("" when there
+    is none); a repeated key keeps every value. Only a line that starts with
+    '#' is a comment: in "topic # out 0" the '#' is data.
     """
-    raise NotImplementedError("TODO: for each line: skip comments/blanks, split(None, 1)")
+    settings: dict[str, list[str]] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, *value = line.split(None, 1)
+        settings.setdefault(key, []).append(value[0].strip() if value else "")
+    return settings

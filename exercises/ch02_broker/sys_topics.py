@@ -1,26 +1,7 @@
-"""Chapter 2 - the broker reports on itself under $SYS.
+"""The broker reports on itself under $SYS: read three of its topics with paho.
 
-Mosquitto publishes its own state as retained messages under `$SYS/broker/`
-every sys_interval seconds (10 by default; the kata's test broker uses 1):
-
-    $SYS/broker/version            "mosquitto version 2.0.18"
-    $SYS/broker/uptime             "4211 seconds"
-    $SYS/broker/clients/connected  "3"
-
-Try it by hand: mosquitto_sub -h localhost -v -t '$SYS/broker/#'
-Topics that start with '$' are the broker's: a filter starting with a
-wildcard ('#', '+/...') never matches them (chapter 1), so subscribe to each
-name, or to '$SYS/broker/#'. They are retained, so they arrive right after
-the SUBACK, no need to wait for the next interval.
-
-With paho-mqtt 2.x: mqtt.Client(CallbackAPIVersion.VERSION2), subscribe in
-on_connect, collect in on_message (it runs on paho's network thread: hand
-the values over with a queue.Queue or a threading.Event), loop_start(), and
-always loop_stop() and disconnect() before you return or raise.
-
-Implement broker_info.
-Check your work: kata check sys_topics (or: pytest tests/ch02_broker/test_sys_topics.py).
-日本語のヒント: kata hint sys_topics --lang ja
+Lesson: kata lesson sys_topics  (sys_topics.md, 日本語: sys_topics.ja.md)
+Check: kata check sys_topics
 """
 
 from __future__ import annotations
@@ -32,12 +13,49 @@ import uuid
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+VERSION = "$SYS/broker/version"
+UPTIME = "$SYS/broker/uptime"
+CONNECTED = "$SYS/broker/clients/connected"
+TOPICS = (VERSION, UPTIME, CONNECTED)
+
+
+def wait_for_topics(inbox: queue.Queue, timeout: float, where: str) -> dict[str, str]:
+    """Take (topic, text) pairs from inbox until each of TOPICS has one; return them.
+
+    Other topics are skipped. TimeoutError naming the topics that did not
+    arrive from `where` (host:port) within timeout seconds.
+    """
+    deadline = time.monotonic() + timeout
+    values: dict[str, str] = {}
+    while len(values) < len(TOPICS):
+        try:
+            topic, text = inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            missing = ", ".join(name for name in TOPICS if name not in values)
+            raise TimeoutError(
+                f"no {missing} from {where} within {timeout} s (subscribe to these names: "
+                "'#' never matches a $SYS topic; sys_interval 0 turns $SYS off)"
+            ) from None
+        if topic in TOPICS:
+            values[topic] = text
+    return values
+
+
+def to_info(values: dict[str, str]) -> dict:
+    """{"version": str, "uptime_s": int, "clients_connected": int} from the three texts."""
+    return {
+        "version": values[VERSION],
+        "uptime_s": int(values[UPTIME].split()[0]),  # "4211 seconds"
+        "clients_connected": int(values[CONNECTED]),
+    }
+
 
 def broker_info(host: str, port: int, timeout: float = 5.0) -> dict:
-    """{"version": str, "uptime_s": int, "clients_connected": int} from $SYS/broker/.
+    """{"version", "uptime_s", "clients_connected"} read from $SYS/broker/ on host:port.
 
-    version is the text of $SYS/broker/version as it is; uptime_s the number
-    in "4211 seconds"; clients_connected the number in clients/connected.
-    TimeoutError naming the topics that did not arrive within timeout.
+    A VERSION2 paho client subscribes to TOPICS from on_connect; on_message puts
+    (msg.topic, payload as text) on a queue.Queue; wait_for_topics(inbox,
+    timeout, f"{host}:{port}") collects them; to_info(values) is the result.
+    Stop the loop and disconnect before returning or raising.
     """
-    raise NotImplementedError("TODO: subscribe to the three $SYS topics, wait for all three")
+    raise NotImplementedError("TODO: subscribe to TOPICS in on_connect, queue what arrives")

@@ -1,31 +1,29 @@
-"""Chapter 2 - the seed's `docker run` as a compose service.
+"""The study plan's `docker run` for Mosquitto, written as a docker compose service.
 
-The seed starts its broker with one long command:
-
-    docker run -it -p 1883:1883 -v ./config:/mosquitto/config \\
-        -v ./data:/mosquitto/data -v ./log:/mosquitto/log eclipse-mosquitto:2
-
-Every flag has a place in a compose file (https://docs.docker.com/compose/):
--p HOST:CONTAINER goes to `ports`, -v HOST_DIR:CONTAINER_DIR to `volumes`
-(config holds mosquitto.conf, data gets mosquitto.db, log gets mosquitto.log),
-the image to `image`. A name (`container_name: mosquitto`) and
-`restart: unless-stopped` make it a service you can leave running.
-docker/compose.yaml in this repository is the filled-in result; try it:
-
-    docker compose -f docker/compose.yaml up -d
-    mosquitto_sub -h localhost -t test/topic -v
-
-Implement compose_service: the `services.mosquitto` mapping as Python data
-(what yaml.safe_load gives for that part of the file).
-Check your work: kata check compose (or: pytest tests/ch02_broker/test_compose.py).
+Lesson: kata lesson compose  (compose.md, 日本語: compose.ja.md)
+Check: kata check compose
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 
 IMAGE = "eclipse-mosquitto:2"
-INSIDE_PORT = 1883
+INSIDE_PORT = 1883  # `listener 1883` in mosquitto.conf: the port inside the container
+
+
+def check_arguments(port: int, bind_address: str | None) -> None:
+    """ValueError for a host port outside 1..65535 or a bind_address that is not IPv4."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ValueError(f"port must be a whole number within 1..65535, not {port!r}")
+    if bind_address is not None:
+        try:
+            ipaddress.IPv4Address(str(bind_address))
+        except ValueError:
+            raise ValueError(
+                f"bind_address must be an IPv4 address such as 127.0.0.1, not {bind_address!r}"
+            ) from None
 
 
 def compose_service(
@@ -33,16 +31,23 @@ def compose_service(
     data_dir: str | os.PathLike[str],
     log_dir: str | os.PathLike[str],
     port: int = 1883,
+    bind_address: str | None = None,
 ) -> dict:
-    """The services.mosquitto mapping of a compose file for the seed's broker."""
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise ValueError(f"port must be a whole number within 1..65535, not {port!r}")
+    """services.mosquitto of a compose file: the study plan's docker run as data.
+
+    Keys image, container_name ("mosquitto"), restart ("unless-stopped"),
+    ports (["HOST_PORT:1883"], or ["BIND_ADDRESS:HOST_PORT:1883"]) and volumes
+    (["DIR:/mosquitto/config", ...data, ...log]); dirs may be str or Path.
+    Call check_arguments(port, bind_address) first.
+    """
+    check_arguments(port, bind_address)
+    host_side = f"{port}" if bind_address is None else f"{bind_address}:{port}"
     return {
         "image": IMAGE,
         "container_name": "mosquitto",
         "restart": "unless-stopped",
         # Strings, as compose advises: YAML 1.1 reads an unquoted 22:22 as a base-60 number.
-        "ports": [f"{port}:{INSIDE_PORT}"],
+        "ports": [f"{host_side}:{INSIDE_PORT}"],
         "volumes": [
             f"{os.fspath(config_dir)}:/mosquitto/config",
             f"{os.fspath(data_dir)}:/mosquitto/data",

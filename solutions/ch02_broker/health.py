@@ -1,51 +1,56 @@
-"""Chapter 2 - is the broker ready? Ask it in MQTT.
+"""Is the broker ready? Ask it in MQTT: ready means a CONNACK, not an open TCP port.
 
-`docker run` or `docker compose up` returns long before Mosquitto listens,
-and an open TCP port proves little: a proxy, a half-started container or any
-other program may accept the connection and never speak MQTT. The broker's
-own signal is the CONNACK it sends back to a CONNECT (MQTT 3.1.1 §3.2). So
-"ready" means: connect, send CONNECT, get a CONNACK. Even a CONNACK that
-refuses you (return code 5, not authorized) proves the broker is up.
-
-Until then: connection refused (nothing listens yet) means try again after a
-short pause; a connection that stays silent must not block you past your
-deadline. Reuse your chapter 1 packets.connect_packet for the bytes.
-(docker compose has the same idea: a healthcheck runs a command such as
-mosquitto_sub -t '$SYS/#' -C 1 inside the container.)
-
-Implement wait_for_broker.
-Check your work: kata check health (or: pytest tests/ch02_broker/test_health.py).
+Lesson: kata lesson health  (health.md, 日本語: health.ja.md)
+Check: kata check health
 """
 
 from __future__ import annotations
 
 import socket
 import time
-import uuid
 
-from ..ch01_basics import packets
+# MQTT 3.1.1 CONNECT: protocol "MQTT" level 4, clean session, keep alive 10 s
+# and an empty client id (the broker makes one up). Chapter 1's packets
+# exercise builds the same bytes.
+CONNECT = b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x0a\x00\x00"
+DISCONNECT = b"\xe0\x00"
 
 
-def _connack(host: str, port: int, timeout: float) -> int:
-    """One attempt: CONNECT, then the CONNACK's return code."""
+def read_exactly(sock: socket.socket, count: int) -> bytes:
+    """count bytes from sock; recv() may return fewer. ConnectionResetError if it closes."""
+    data = b""
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            raise ConnectionResetError(f"the connection closed after {len(data)} bytes")
+        data += chunk
+    return data
+
+
+def connack_code(host: str, port: int, timeout: float) -> int:
+    """One attempt: send CONNECT, read the 4-byte CONNACK, return its return code (byte 3).
+
+    The socket's timeout bounds the connect and every recv (socket.timeout,
+    an OSError). ConnectionError when the 4 bytes do not start 0x20 0x02.
+    When the code is 0 (accepted), send DISCONNECT before closing.
+    """
     with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.settimeout(timeout)
-        sock.sendall(packets.connect_packet(f"kata-health-{uuid.uuid4().hex[:8]}", keepalive=10))
-        answer = b""
-        while len(answer) < 4:
-            chunk = sock.recv(4 - len(answer))
-            if not chunk:
-                raise ConnectionResetError("the connection closed before a CONNACK")
-            answer += chunk
+        sock.sendall(CONNECT)
+        answer = read_exactly(sock, 4)
         if answer[:2] != b"\x20\x02":
             raise ConnectionError(f"the answer is not a CONNACK: {answer.hex(' ')}")
         if answer[3] == 0:
-            sock.sendall(b"\xe0\x00")  # DISCONNECT: leave politely
+            sock.sendall(DISCONNECT)
         return answer[3]
 
 
 def wait_for_broker(host: str, port: int, timeout: float = 10.0) -> float:
-    """Block until host:port answers CONNECT with a CONNACK; return the seconds waited."""
+    """Block until host:port answers CONNECT with a CONNACK; return the seconds waited.
+
+    Tries connack_code again after any OSError (refused, closed, silent, not
+    MQTT) with a short growing pause; TimeoutError naming the missing CONNACK
+    when the time is up.
+    """
     start = time.monotonic()
     deadline = start + timeout
     pause = 0.01
@@ -56,9 +61,9 @@ def wait_for_broker(host: str, port: int, timeout: float = 10.0) -> float:
             why = f"; last attempt: {type(last).__name__}: {last}" if last else ""
             raise TimeoutError(f"no CONNACK from {host}:{port} within {timeout} s{why}")
         try:
-            _connack(host, port, remaining)
+            connack_code(host, port, remaining)  # any code: even a refusal proves it runs
             return time.monotonic() - start
-        except OSError as exc:  # refused, reset, not MQTT, or silent (socket timeout)
+        except OSError as exc:
             last = exc
         # Nothing listens yet and there is no event to wait on: pause briefly
         # (growing, capped) before the next attempt, never past the deadline.

@@ -9,15 +9,89 @@ import pytest
 
 from kata import exercise
 from kata.core.brokers import LOOPBACK, free_port
+from kata.core.i18n import teach
 from kata.core.peers import in_background, silent_server
 
 health = exercise("ch02_broker.health")
 
 
+# --- one attempt: connack_code --------------------------------------------------------
+
+
+def test_connack_code_reads_the_brokers_answer(broker) -> None:
+    code = health.connack_code(broker.host, broker.port, 5.0)
+    assert code == 0, teach(
+        en=f"the anonymous listener {broker.host}:{broker.port} accepts the CONNECT: its "
+        f"CONNACK's return code (byte 3) is 0; got {code!r}",
+        ja=f"匿名リスナー {broker.host}:{broker.port} は CONNECT を受け入れます。CONNACK の"
+        f"戻りコード (インデックス 3 のバイト) は 0 です。結果: {code!r}",
+    )
+
+
+@pytest.mark.needs_listener("auth")
+def test_connack_code_of_a_refusal(broker) -> None:
+    code = health.connack_code(broker.host, broker.auth_port, 5.0)
+    assert code == 5, teach(
+        en=f"the password listener {broker.host}:{broker.auth_port} refuses a CONNECT without "
+        f"user name with CONNACK return code 5 (not authorized); got {code!r}",
+        ja=f"パスワード付きのリスナー {broker.host}:{broker.auth_port} は、ユーザー名のない "
+        f"CONNECT を CONNACK の戻りコード 5 (not authorized) で拒否します。結果: {code!r}",
+    )
+
+
+def test_connack_code_rejects_a_server_that_speaks_another_protocol(http_server) -> None:
+    with pytest.raises(OSError) as raised:
+        health.connack_code(LOOPBACK, http_server, 2.0)
+        pytest.fail(
+            teach(
+                en=f"127.0.0.1:{http_server} answers 'HTTP/1.0 400 ...', not a CONNACK "
+                "(0x20 0x02 ...): connack_code should raise ConnectionError",
+                ja=f"127.0.0.1:{http_server} の答えは 'HTTP/1.0 400 ...' で、CONNACK "
+                "(0x20 0x02 ...) ではありません: "
+                "connack_code は ConnectionError を送出するはずです",
+            )
+        )
+    error = raised.value
+    assert isinstance(error, ConnectionError) and not isinstance(error, TimeoutError), teach(
+        en="the server answered at once, and not with 0x20 0x02: raise ConnectionError "
+        f"(then wait_for_broker tries again); got {error!r}",
+        ja="サーバーはすぐに答えましたが、0x20 0x02 ではありません: ConnectionError を送出します "
+        f"(wait_for_broker がもう一度試します)。結果: {error!r}",
+    )
+
+
+def test_connack_code_gives_up_on_a_silent_server() -> None:
+    with silent_server() as port:
+        began = time.monotonic()
+        with pytest.raises(OSError) as raised:
+            health.connack_code(LOOPBACK, port, 0.2)
+            pytest.fail(f"127.0.0.1:{port} never answers: connack_code should time out")
+        took = time.monotonic() - began
+    assert isinstance(raised.value, TimeoutError), teach(
+        en="a silent server: the socket's timeout ends the recv with TimeoutError "
+        f"(socket.timeout); got {raised.value!r}",
+        ja="何も答えないサーバー: ソケットのタイムアウトで recv が TimeoutError "
+        f"(socket.timeout) になって終わります。結果: {raised.value!r}",
+    )
+    assert took <= 1.0, teach(
+        en=f"timeout=0.2 bounds the connect and every recv; it took {took:.2f} s "
+        "(socket.create_connection((host, port), timeout=timeout) sets both)",
+        ja=f"timeout=0.2 は接続とすべての recv の上限です。かかった時間: {took:.2f} 秒 "
+        "(socket.create_connection((host, port), timeout=timeout) で両方に効きます)",
+    )
+
+
+# --- waiting: wait_for_broker (given) runs connack_code until a CONNACK ----------------
+
+
 def test_a_running_broker_is_ready_at_once(broker) -> None:
     waited = health.wait_for_broker(broker.host, broker.port, timeout=5.0)
     assert isinstance(waited, float), f"return the seconds waited as a float, not {waited!r}"
-    assert 0.0 <= waited < 2.0, f"the broker is up: the first CONNACK comes at once, not {waited}"
+    assert 0.0 <= waited < 2.0, teach(
+        en=f"the broker is up: the first CONNACK comes at once, not after {waited} s",
+        ja="ブローカーは動いています: 最初の CONNACK はすぐに届くはずです "
+        f"({waited} 秒かかりました)",
+    )
 
 
 @pytest.mark.needs_private_broker
@@ -39,7 +113,14 @@ def test_a_broker_that_starts_late_is_found(broker_factory) -> None:
             finally:
                 if waiting.done():
                     waiting.result()  # the exercise's own error, if it raised one
-                    pytest.fail("wait_for_broker returned, yet no CONNACK had come")
+                    pytest.fail(
+                        teach(
+                            en="wait_for_broker returned, yet no CONNACK had come: a "
+                            "connection that closes without an answer is not a broker",
+                            ja="CONNACK が来ていないのに wait_for_broker が戻りました: "
+                            "何も答えずに閉じる接続はブローカーではありません",
+                        )
+                    )
             conn.close()
             attempts += 1
     assert attempts, "wait_for_broker did not even try to connect in 0.2 s"
@@ -48,7 +129,7 @@ def test_a_broker_that_starts_late_is_found(broker_factory) -> None:
     assert isinstance(waited, float), f"return the seconds waited as a float, not {waited!r}"
     assert 0.15 <= waited <= time.monotonic() - began + 0.05, (
         f"wait_for_broker returned {waited!r}; it waited from its call until the broker's "
-        f"CONNACK, {time.monotonic() - began:.2f} s or a little less: measure with time.monotonic()"
+        f"CONNACK, {time.monotonic() - began:.2f} s or a little less"
     )
     assert private.alive()
 
@@ -58,6 +139,7 @@ def test_a_closed_port_times_out_close_to_the_timeout() -> None:
     began = time.monotonic()
     with pytest.raises(TimeoutError) as raised:
         health.wait_for_broker("127.0.0.1", port, timeout=0.2)
+        pytest.fail(f"nothing listens on 127.0.0.1:{port}: expected TimeoutError")
     took = time.monotonic() - began
     assert 0.18 <= took <= 1.2, (
         f"with timeout=0.2 keep trying until about 0.2 s have passed, then raise; took {took:.2f} s"
@@ -74,14 +156,41 @@ def test_a_silent_tcp_server_is_not_ready(no_thread_leak) -> None:
         began = time.monotonic()
         with pytest.raises(TimeoutError) as raised:
             health.wait_for_broker("127.0.0.1", port, timeout=0.2)
+            pytest.fail(
+                teach(
+                    en=f"127.0.0.1:{port} accepts TCP but never answers MQTT: not ready, "
+                    "expected TimeoutError",
+                    ja=f"127.0.0.1:{port} は TCP 接続を受け付けますが MQTT で答えません: "
+                    "準備完了ではないので TimeoutError になるはずです",
+                )
+            )
         took = time.monotonic() - began
-    assert took <= 1.2, f"a silent server must not hold you past the timeout (0.2 s): {took:.2f} s"
+    assert took <= 1.2, teach(
+        en=f"a silent server must not hold you past the timeout (0.2 s): {took:.2f} s",
+        ja=f"何も答えないサーバーに timeout (0.2 秒) を越えて待たされてはいけません: {took:.2f} 秒",
+    )
     assert "CONNACK" in str(raised.value), f"name the missing CONNACK; got {raised.value!r}"
     no_thread_leak()
+
+
+def test_a_server_that_speaks_another_protocol_is_not_ready(http_server) -> None:
+    with pytest.raises(TimeoutError):
+        health.wait_for_broker(LOOPBACK, http_server, timeout=0.3)
+        pytest.fail(
+            teach(
+                en=f"127.0.0.1:{http_server} is an open port that answers in HTTP: "
+                "an open port is not a broker, expected TimeoutError",
+                ja=f"127.0.0.1:{http_server} は開いていて HTTP で答えるポートです: "
+                "ポートが開いているだけではブローカーではないので、TimeoutError になるはずです",
+            )
+        )
 
 
 @pytest.mark.needs_listener("auth")
 def test_a_broker_that_refuses_you_is_still_ready(broker) -> None:
     # The password listener answers an anonymous CONNECT with CONNACK 5: refused, but up.
     waited = health.wait_for_broker(broker.host, broker.auth_port, timeout=5.0)
-    assert 0.0 <= waited < 2.0, "any CONNACK, even a refusal, proves the broker is running"
+    assert 0.0 <= waited < 2.0, teach(
+        en="any CONNACK, even a refusal (return code 5), proves the broker is running",
+        ja="どんな CONNACK でも、たとえ拒否 (戻りコード 5) でも、ブローカーが動いている証拠です",
+    )
