@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
+import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 
 import matplotlib.image
 import paho.mqtt.client as mqtt
@@ -18,10 +22,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
 
 from kata import exercise, target
-from kata.brokers import free_port
+from kata.brokers import LOOPBACK, free_port
 from kata.catalog import ROOT
 from kata.i18n import teach
-from kata.peers import LineQueue, Peer, in_background, python_module
+from kata.peers import LineQueue, Peer, in_background, python_module, silent_server
 from kata.probe import Probe
 
 dashboard = exercise("ch05_sensor.dashboard")
@@ -200,25 +204,134 @@ def test_subscribe_feed_returns_after_the_suback_and_hands_over_every_message(
     )
 
 
-def test_subscribe_feed_on_a_closed_port_fails_and_leaves_no_thread(no_thread_leak) -> None:
-    port = free_port()
+def _read_packet(conn: socket.socket) -> tuple[int | None, bytes]:
+    """(packet type, body) of one MQTT packet; (None, b"") when the client closed."""
+    head = conn.recv(1)
+    if not head:
+        return None, b""
+    length, shift = 0, 0
+    while True:
+        byte = conn.recv(1)[0]
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    body = b""
+    while len(body) < length:
+        chunk = conn.recv(length - len(body))
+        if not chunk:
+            return None, b""
+        body += chunk
+    return head[0] & 0xF0, body
+
+
+@contextlib.contextmanager
+def fake_broker(
+    *, connack_code: int = 0, suback_code: int = 1, suback_delay: float = 0.0
+) -> Iterator[tuple[int, threading.Event]]:
+    """A one-client MQTT 3.1.1 server that answers as told; yields (port, suback_sent)."""
+    server = socket.create_server((LOOPBACK, 0))
+    server.settimeout(5.0)
+    suback_sent, done = threading.Event(), threading.Event()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError), server.accept()[0] as conn:
+            conn.settimeout(5.0)
+            if _read_packet(conn)[0] != 0x10:  # CONNECT
+                return
+            conn.sendall(bytes([0x20, 2, 0, connack_code]))
+            kind, body = _read_packet(conn)
+            if kind == 0x80:  # SUBSCRIBE: the packet identifier comes first
+                done.wait(suback_delay)  # a slow broker (woken early when the test ends)
+                suback_sent.set()
+                conn.sendall(bytes([0x90, 3]) + body[:2] + bytes([suback_code]))
+            while kind not in (None, 0xE0):  # until DISCONNECT or the socket closes
+                kind, _ = _read_packet(conn)
+
+    thread = threading.Thread(target=serve, name="kata-fake-broker", daemon=True)
+    thread.start()
     try:
-        client = dashboard.subscribe_feed("127.0.0.1", port, "kata/x", print, timeout=1.0)
-    except (OSError, TimeoutError):
-        pass
-    else:
+        yield server.getsockname()[1], suback_sent
+    finally:
+        done.set()
+        server.close()
+        thread.join(5.0)
+
+
+def test_subscribe_feed_waits_for_the_suback(no_thread_leak) -> None:
+    with fake_broker(suback_delay=0.5) as (port, suback_sent):
+        client = dashboard.subscribe_feed(LOOPBACK, port, "kata/slow", print, timeout=5.0)
+        returned_too_early = not suback_sent.is_set()
         client.disconnect()
         client.loop_stop()
-        pytest.fail(
-            teach(
-                en=f"subscribe_feed('127.0.0.1', {port}, ...) with no broker on that port "
-                "should raise (ConnectionRefusedError from connect(), or TimeoutError)",
-                ja=f"subscribe_feed('127.0.0.1', {port}, ...) は、そのポートにブローカーが"
-                "いないので例外を送出するはずです (connect() の ConnectionRefusedError か "
-                "TimeoutError)",
-            ),
-            pytrace=False,
-        )
+    assert not returned_too_early, teach(
+        en="subscribe_feed returned before the broker's SUBACK (this broker sends it 0.5 s "
+        "after the CONNACK): a message published right after could be lost. Wait for "
+        "on_subscribe (a threading.Event), not only for on_connect",
+        ja="subscribe_feed がブローカーの SUBACK より前に戻りました (このブローカーは CONNACK の "
+        "0.5 秒後に SUBACK を返します)。直後に公開されたメッセージを取りこぼすかもしれません。"
+        "on_connect だけでなく on_subscribe まで (threading.Event で) 待ちます",
+    )
+    no_thread_leak()
+
+
+@pytest.mark.parametrize(
+    ("answer", "what"),
+    [
+        ({"connack_code": 5}, "a CONNACK with return code 5 (not authorized)"),
+        ({"suback_code": 0x80}, "a SUBACK with return code 0x80 (failure)"),
+    ],
+    ids=["connack-refused", "suback-refused"],
+)
+def test_subscribe_feed_reports_a_refusal(answer, what, no_thread_leak) -> None:
+    with fake_broker(**answer) as (port, _):
+        try:
+            client = dashboard.subscribe_feed(LOOPBACK, port, "kata/no", print, timeout=2.0)
+        except ConnectionError:
+            pass
+        else:
+            client.disconnect()
+            client.loop_stop()
+            pytest.fail(
+                teach(
+                    en=f"the broker answered with {what}, and subscribe_feed returned a client: "
+                    "raise ConnectionError when reason_code.is_failure (on_connect) or "
+                    "reason_codes[0].is_failure (on_subscribe)",
+                    ja=f"ブローカーの応答は {what} でしたが、subscribe_feed はクライアントを"
+                    "返しました。on_connect の reason_code.is_failure、または on_subscribe の "
+                    "reason_codes[0].is_failure が真なら ConnectionError を送出します",
+                ),
+                pytrace=False,
+            )
+    no_thread_leak()
+
+
+WHERE_JA = {"closed port": "閉じたポート", "silent server": "MQTT を話さないサーバー"}
+
+
+@pytest.mark.parametrize("where", WHERE_JA)
+def test_subscribe_feed_fails_without_a_broker_and_leaves_no_thread(where, no_thread_leak) -> None:
+    with contextlib.ExitStack() as stack:
+        port = free_port() if where == "closed port" else stack.enter_context(silent_server())
+        try:
+            client = dashboard.subscribe_feed(LOOPBACK, port, "kata/x", print, timeout=0.5)
+        except (OSError, TimeoutError):
+            pass
+        else:
+            client.disconnect()
+            client.loop_stop()
+            pytest.fail(
+                teach(
+                    en=f"subscribe_feed on a {where} (port {port}) should raise: "
+                    "ConnectionRefusedError from connect(), or TimeoutError when no SUBACK "
+                    "comes within timeout",
+                    ja=f"subscribe_feed を{WHERE_JA[where]} (ポート {port}) に向けたら"
+                    "例外を送出するはずです: "
+                    "connect() の ConnectionRefusedError か、timeout 以内に SUBACK が来ないときの "
+                    "TimeoutError",
+                ),
+                pytrace=False,
+            )
     no_thread_leak()
 
 
