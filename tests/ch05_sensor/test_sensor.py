@@ -162,14 +162,19 @@ def test_decode_refuses_what_is_not_a_reading(payload) -> None:
 
 
 def test_decode_names_the_cleared_retained_message() -> None:
-    with pytest.raises(ValueError) as raised:
-        sensor.decode_reading(b"")
-    assert "empty" in str(raised.value).lower(), teach(
+    message = ""
+    with refused("decode_reading(b'')"):
+        try:
+            sensor.decode_reading(b"")
+        except ValueError as exc:
+            message = str(exc)
+            raise
+    assert "empty" in message.lower(), teach(
         en="an empty payload is what a subscriber receives when someone clears a retained "
-        f"message: say 'empty' in the ValueError; it said {str(raised.value)!r}",
+        f"message: say 'empty' in the ValueError; it said {message!r}",
         ja="空のペイロードは、保持メッセージ (リテイン) が消されたときに"
         "サブスクライバーへ届くものです。"
-        f"ValueError のメッセージに 'empty' と書いてください。実際: {str(raised.value)!r}",
+        f"ValueError のメッセージに 'empty' と書いてください。実際: {message!r}",
     )
 
 
