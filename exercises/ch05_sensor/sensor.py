@@ -1,32 +1,11 @@
-"""Chapter 5 - the sensor: a reading schema, and a publishing loop you can test without waiting.
+"""Chapter 5 - the sensor: a reading as a JSON payload, published at QoS 1 with retain.
 
-The seed's sensor was a loop like this one:
+A reading: {"sensor_id": "room1", "ts": 1700000000.0, "value": 21.26, "unit": "°C"}.
+The kata gives the rounding, the schema checks, the connection and main();
+you write make_reading, encode_reading, decode_reading and run_sensor.
 
-    while True:
-        client.publish("sensor/temperature", str(random.uniform(20, 30)))
-        time.sleep(1)
-
-It works, but the dashboard has to guess what "23.4170391" means. A reading
-here is a small JSON object with a documented schema (the contract between
-sensor and dashboard):
-
-    {"sensor_id": "room1", "ts": 1700000000.0, "value": 21.26, "unit": "°C"}
-
-    sensor_id  non-empty string        ts    seconds since the epoch (finite number)
-    value      finite number, 2 places unit  string, "°C" by default
-
-- Rounding: binary floats cannot hold 2.675 (it is 2.67499999...), and round()
-  rounds half to even. Round the decimal text half-up with the decimal module:
-  21.255 -> 21.26, 2.675 -> 2.68.
-- NaN and inf are not JSON, yet json.dumps writes them unless allow_nan=False.
-- Compact UTF-8 JSON: separators=(",", ":"), and ensure_ascii=False so "°C" is
-  sent as its 2 UTF-8 bytes, not as "\\u00b0C".
-- Time is injected: run_sensor takes clock and sleep, so a test can run an
-  hour of readings in a millisecond and check every timestamp.
-
-Implement make_reading, encode_reading, decode_reading, run_sensor and main.
-Check your work: `kata check sensor` (or: pytest tests/ch05_sensor/test_sensor.py).
-日本語のヒント: `kata hint sensor --lang ja`
+Lesson: kata lesson sensor  (sensor.md, 日本語: sensor.ja.md)
+Check: kata check sensor
 """
 
 from __future__ import annotations
@@ -39,46 +18,113 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+FIELDS = ("sensor_id", "ts", "value", "unit")
+# How long run_sensor waits for the broker to acknowledge one reading.
+PUBLISH_TIMEOUT = 5.0
+_HUNDREDTHS = decimal.Decimal("0.01")
+
+
+# --- given: rounding and the schema checks -------------------------------------------
+
+
+def _round_half_up(value: float) -> float:
+    """value rounded half-up to 2 places as the decimal you see (2.675 -> 2.68)."""
+    with decimal.localcontext() as ctx:
+        # Floats reach 1.8e308: quantize needs room for every one of those digits.
+        ctx.prec = 400
+        exact = decimal.Decimal(repr(value)).quantize(_HUNDREDTHS, rounding=decimal.ROUND_HALF_UP)
+    return float(exact)
+
+
+def _finite(name: str, number: object) -> float:
+    """number as a finite float; ValueError for NaN, inf, bools, text and huge integers."""
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        raise ValueError(f"{name} must be a number, got {type(number).__name__} {number!r}")
+    try:
+        as_float = float(number)
+    except OverflowError:
+        raise ValueError(f"{name} is too large for a float: {number!r}") from None
+    if not math.isfinite(as_float):
+        raise ValueError(f"{name} must be a finite number, got {number!r}")
+    return as_float
+
+
+def _sensor_id(sensor_id: object) -> str:
+    """sensor_id itself; ValueError unless it is a non-empty string."""
+    if not isinstance(sensor_id, str) or not sensor_id:
+        raise ValueError(f"sensor_id must be a non-empty string, got {sensor_id!r}")
+    return sensor_id
+
+
+def _unit(unit: object) -> str:
+    """unit itself; ValueError unless it is a string."""
+    if not isinstance(unit, str):
+        raise ValueError(f"unit must be a string, got {unit!r}")
+    return unit
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _reading_from_json(text: str) -> dict:
+    """The reading in JSON `text`, checked against the schema; ValueError for anything else.
+
+    Unknown extra fields are dropped: a newer sensor must not break an older dashboard.
+    """
+    try:
+        # json.JSONDecodeError is a ValueError already: "not JSON" needs no wrapping.
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError("payload is nested too deeply to be a reading") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"a reading is a JSON object, got {type(data).__name__}")
+    missing = [name for name in FIELDS if name not in data]
+    if missing:
+        raise ValueError(f"reading without {', '.join(missing)}: {text[:80]}")
+    return {
+        "sensor_id": _sensor_id(data["sensor_id"]),
+        "ts": _finite("ts", data["ts"]),
+        "value": _finite("value", data["value"]),
+        "unit": _unit(data["unit"]),
+    }
+
+
+# --- yours: the reading as a payload, and the publishing loop ---------------------------
+
 
 def make_reading(sensor_id: str, value: float, ts: float, unit: str = "°C") -> dict:
-    """A reading: {"sensor_id": ..., "ts": ..., "value": ..., "unit": ...}.
+    """A reading: {"sensor_id", "ts", "value", "unit"}, built with the given checks.
 
-    value is rounded half-up to 2 places as the decimal number you see:
-    decimal.Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
-    then back to float (21.255 -> 21.26, 2.675 -> 2.68, -1.005 -> -1.01).
-    Floats go up to 1.8e308: quantize needs a context with enough precision
-    (decimal.localcontext(), prec of a few hundred digits).
-    ts is kept as a float. ValueError when value or ts is NaN or infinite, or
-    sensor_id is empty.
+    sensor_id via _sensor_id, ts via _finite("ts", ...), value via _finite then
+    _round_half_up (21.255 -> 21.26), unit via _unit. They raise ValueError on
+    bad input (NaN, inf, an empty sensor_id): let it through.
     """
-    raise NotImplementedError("TODO: validate, round value half-up with decimal, build the dict")
+    raise NotImplementedError("TODO: the dict of the four fields, each through its given check")
 
 
 def encode_reading(reading: dict) -> bytes:
-    """The reading as compact UTF-8 JSON bytes.
+    """The payload: the reading as compact UTF-8 JSON bytes.
 
-    No spaces after "," and ":", "°C" as UTF-8 (not an ASCII escape), and a
-    ValueError for NaN or inf (json.dumps(..., allow_nan=False)).
+    json.dumps with separators=(",", ":"), ensure_ascii=False ("°C" as UTF-8)
+    and allow_nan=False (ValueError for NaN or inf), then .encode("utf-8").
     """
-    raise NotImplementedError("TODO: json.dumps(compact, ensure_ascii=False, no NaN), encode")
+    raise NotImplementedError("TODO: compact json.dumps, no ASCII escapes, no NaN; encode to UTF-8")
 
 
 def decode_reading(payload: bytes) -> dict:
-    """The reading in `payload`, checked against the schema; ValueError for anything else.
+    """The reading in a received payload; ValueError for anything that is not one.
 
-    Refuse (ValueError): an empty payload (what a cleared retained message
-    delivers), bytes that are not UTF-8, text that is not JSON or not a JSON
-    object, a missing field, a wrong type (sensor_id a non-empty str, ts and
-    value numbers but not true/false, unit a str), NaN, Infinity or numbers too
-    big for a float. Return exactly the four fields (extra ones are dropped, so
-    a newer sensor does not break an older dashboard), with ts and value as float.
+    An empty payload (what a cleared retained message delivers) is refused with
+    a ValueError whose message says "empty". Otherwise decode the bytes as UTF-8
+    and hand the text to _reading_from_json (given: json.loads, schema checks).
     """
-    raise NotImplementedError("TODO: decode UTF-8, json.loads, check every field")
+    raise NotImplementedError("TODO: refuse b'', decode UTF-8, return _reading_from_json(text)")
 
 
 def run_sensor(
@@ -93,29 +139,94 @@ def run_sensor(
 ) -> int:
     """Publish one reading per value, `interval` apart; return how many were published.
 
-    `client` is already connected with its network loop running (the caller
-    owns it). `values` may be endless: take them one at a time. For each value:
-    stamp it with clock(), publish encode_reading(...) to `topic` at QoS 1 with
-    the retain flag (a dashboard that starts later sees the last value at once)
-    and wait until the broker acknowledged it (TimeoutError if it does not).
-    Call sleep(interval) between two values, not after the last one. A NaN or
-    inf value is a failed read: publish nothing for it, keep the beat.
+    `client` is connected, its loop running. Per value: stamp it with clock(),
+    publish the encoded reading at QoS 1 with retain=True, wait for the PUBACK
+    (TimeoutError if none). sleep(interval) between values, not after the last;
+    skip a NaN/inf value (a failed read) but keep its interval.
     """
-    raise NotImplementedError("TODO: for each value: make, encode, publish QoS 1 retained, sleep")
+    raise NotImplementedError("TODO: make, encode, publish QoS 1 retained, wait for PUBACK; sleep")
+
+
+# --- given: the command line sensor ----------------------------------------------------
+
+
+def _connect(host: str, port: int, timeout: float = 5.0) -> mqtt.Client:
+    """A client whose CONNACK arrived, network loop running; stopped again on failure."""
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"kata-sensor-{uuid.uuid4().hex[:8]}"
+    )
+    connack = threading.Event()
+    answer: dict[str, object] = {}
+
+    def on_connect(client, userdata, flags, reason_code, properties) -> None:
+        answer["reason"] = reason_code
+        connack.set()
+
+    client.on_connect = on_connect
+    client.connect_timeout = timeout
+    client.connect(host, port, keepalive=60)
+    client.loop_start()
+    if not connack.wait(timeout) or answer["reason"].is_failure:  # type: ignore[attr-defined]
+        client.disconnect()
+        client.loop_stop()
+        why = answer.get("reason", f"no CONNACK within {timeout} s")
+        raise ConnectionError(f"{host}:{port}: {why}")
+    return client
+
+
+def _random_temperatures(count: int, unit: str) -> Iterator[float]:
+    """20-30 degrees, like the study plan's sensor; endless when count is 0."""
+    produced = 0
+    while not count or produced < count:
+        value = round(random.uniform(20.0, 30.0), 2)
+        print(f"Reading: {value} {unit}", flush=True)
+        yield value
+        produced += 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The seed's random 20-30 °C sensor as a command line tool.
-
-    Options: --host (localhost) --port (1883) --sensor-id (room1) --topic
-    (default sensors/<sensor-id>/temperature) --count (0 = until Ctrl-C)
-    --interval (1.0 s). Connects (wait for CONNACK), prints a line saying where
-    it publishes, then runs run_sensor with random.uniform(20, 30) values,
-    printing "Reading: 23.41 °C" for each. Disconnects and returns 0 at the end
-    or after Ctrl-C; returns 1 after printing "error: ..." when the broker
-    cannot be reached.
-    """
-    raise NotImplementedError("TODO: argparse, connect, run_sensor with random values")
+    """The study plan's random 20-30 °C sensor, publishing JSON readings (given)."""
+    parser = argparse.ArgumentParser(description="Publish random temperature readings.")
+    parser.add_argument("--host", default="localhost")
+    parser.add_argument("--port", type=int, default=1883)
+    parser.add_argument("--sensor-id", default="room1")
+    parser.add_argument("--topic", help="default: sensors/<sensor-id>/temperature")
+    parser.add_argument("--count", type=int, default=0, help="stop after N readings (0: never)")
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between readings")
+    args = parser.parse_args(argv)
+    topic = args.topic or f"sensors/{args.sensor_id}/temperature"
+    try:
+        client = _connect(args.host, args.port)
+    except (OSError, TimeoutError) as exc:
+        print(f"error: {exc}", flush=True)
+        return 1
+    print(
+        f"Sensor {args.sensor_id} publishing to '{topic}' on {args.host}:{args.port} "
+        f"every {args.interval:g} s; Ctrl-C to stop",
+        flush=True,
+    )
+    sent = 0
+    try:
+        sent = run_sensor(
+            client,
+            topic,
+            _random_temperatures(args.count, "°C"),
+            sensor_id=args.sensor_id,
+            interval=args.interval,
+        )
+    except KeyboardInterrupt:
+        pass
+    except NotImplementedError:
+        raise  # a TODO of the exercise (a RuntimeError too), not a broker problem
+    except (OSError, TimeoutError, RuntimeError, ValueError) as exc:
+        print(f"error: {exc}", flush=True)
+        return 1
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    if args.count:
+        print(f"Sent {sent} readings", flush=True)
+    return 0
 
 
 if __name__ == "__main__":

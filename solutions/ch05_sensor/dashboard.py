@@ -1,35 +1,24 @@
-"""Chapter 5 - the dashboard: receive on paho's thread, draw on yours.
+"""Chapter 5 - the dashboard: paho's network thread receives, your thread draws.
 
-The seed's dashboard redrew a matplotlib plot inside on_message. That runs
-on paho's network thread, and GUI toolkits (Tk, Qt, macOS) may only be used
-from the main thread: the window freezes or the program crashes, and while
-it draws, no MQTT packet is read. The cure is the classic hand-over:
+on_message (paho's thread) only decodes and enqueues; drain() (your thread)
+moves readings into the window; render() draws it. The kata gives the figure,
+the statistics and main(); you write on_message, drain and subscribe_feed.
 
-    paho's thread:  on_message -> decode_reading -> queue.Queue.put   (fast, never draws)
-    your thread:    drain() -> window of values -> render() -> screen or PNG
-
-- A payload that is not a reading (garbage, or the empty payload a cleared
-  retained message delivers) is counted in `rejected` and never raised:
-  an exception in on_message would kill paho's thread.
-- The window is a collections.deque(maxlen=...): old values fall out.
-- Readings outside [low, high] are alerts (either limit may be None).
-- render() builds a matplotlib.figure.Figure without pyplot: no global state,
-  safe on any thread, fine in tests (Agg). main() shows it in a window with
-  plt.pause(), or writes a PNG when there is no display.
-
-Implement the Dashboard class and main (the seed's live plot).
+Lesson: kata lesson dashboard  (dashboard.md, 日本語: dashboard.ja.md)
+Check: kata check dashboard
 """
 
 from __future__ import annotations
 
 import argparse
 import queue
+import re
 import statistics
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -38,18 +27,43 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from paho.mqtt.enums import CallbackAPIVersion
 
-from .sensor import decode_reading
+from .sensor import decode_reading, make_reading
 
+# The study plan's payload: str(round(random.uniform(20, 30), 2)), e.g. "23.45".
+PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _NON_INTERACTIVE = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
 
 
+def to_reading(payload: bytes, topic: str, arrived: float | None = None) -> dict:
+    """A reading from a payload: the kata's JSON reading, or the study plan's plain number.
+
+    A plain number such as b"23.45" becomes a reading of sensor `topic`, stamped
+    `arrived` (default: now), without a unit. ValueError for anything else.
+    """
+    try:
+        return decode_reading(payload)
+    except ValueError as exc:
+        not_json = exc
+    text = bytes(payload).decode("ascii", errors="replace")
+    if not PLAIN_NUMBER.fullmatch(text):
+        raise ValueError(f"neither a JSON reading nor a plain number: {not_json}")
+    return make_reading(topic, float(text), time.time() if arrived is None else arrived, unit="")
+
+
 class Dashboard:
-    """The last `maxlen` readings of a sensor, their statistics, alerts and a figure."""
+    """The last `maxlen` readings of a sensor, their statistics, alerts and a figure.
+
+    inbox: a queue.Queue, from paho's thread (on_message) to yours (drain).
+    values: the window, a deque of the last `maxlen` values, oldest first.
+    rejected: payloads that were not readings. alerts: readings outside
+    [low, high]. last: the latest reading in the window (or None).
+    """
 
     def __init__(
         self, maxlen: int = 50, low: float | None = None, high: float | None = None
     ) -> None:
         self.maxlen, self.low, self.high = maxlen, low, high
+        self.inbox: queue.Queue[dict] = queue.Queue()
         self.values: deque[float] = deque(maxlen=maxlen)
         self.rejected = 0
         self.alerts: list[dict] = []
@@ -57,36 +71,48 @@ class Dashboard:
         # render() draws here; main() swaps in a pyplot window when there is a display.
         self.figure: Figure | None = None
         self._times: deque[float] = deque(maxlen=maxlen)
-        self._inbox: queue.Queue[dict] = queue.Queue()
 
     def on_message(self, client, userdata, msg) -> None:
-        """paho's callback: decode and enqueue, nothing else (this is paho's thread)."""
+        """paho's callback, on paho's thread: to_reading(...) into the inbox, nothing else.
+
+        Pass msg.payload and msg.topic. A payload to_reading refuses (ValueError)
+        adds 1 to `rejected` and is dropped: never raise, never draw here.
+        """
         try:
-            reading = decode_reading(msg.payload)
+            reading = to_reading(msg.payload, msg.topic)
         except ValueError:
             self.rejected += 1
             return
-        self._inbox.put(reading)
-
-    def _is_alert(self, value: float) -> bool:
-        return (self.low is not None and value < self.low) or (
-            self.high is not None and value > self.high
-        )
+        self.inbox.put(reading)
 
     def drain(self) -> int:
-        """Move the queued readings into the window (on the caller's thread); how many."""
+        """On your thread: move every reading waiting in the inbox into the window.
+
+        Take them with inbox.get_nowait() until queue.Empty (never wait) and
+        hand each one to self._record(reading). Return how many were moved.
+        """
         moved = 0
         while True:
             try:
-                reading = self._inbox.get_nowait()
+                reading = self.inbox.get_nowait()
             except queue.Empty:
                 return moved
-            self.values.append(reading["value"])
-            self._times.append(reading["ts"])
-            self.last = reading
-            if self._is_alert(reading["value"]):
-                self.alerts.append(reading)
+            self._record(reading)
             moved += 1
+
+    def _record(self, reading: dict) -> None:
+        """One reading into the window (value and time), `last`, and `alerts` if outside."""
+        self.values.append(reading["value"])
+        self._times.append(reading["ts"])
+        self.last = reading
+        if self._is_alert(reading["value"]):
+            self.alerts.append(reading)
+
+    def _is_alert(self, value: float) -> bool:
+        """Below low or above high; the limits themselves are fine, None is no limit."""
+        return (self.low is not None and value < self.low) or (
+            self.high is not None and value > self.high
+        )
 
     def stats(self) -> dict:
         """count/min/max/mean/last over the window; None for all but count when empty."""
@@ -148,37 +174,56 @@ class Dashboard:
         self.render().savefig(path, format="png", dpi=100)
 
 
-def _subscribe(client: mqtt.Client, host: str, port: int, topic: str, timeout: float) -> None:
-    """Connect and subscribe from on_connect; return once the SUBACK arrived."""
+def subscribe_feed(
+    host: str,
+    port: int,
+    topic_filter: str,
+    on_message: Callable,
+    *,
+    qos: int = 1,
+    timeout: float = 5.0,
+) -> mqtt.Client:
+    """A VERSION2 client that hands every message on `topic_filter` to `on_message`.
+
+    Subscribe (at `qos`) in on_connect, so that a reconnect subscribes again;
+    loop_start(); return once the SUBACK arrived (on_subscribe). The caller then
+    owns the client. On a refusal or no SUBACK within `timeout`: disconnect(),
+    loop_stop(), then raise ConnectionError or TimeoutError naming what failed.
+    """
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"kata-dashboard-{uuid.uuid4().hex[:8]}"
+    )
     subscribed = threading.Event()
     refused: list[str] = []
 
     def on_connect(client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            refused.append(str(reason_code))
+            refused.append(f"connection refused: {reason_code}")
             subscribed.set()
-            return
-        client.subscribe(topic, qos=1)
+        else:
+            client.subscribe(topic_filter, qos=qos)
 
     def on_subscribe(client, userdata, mid, reason_codes, properties) -> None:
-        if reason_codes and reason_codes[0].is_failure:
-            refused.append(f"subscription refused: {reason_codes[0]}")
+        if reason_codes[0].is_failure:
+            refused.append(f"subscription to {topic_filter!r} refused: {reason_codes[0]}")
         subscribed.set()
 
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
-    client.connect_timeout = timeout
+    client.on_message = on_message
     client.connect(host, port, keepalive=60)
     client.loop_start()
-    if not subscribed.wait(timeout) or refused:
-        client.disconnect()
-        client.loop_stop()
-        why = refused[0] if refused else f"no SUBACK within {timeout} s"
-        raise ConnectionError(f"{host}:{port}: {why} for {topic!r}")
+    if subscribed.wait(timeout) and not refused:
+        return client
+    client.disconnect()
+    client.loop_stop()
+    if refused:
+        raise ConnectionError(f"{host}:{port}: {refused[0]}")
+    raise TimeoutError(f"no SUBACK for {topic_filter!r} within {timeout} s from {host}:{port}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The seed's live plot: a window redrawn with plt.pause(), or a PNG when headless."""
+    """The study plan's live plot, drawn on the main thread; a PNG when headless (given)."""
     parser = argparse.ArgumentParser(description="Plot a sensor's readings live.")
     parser.add_argument("--host", default="localhost")
     parser.add_argument("--port", type=int, default=1883)
@@ -197,12 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         dashboard.on_message(client, userdata, msg)
         arrived.set()  # wakes the headless loop at once
 
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=f"kata-dashboard-{uuid.uuid4().hex[:8]}"
-    )
-    client.on_message = on_message
     try:
-        _subscribe(client, args.host, args.port, args.topic, timeout=5.0)
+        client = subscribe_feed(args.host, args.port, args.topic, on_message, timeout=5.0)
     except (OSError, TimeoutError) as exc:
         print(f"error: {exc}", flush=True)
         return 1
@@ -232,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 total += new
                 unit = dashboard.last["unit"] if dashboard.last else ""
                 for value in list(dashboard.values)[-new:]:
-                    print(f"Received: {value} {unit}", flush=True)
+                    print(f"Received: {value} {unit}".rstrip(), flush=True)
                 if not headless:
                     dashboard.render()
             unsaved = unsaved or bool(new)

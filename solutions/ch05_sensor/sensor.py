@@ -1,30 +1,11 @@
-"""Chapter 5 - the sensor: a reading schema, and a publishing loop you can test without waiting.
+"""Chapter 5 - the sensor: a reading as a JSON payload, published at QoS 1 with retain.
 
-The seed's sensor was a loop like this one:
+A reading: {"sensor_id": "room1", "ts": 1700000000.0, "value": 21.26, "unit": "°C"}.
+The kata gives the rounding, the schema checks, the connection and main();
+you write make_reading, encode_reading, decode_reading and run_sensor.
 
-    while True:
-        client.publish("sensor/temperature", str(random.uniform(20, 30)))
-        time.sleep(1)
-
-It works, but the dashboard has to guess what "23.4170391" means. A reading
-here is a small JSON object with a documented schema (the contract between
-sensor and dashboard):
-
-    {"sensor_id": "room1", "ts": 1700000000.0, "value": 21.26, "unit": "°C"}
-
-    sensor_id  non-empty string        ts    seconds since the epoch (finite number)
-    value      finite number, 2 places unit  string, "°C" by default
-
-- Rounding: binary floats cannot hold 2.675 (it is 2.67499999...), and round()
-  rounds half to even. Round the decimal text half-up with the decimal module:
-  21.255 -> 21.26, 2.675 -> 2.68.
-- NaN and inf are not JSON, yet json.dumps writes them unless allow_nan=False.
-- Compact UTF-8 JSON: separators=(",", ":"), and ensure_ascii=False so "°C" is
-  sent as its 2 UTF-8 bytes, not as "\\u00b0C".
-- Time is injected: run_sensor takes clock and sleep, so a test can run an
-  hour of readings in a millisecond and check every timestamp.
-
-Implement make_reading, encode_reading, decode_reading, run_sensor and main.
+Lesson: kata lesson sensor  (sensor.md, 日本語: sensor.ja.md)
+Check: kata check sensor
 """
 
 from __future__ import annotations
@@ -48,7 +29,11 @@ PUBLISH_TIMEOUT = 5.0
 _HUNDREDTHS = decimal.Decimal("0.01")
 
 
+# --- given: rounding and the schema checks -------------------------------------------
+
+
 def _round_half_up(value: float) -> float:
+    """value rounded half-up to 2 places as the decimal you see (2.675 -> 2.68)."""
     with decimal.localcontext() as ctx:
         # Floats reach 1.8e308: quantize needs room for every one of those digits.
         ctx.prec = 400
@@ -57,6 +42,7 @@ def _round_half_up(value: float) -> float:
 
 
 def _finite(name: str, number: object) -> float:
+    """number as a finite float; ValueError for NaN, inf, bools, text and huge integers."""
     if isinstance(number, bool) or not isinstance(number, int | float):
         raise ValueError(f"{name} must be a number, got {type(number).__name__} {number!r}")
     try:
@@ -69,60 +55,84 @@ def _finite(name: str, number: object) -> float:
 
 
 def _sensor_id(sensor_id: object) -> str:
+    """sensor_id itself; ValueError unless it is a non-empty string."""
     if not isinstance(sensor_id, str) or not sensor_id:
         raise ValueError(f"sensor_id must be a non-empty string, got {sensor_id!r}")
     return sensor_id
 
 
-def make_reading(sensor_id: str, value: float, ts: float, unit: str = "°C") -> dict:
-    """A reading dict with the four schema fields; value rounded half-up to 2 places."""
+def _unit(unit: object) -> str:
+    """unit itself; ValueError unless it is a string."""
     if not isinstance(unit, str):
         raise ValueError(f"unit must be a string, got {unit!r}")
-    return {
-        "sensor_id": _sensor_id(sensor_id),
-        "ts": _finite("ts", ts),
-        "value": _round_half_up(_finite("value", value)),
-        "unit": unit,
-    }
-
-
-def encode_reading(reading: dict) -> bytes:
-    """Compact UTF-8 JSON; ValueError for NaN or inf, which JSON cannot carry."""
-    text = json.dumps(reading, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return text.encode("utf-8")
+    return unit
 
 
 def _refuse_constant(name: str) -> object:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def decode_reading(payload: bytes) -> dict:
-    """The reading in `payload`, checked against the schema; ValueError for anything else."""
-    if not payload:
-        raise ValueError("empty payload (a cleared retained message?) is not a reading")
+def _reading_from_json(text: str) -> dict:
+    """The reading in JSON `text`, checked against the schema; ValueError for anything else.
+
+    Unknown extra fields are dropped: a newer sensor must not break an older dashboard.
+    """
     try:
-        text = bytes(payload).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"payload is not UTF-8: {exc}") from None
-    try:
+        # json.JSONDecodeError is a ValueError already: "not JSON" needs no wrapping.
         data = json.loads(text, parse_constant=_refuse_constant)
     except RecursionError:
         raise ValueError("payload is nested too deeply to be a reading") from None
-    # json.JSONDecodeError is a ValueError already: "not JSON" needs no wrapping.
     if not isinstance(data, dict):
         raise ValueError(f"a reading is a JSON object, got {type(data).__name__}")
     missing = [name for name in FIELDS if name not in data]
     if missing:
         raise ValueError(f"reading without {', '.join(missing)}: {text[:80]}")
-    if not isinstance(data["unit"], str):
-        raise ValueError(f"unit must be a string, got {data['unit']!r}")
-    # Unknown extra fields are dropped: a newer sensor must not break an older dashboard.
     return {
         "sensor_id": _sensor_id(data["sensor_id"]),
         "ts": _finite("ts", data["ts"]),
         "value": _finite("value", data["value"]),
-        "unit": data["unit"],
+        "unit": _unit(data["unit"]),
     }
+
+
+# --- yours: the reading as a payload, and the publishing loop ---------------------------
+
+
+def make_reading(sensor_id: str, value: float, ts: float, unit: str = "°C") -> dict:
+    """A reading: {"sensor_id", "ts", "value", "unit"}, built with the given checks.
+
+    sensor_id via _sensor_id, ts via _finite("ts", ...), value via _finite then
+    _round_half_up (21.255 -> 21.26), unit via _unit. They raise ValueError on
+    bad input (NaN, inf, an empty sensor_id): let it through.
+    """
+    return {
+        "sensor_id": _sensor_id(sensor_id),
+        "ts": _finite("ts", ts),
+        "value": _round_half_up(_finite("value", value)),
+        "unit": _unit(unit),
+    }
+
+
+def encode_reading(reading: dict) -> bytes:
+    """The payload: the reading as compact UTF-8 JSON bytes.
+
+    json.dumps with separators=(",", ":"), ensure_ascii=False ("°C" as UTF-8)
+    and allow_nan=False (ValueError for NaN or inf), then .encode("utf-8").
+    """
+    text = json.dumps(reading, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.encode("utf-8")
+
+
+def decode_reading(payload: bytes) -> dict:
+    """The reading in a received payload; ValueError for anything that is not one.
+
+    An empty payload (what a cleared retained message delivers) is refused with
+    a ValueError whose message says "empty". Otherwise decode the bytes as UTF-8
+    and hand the text to _reading_from_json (given: json.loads, schema checks).
+    """
+    if not payload:
+        raise ValueError("empty payload (a cleared retained message?) is not a reading")
+    return _reading_from_json(bytes(payload).decode("utf-8"))
 
 
 def run_sensor(
@@ -135,7 +145,13 @@ def run_sensor(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], object] = time.sleep,
 ) -> int:
-    """Publish one reading per value, `interval` apart; return how many were published."""
+    """Publish one reading per value, `interval` apart; return how many were published.
+
+    `client` is connected, its loop running. Per value: stamp it with clock(),
+    publish the encoded reading at QoS 1 with retain=True, wait for the PUBACK
+    (TimeoutError if none). sleep(interval) between values, not after the last;
+    skip a NaN/inf value (a failed read) but keep its interval.
+    """
     published = 0
     for tick, value in enumerate(values):
         if tick:
@@ -152,6 +168,9 @@ def run_sensor(
             )
         published += 1
     return published
+
+
+# --- given: the command line sensor ----------------------------------------------------
 
 
 def _connect(host: str, port: int, timeout: float = 5.0) -> mqtt.Client:
@@ -179,7 +198,7 @@ def _connect(host: str, port: int, timeout: float = 5.0) -> mqtt.Client:
 
 
 def _random_temperatures(count: int, unit: str) -> Iterator[float]:
-    """20-30 degrees, like the seed; endless when count is 0."""
+    """20-30 degrees, like the study plan's sensor; endless when count is 0."""
     produced = 0
     while not count or produced < count:
         value = round(random.uniform(20.0, 30.0), 2)
@@ -189,7 +208,7 @@ def _random_temperatures(count: int, unit: str) -> Iterator[float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The seed's random 20-30 °C sensor, publishing JSON readings."""
+    """The study plan's random 20-30 °C sensor, publishing JSON readings (given)."""
     parser = argparse.ArgumentParser(description="Publish random temperature readings.")
     parser.add_argument("--host", default="localhost")
     parser.add_argument("--port", type=int, default=1883)
@@ -220,7 +239,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except KeyboardInterrupt:
         pass
-    except (OSError, TimeoutError, RuntimeError) as exc:
+    except NotImplementedError:
+        raise  # a TODO of the exercise (a RuntimeError too), not a broker problem
+    except (OSError, TimeoutError, RuntimeError, ValueError) as exc:
         print(f"error: {exc}", flush=True)
         return 1
     finally:

@@ -1,4 +1,4 @@
-"""Chapter 5 fixtures: a fake clock, a connected sensor client, a subscribed dashboard."""
+"""Chapter 5 fixtures: a fake clock, a connected sensor client, a dashboard's feed."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ matplotlib.use("Agg")
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+
+from kata import exercise
+from kata.core.i18n import teach
 
 
 class FakeTime:
@@ -57,46 +60,23 @@ class Delivered:
     """Counts messages after the dashboard's on_message returned, so tests wait, never sleep."""
 
     def __init__(self) -> None:
-        self.seen: queue.Queue[bytes] = queue.Queue()
+        self.seen: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
 
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[bytes]:
-        got: list[bytes] = []
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[mqtt.MQTTMessage]:
+        got: list[mqtt.MQTTMessage] = []
         for _ in range(count):
             try:
                 got.append(self.seen.get(timeout=timeout))
             except queue.Empty:
                 raise AssertionError(
-                    f"the dashboard's client received {len(got)} of {count} messages "
-                    f"within {timeout} s"
+                    teach(
+                        en=f"the client of subscribe_feed handed {len(got)} of {count} "
+                        f"messages to on_message within {timeout} s",
+                        ja=f"subscribe_feed のクライアントが {timeout} 秒以内に on_message へ"
+                        f"渡したメッセージは {count} 件中 {len(got)} 件でした",
+                    )
                 ) from None
         return got
-
-
-@contextlib.contextmanager
-def subscribed(
-    host: str, port: int, client_id: str, topic_filter: str, on_message: Callable
-) -> Iterator[Delivered]:
-    """A client that hands every message to `on_message` (a dashboard's), from SUBACK on."""
-    delivered = Delivered()
-    suback = threading.Event()
-    client = _client(client_id)
-
-    def forward(client, userdata, msg) -> None:
-        on_message(client, userdata, msg)
-        delivered.seen.put(bytes(msg.payload))
-
-    client.on_connect = lambda client, *args: client.subscribe(topic_filter, qos=1)
-    client.on_subscribe = lambda *args: suback.set()
-    client.on_message = forward
-    client.connect(host, port, keepalive=30)
-    client.loop_start()
-    try:
-        if not suback.wait(5.0):
-            raise TimeoutError(f"test client: no SUBACK for {topic_filter!r}")
-        yield delivered
-    finally:
-        client.disconnect()
-        client.loop_stop()
 
 
 @pytest.fixture
@@ -105,16 +85,29 @@ def fake_time() -> FakeTime:
 
 
 @pytest.fixture
-def dashboard_link(broker, client_id) -> Iterator[Callable[[Callable, str], Delivered]]:
-    """dashboard_link(on_message, topic_filter) -> Delivered: a subscribed dashboard client."""
-    with contextlib.ExitStack() as stack:
+def dashboard_link(broker) -> Iterator[Callable[..., Delivered]]:
+    """dashboard_link(on_message, topic_filter) -> Delivered, through the learner's subscribe_feed.
 
-        def link(on_message: Callable, topic_filter: str) -> Delivered:
-            return stack.enter_context(
-                subscribed(broker.host, broker.port, client_id("dash"), topic_filter, on_message)
-            )
+    Called inside the test (never at setup), so a stub is reported as "not done yet".
+    """
+    dashboard = exercise("ch05_sensor.dashboard")
+    clients: list[mqtt.Client] = []
 
-        yield link
+    def link(on_message: Callable, topic_filter: str, **kwargs: object) -> Delivered:
+        delivered = Delivered()
+
+        def forward(client, userdata, msg) -> None:
+            on_message(client, userdata, msg)
+            delivered.seen.put(msg)
+
+        host, port = kwargs.pop("host", broker.host), kwargs.pop("port", broker.port)
+        clients.append(dashboard.subscribe_feed(host, port, topic_filter, forward, **kwargs))
+        return delivered
+
+    yield link
+    for client in clients:
+        client.disconnect()
+        client.loop_stop()
 
 
 @pytest.fixture

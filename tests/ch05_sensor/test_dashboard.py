@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import collections
+import contextlib
 import json
 import math
 import re
+import socket
 import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
 
 import matplotlib.image
 import paho.mqtt.client as mqtt
@@ -16,16 +21,18 @@ from hypothesis import strategies as st
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
 
-from kata import exercise
-from kata.core import target
-from kata.core.brokers import free_port
+from kata import exercise, target
+from kata.core.brokers import LOOPBACK, free_port
 from kata.core.catalog import ROOT
-from kata.core.peers import Peer, in_background, python_module
+from kata.core.i18n import teach
+from kata.core.peers import LineQueue, Peer, in_background, python_module, silent_server
+from kata.core.probe import Probe
 
 dashboard = exercise("ch05_sensor.dashboard")
 sensor = exercise("ch05_sensor.sensor")
 
 START = 1_700_000_000.0
+FEED = b"sensors/room1/temperature"
 
 
 def _payload(value: float, ts: float = START, sensor_id: str = "room1", unit: str = "°C") -> bytes:
@@ -33,9 +40,9 @@ def _payload(value: float, ts: float = START, sensor_id: str = "room1", unit: st
     return json.dumps(reading, ensure_ascii=False).encode("utf-8")
 
 
-def _message(payload: bytes) -> mqtt.MQTTMessage:
+def _message(payload: bytes, topic: bytes = FEED) -> mqtt.MQTTMessage:
     """A paho message exactly as on_message receives it, made without a broker."""
-    msg = mqtt.MQTTMessage(topic=b"sensors/room1/temperature")
+    msg = mqtt.MQTTMessage(topic=topic)
     msg.payload = payload
     return msg
 
@@ -45,33 +52,38 @@ def _feed(dash, values, **fields) -> None:
         dash.on_message(None, None, _message(_payload(value, ts=START + n, **fields)))
 
 
-# --- on_message hands over, drain takes over -------------------------------------
+# --- on_message hands over (paho's thread), drain takes over (yours) -----------------------
 
 
 def test_on_message_only_queues_and_drain_fills_the_window() -> None:
     dash = dashboard.Dashboard(maxlen=10)
     _feed(dash, [21.0, 22.5, 23.25])
-    assert list(dash.values) == [], (
-        "on_message runs on paho's network thread: it only decodes and enqueues; the window "
-        "changes when drain() runs on your thread"
+    assert list(dash.values) == [], teach(
+        en="on_message runs on paho's network thread (loop_start): it only decodes and puts "
+        "the reading in the inbox; the window changes when drain() runs on your thread. "
+        f"After 3 messages and no drain() the window was {list(dash.values)}",
+        ja="on_message は paho のネットワークスレッド (loop_start) で動きます。"
+        "デコードして inbox に入れるだけです。"
+        "ウィンドウを変えるのは、あなたのスレッドで動く drain() です。"
+        f"drain() 前の 3 件受信後のウィンドウ: {list(dash.values)}",
     )
     moved = dash.drain()
-    assert moved == 3, f"drain() returns how many readings it moved: 3, not {moved!r}"
-    assert list(dash.values) == [21.0, 22.5, 23.25]
-    assert dash.drain() == 0, "a second drain() finds nothing new"
-
-
-def test_the_window_is_a_deque_of_maxlen() -> None:
-    dash = dashboard.Dashboard(maxlen=3)
-    assert isinstance(dash.values, collections.deque) and dash.values.maxlen == 3, (
-        "values is collections.deque(maxlen=maxlen): old values fall out by themselves"
+    assert moved == 3, teach(
+        en=f"drain() returns how many readings it moved: 3, not {moved!r}",
+        ja=f"drain() は移した計測値の数を返します: 3 のはずが {moved!r} でした",
+    )
+    assert list(dash.values) == [21.0, 22.5, 23.25], list(dash.values)
+    again = dash.drain()
+    assert again == 0, teach(
+        en=f"a second drain() finds nothing new and returns 0, not {again!r}",
+        ja=f"続けて呼んだ drain() には新しいものがないので 0 を返します。実際: {again!r}",
     )
 
 
 sane = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.integers(1, 8), st.lists(st.lists(sane, max_size=6), max_size=5))
 def test_the_window_keeps_the_last_maxlen_values(maxlen, batches) -> None:
     dash = dashboard.Dashboard(maxlen=maxlen)
@@ -79,53 +91,17 @@ def test_the_window_keeps_the_last_maxlen_values(maxlen, batches) -> None:
     for batch in batches:
         _feed(dash, batch)
         everything += batch
-        assert dash.drain() == len(batch)
-    assert list(dash.values) == everything[-maxlen:], (
-        f"with maxlen={maxlen}, after {everything} the window is the last {maxlen} values, "
-        f"oldest first; got {list(dash.values)}"
-    )
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.integers(1, 8), st.lists(sane, max_size=20))
-def test_stats_match_a_plain_recomputation(maxlen, values) -> None:
-    dash = dashboard.Dashboard(maxlen=maxlen)
-    _feed(dash, values)
-    dash.drain()
-    got = dash.stats()
-    window = values[-maxlen:]
-    if not window:
-        assert got == {"count": 0, "min": None, "max": None, "mean": None, "last": None}, (
-            f"stats() of an empty window: count 0 and None for the rest; got {got!r}"
+        moved = dash.drain()
+        assert moved == len(batch), teach(
+            en=f"drain() after {len(batch)} messages should move {len(batch)}, moved {moved!r}",
+            ja=f"{len(batch)} 件受信したあとの drain() は {len(batch)} 件移すはずが "
+            f"{moved!r} 件でした",
         )
-        return
-    expected = {"count": len(window), "min": min(window), "max": max(window), "last": window[-1]}
-    assert {k: got.get(k) for k in expected} == expected, (
-        f"stats() over the window {window}: expected {expected}, got {got}"
-    )
-    mean = math.fsum(window) / len(window)
-    assert got.get("mean") is not None and math.isclose(
-        got["mean"], mean, rel_tol=1e-9, abs_tol=1e-9
-    ), f"the mean of {window} is {mean}, got {got.get('mean')!r}"
-
-
-limits = st.none() | st.integers(-50, 50).map(float)
-
-
-@settings(max_examples=60, deadline=None)
-@given(limits, limits, st.lists(st.integers(-60, 60).map(lambda n: n / 2), max_size=20))
-def test_alerts_hold_the_readings_outside_the_limits(low, high, values) -> None:
-    dash = dashboard.Dashboard(low=low, high=high)
-    _feed(dash, values)
-    dash.drain()
-    expected = [
-        json.loads(_payload(v, ts=START + n))
-        for n, v in enumerate(values)
-        if (low is not None and v < low) or (high is not None and v > high)
-    ]
-    assert dash.alerts == expected, (
-        f"with low={low} and high={high} (None: no limit), the alerts for {values} are the "
-        f"readings (dicts) below low or above high, in order; got {dash.alerts}"
+    assert list(dash.values) == everything[-maxlen:], teach(
+        en=f"with maxlen={maxlen}, after {everything} the window is the last {maxlen} values, "
+        f"oldest first; got {list(dash.values)}",
+        ja=f"maxlen={maxlen} で {everything} を受け取ったら、ウィンドウは最後の {maxlen} 件"
+        f"(古い順) です。実際: {list(dash.values)}",
     )
 
 
@@ -133,18 +109,46 @@ def test_a_value_on_a_limit_is_no_alert() -> None:
     dash = dashboard.Dashboard(low=18.0, high=26.0)
     _feed(dash, [17.99, 18.0, 26.0, 26.01])
     dash.drain()
-    assert [a["value"] for a in dash.alerts] == [17.99, 26.01], (
-        "alerts are the readings outside [low, high]: the limits themselves are fine"
+    assert [a["value"] for a in dash.alerts] == [17.99, 26.01], teach(
+        en="drain() hands each reading to _record(), which keeps the alerts: the readings "
+        f"outside [low, high]; got {dash.alerts}",
+        ja="drain() は計測値を 1 件ずつ _record() に渡します。_record() が [low, high] の外の"
+        f"計測値を alerts に入れます。実際: {dash.alerts}",
     )
 
 
-# Bytes without "{" can never be a JSON object, so never a reading.
-junk = st.binary(max_size=40).filter(lambda b: b"{" not in b) | st.sampled_from(
-    [b"", b"{}", b'{"value": 21.5}', b"[21.5]", _payload(math.nan), "°C".encode("utf-16")]
+def test_the_study_plans_plain_number_is_a_reading_of_its_topic() -> None:
+    dash = dashboard.Dashboard()
+    before = time.time()
+    dash.on_message(None, None, _message(b"23.45", topic=b"sensor/temperature"))
+    after = time.time()
+    dash.drain()
+    assert list(dash.values) == [23.45] and dash.rejected == 0, teach(
+        en="the study plan's sensor sends a plain number, b'23.45'. Decode payloads with the "
+        "given to_reading(msg.payload, msg.topic), which accepts it; the window was "
+        f"{list(dash.values)} with {dash.rejected} rejected",
+        ja="元の講座のセンサーは b'23.45' のような数値だけを送ります。ペイロードは用意されている "
+        "to_reading(msg.payload, msg.topic) でデコードします (数値だけのペイロードも受け付けます)。"
+        f"ウィンドウ: {list(dash.values)}、rejected: {dash.rejected}",
+    )
+    last = dash.last
+    assert last is not None and last["sensor_id"] == "sensor/temperature", last
+    assert before <= last["ts"] <= after, teach(
+        en=f"a plain number is stamped with its arrival time, {before}..{after}: {last}",
+        ja=f"数値だけの計測値には届いた時刻 ({before}..{after}) が付きます: {last}",
+    )
+
+
+# Bytes without "{" can never be a JSON object, so never a reading, unless a plain number.
+PLAIN = re.compile(rb"-?[0-9]+(?:\.[0-9]+)?")
+junk = st.binary(max_size=40).filter(
+    lambda b: b"{" not in b and not PLAIN.fullmatch(b)
+) | st.sampled_from(
+    [b"", b"{}", b'{"value": 21.5}', b"[21.5]", _payload(math.nan), b"nan", b"1e400", b"9" * 400]
 )
-
-
-readings = sane.map(lambda value: (_payload(value), value))
+readings = sane.map(lambda value: (_payload(value), value)) | st.sampled_from(
+    [(b"23.45", 23.45), (b"-5", -5.0), (b"30.0", 30.0)]
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -155,33 +159,241 @@ def test_bad_payloads_are_counted_and_never_stop_the_dashboard(mixed) -> None:
         dash.on_message(None, None, _message(payload))
     payloads = [payload for payload, _ in mixed]
     good = [value for _, value in mixed if value is not None]
-    assert dash.drain() == len(good) and list(dash.values) == good, (
-        "payloads that are readings reach the window, in order; the others are skipped"
+    moved = dash.drain()
+    assert moved == len(good) and list(dash.values) == good, teach(
+        en=f"the payloads that are readings reach the window, in order: {good}; "
+        f"got {list(dash.values)}",
+        ja=f"計測値であるペイロードだけが順番どおりウィンドウに入ります: {good}。"
+        f"実際: {list(dash.values)}",
     )
-    assert dash.rejected == len(payloads) - len(good), (
-        f"rejected counts the payloads that are not readings: {len(payloads) - len(good)}, "
-        f"got {dash.rejected}. on_message must never raise: it would kill paho's thread"
+    assert dash.rejected == len(payloads) - len(good), teach(
+        en=f"rejected counts the payloads that are not readings: {len(payloads) - len(good)}, "
+        f"got {dash.rejected}. on_message must never raise: on paho's thread an exception "
+        "stops the network loop",
+        ja=f"rejected は計測値でないペイロードの数です: {len(payloads) - len(good)} のはずが "
+        f"{dash.rejected} でした。on_message は例外を外に出してはいけません: paho の"
+        "スレッドで例外が出るとネットワークループが止まります",
     )
 
 
-# --- through the broker ------------------------------------------------------------------
+# --- subscribe_feed: the dashboard's client --------------------------------------------------
+
+
+def test_subscribe_feed_returns_after_the_suback_and_hands_over_every_message(
+    topic, probe, dashboard_link
+) -> None:
+    got: list[tuple[str, bytes, int]] = []
+    feed = dashboard_link(
+        lambda client, userdata, msg: got.append((msg.topic, msg.payload, msg.qos)),
+        f"{topic}/sensors/+/temperature",
+    )
+    # Published the moment subscribe_feed returned: lost unless the SUBACK was already in.
+    for n in range(3):
+        probe.publish(f"{topic}/sensors/lab/temperature", b"%d" % n, qos=1)
+    feed.wait_for(3)
+    assert [payload for _, payload, _ in got] == [b"0", b"1", b"2"], teach(
+        en="every message on the filter reaches on_message, in order; "
+        f"it got {[payload for _, payload, _ in got]}",
+        ja=f"フィルターに合うメッセージはすべて順番どおり on_message に届きます。実際: {got}",
+    )
+    assert {qos for _, _, qos in got} == {1}, teach(
+        en="subscribe at QoS 1 (qos=1 by default): a QoS 1 reading is then delivered at QoS 1 "
+        f"(the lower of the two); got QoS {[qos for _, _, qos in got]}",
+        ja="既定の qos=1 でサブスクライブします。すると QoS 1 の計測値は QoS 1 のまま届きます "
+        f"(2 つのうち低いほう)。実際の QoS: {[qos for _, _, qos in got]}",
+    )
+
+
+def _read_packet(conn: socket.socket) -> tuple[int | None, bytes]:
+    """(packet type, body) of one MQTT packet; (None, b"") when the client closed."""
+    head = conn.recv(1)
+    if not head:
+        return None, b""
+    length, shift = 0, 0
+    while True:
+        byte = conn.recv(1)[0]
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    body = b""
+    while len(body) < length:
+        chunk = conn.recv(length - len(body))
+        if not chunk:
+            return None, b""
+        body += chunk
+    return head[0] & 0xF0, body
+
+
+@contextlib.contextmanager
+def fake_broker(
+    *, connack_code: int = 0, suback_code: int = 1, suback_delay: float = 0.0
+) -> Iterator[tuple[int, threading.Event]]:
+    """A one-client MQTT 3.1.1 server that answers as told; yields (port, suback_sent)."""
+    server = socket.create_server((LOOPBACK, 0))
+    server.settimeout(5.0)
+    suback_sent, done = threading.Event(), threading.Event()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError), server.accept()[0] as conn:
+            conn.settimeout(5.0)
+            if _read_packet(conn)[0] != 0x10:  # CONNECT
+                return
+            conn.sendall(bytes([0x20, 2, 0, connack_code]))
+            kind, body = _read_packet(conn)
+            if kind == 0x80:  # SUBSCRIBE: the packet identifier comes first
+                done.wait(suback_delay)  # a slow broker (woken early when the test ends)
+                suback_sent.set()
+                conn.sendall(bytes([0x90, 3]) + body[:2] + bytes([suback_code]))
+            while kind not in (None, 0xE0):  # until DISCONNECT or the socket closes
+                kind, _ = _read_packet(conn)
+
+    thread = threading.Thread(target=serve, name="kata-fake-broker", daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1], suback_sent
+    finally:
+        done.set()
+        server.close()
+        thread.join(5.0)
+
+
+def test_subscribe_feed_waits_for_the_suback(no_thread_leak) -> None:
+    with fake_broker(suback_delay=0.5) as (port, suback_sent):
+        client = dashboard.subscribe_feed(LOOPBACK, port, "kata/slow", print, timeout=5.0)
+        returned_too_early = not suback_sent.is_set()
+        client.disconnect()
+        client.loop_stop()
+    assert not returned_too_early, teach(
+        en="subscribe_feed returned before the broker's SUBACK (this broker sends it 0.5 s "
+        "after the CONNACK): a message published right after could be lost. Wait for "
+        "on_subscribe (a threading.Event), not only for on_connect",
+        ja="subscribe_feed がブローカーの SUBACK より前に戻りました (このブローカーは CONNACK の "
+        "0.5 秒後に SUBACK を返します)。直後に公開されたメッセージを取りこぼすかもしれません。"
+        "on_connect だけでなく on_subscribe まで (threading.Event で) 待ちます",
+    )
+    no_thread_leak()
+
+
+@pytest.mark.parametrize(
+    ("answer", "what"),
+    [
+        ({"connack_code": 5}, "a CONNACK with return code 5 (not authorized)"),
+        ({"suback_code": 0x80}, "a SUBACK with return code 0x80 (failure)"),
+    ],
+    ids=["connack-refused", "suback-refused"],
+)
+def test_subscribe_feed_reports_a_refusal(answer, what, no_thread_leak) -> None:
+    with fake_broker(**answer) as (port, _):
+        try:
+            client = dashboard.subscribe_feed(LOOPBACK, port, "kata/no", print, timeout=2.0)
+        except ConnectionError:
+            pass
+        else:
+            client.disconnect()
+            client.loop_stop()
+            pytest.fail(
+                teach(
+                    en=f"the broker answered with {what}, and subscribe_feed returned a client: "
+                    "raise ConnectionError when reason_code.is_failure (on_connect) or "
+                    "reason_codes[0].is_failure (on_subscribe)",
+                    ja=f"ブローカーの応答は {what} でしたが、subscribe_feed はクライアントを"
+                    "返しました。on_connect の reason_code.is_failure、または on_subscribe の "
+                    "reason_codes[0].is_failure が真なら ConnectionError を送出します",
+                ),
+                pytrace=False,
+            )
+    no_thread_leak()
+
+
+WHERE_JA = {"closed port": "閉じたポート", "silent server": "MQTT を話さないサーバー"}
+
+
+@pytest.mark.parametrize("where", WHERE_JA)
+def test_subscribe_feed_fails_without_a_broker_and_leaves_no_thread(where, no_thread_leak) -> None:
+    with contextlib.ExitStack() as stack:
+        port = free_port() if where == "closed port" else stack.enter_context(silent_server())
+        try:
+            client = dashboard.subscribe_feed(LOOPBACK, port, "kata/x", print, timeout=0.5)
+        except (OSError, TimeoutError):
+            pass
+        else:
+            client.disconnect()
+            client.loop_stop()
+            pytest.fail(
+                teach(
+                    en=f"subscribe_feed on a {where} (port {port}) should raise: "
+                    "ConnectionRefusedError from connect(), or TimeoutError when no SUBACK "
+                    "comes within timeout",
+                    ja=f"subscribe_feed を{WHERE_JA[where]} (ポート {port}) に向けたら"
+                    "例外を送出するはずです: "
+                    "connect() の ConnectionRefusedError か、timeout 以内に SUBACK が来ないときの "
+                    "TimeoutError",
+                ),
+                pytrace=False,
+            )
+    no_thread_leak()
+
+
+@pytest.mark.needs_private_broker
+def test_subscribe_feed_subscribes_again_after_the_broker_restarts(
+    broker_factory, topic, dashboard_link
+) -> None:
+    private = broker_factory()
+    got: list[bytes] = []
+    feed = dashboard_link(
+        lambda client, userdata, msg: got.append(msg.payload),
+        f"{topic}/again",
+        host=private.host,
+        port=private.port,
+    )
+    private.stop()
+    private.start()
+    # This broker keeps no sessions: a retained message reaches the dashboard only if
+    # its client reconnected AND subscribed again (on_connect).
+    with Probe(private.host, private.port) as publisher:
+        publisher.publish(f"{topic}/again", _payload(21.5), qos=1, retain=True)
+        try:
+            feed.wait_for(1, timeout=8.0)
+        except AssertionError:
+            pytest.fail(
+                teach(
+                    en="after the broker restarted, nothing arrived: paho's loop reconnects "
+                    "by itself, but the new connection has no subscription unless on_connect "
+                    "subscribes (the study plan subscribed once, right after connect())",
+                    ja="ブローカーの再起動後、何も届きませんでした。paho のループは自動で再接続"
+                    "しますが、新しい接続にはサブスクリプションがありません。on_connect の中で"
+                    "サブスクライブします (元の講座は connect() の直後に 1 回だけサブスクライブ"
+                    "していました)",
+                ),
+                pytrace=False,
+            )
+    assert got[:1] == [_payload(21.5)], got
+
+
+# --- the pipeline: run_sensor -> broker -> subscribe_feed -> on_message -> drain -------------
 
 
 def test_every_reading_of_the_sensor_reaches_the_dashboard_in_order(
     topic, sensor_client, dashboard_link, fake_time
 ) -> None:
     dash = dashboard.Dashboard(maxlen=100, low=21.0, high=24.0)
-    link = dashboard_link(dash.on_message, f"{topic}/sensors/+/temperature")
+    feed = dashboard_link(dash.on_message, f"{topic}/sensors/+/temperature")
     values = [20.0 + i * 0.255 for i in range(24)]
     sent = sensor.run_sensor(
         sensor_client, f"{topic}/sensors/lab/temperature", values, sensor_id="lab",
         interval=5.0, clock=fake_time.clock, sleep=fake_time.sleep,
     )  # fmt: skip
-    link.wait_for(sent)
-    assert dash.drain() == 24, "the sensor sent 24 readings and the dashboard should have 24"
+    feed.wait_for(sent)
+    moved = dash.drain()
+    assert moved == 24, teach(
+        en=f"the sensor sent 24 readings and drain() should move 24, not {moved!r}",
+        ja=f"センサーは 24 件送ったので drain() は 24 件移すはずですが、{moved!r} でした",
+    )
     expected = [sensor.make_reading("lab", v, 0.0)["value"] for v in values]
-    assert list(dash.values) == expected, (
-        f"every reading arrives, in order: expected {expected}, got {list(dash.values)}"
+    assert list(dash.values) == expected, teach(
+        en=f"every reading arrives, in order: expected {expected}, got {list(dash.values)}",
+        ja=f"すべての計測値が順番どおりに届きます。期待: {expected}、実際: {list(dash.values)}",
     )
     assert [a["value"] for a in dash.alerts] == [v for v in expected if v < 21 or v > 24]
     assert [a["ts"] for a in dash.alerts][:1] == [START], "alerts are whole readings"
@@ -195,17 +407,22 @@ def test_a_cleared_retained_reading_is_rejected_and_delivery_goes_on(
     link = dashboard_link(dash.on_message, feed)
     probe.publish(feed, _payload(21.5), qos=1, retain=True)
     probe.publish(feed, b"", qos=1, retain=True)  # clearing the retained reading
-    probe.publish(feed, b"23.41", qos=1)  # the seed's plain-number payload
+    probe.publish(feed, b"23.41", qos=1)  # the study plan's plain-number payload
     probe.publish(feed, _payload(22.0), qos=1)
     link.wait_for(4)
-    assert (dash.drain(), dash.rejected) == (2, 2), (
-        "the empty payload of a cleared retained message and a plain number are not "
-        "readings: count them in rejected and keep going"
+    moved = dash.drain()
+    assert (moved, dash.rejected) == (3, 1), teach(
+        en="a subscriber receives the empty payload that clears a retained message: it is no "
+        "reading, count it in rejected and keep going (the plain number 23.41 is a reading); "
+        f"drain() moved {moved}, rejected is {dash.rejected}",
+        ja="保持メッセージを消す空のペイロードもサブスクライバーに届きます。これは計測値では"
+        "ないので rejected に数えて、処理を続けます (数値だけの 23.41 は計測値です)。"
+        f"drain() が移した数: {moved}、rejected: {dash.rejected}",
     )
-    assert list(dash.values) == [21.5, 22.0]
+    assert list(dash.values) == [21.5, 23.41, 22.0], list(dash.values)
 
 
-# --- the figure ---------------------------------------------------------------------------
+# --- the figure (given): one path end to end -------------------------------------------------
 
 
 def _data_line(fig, values):
@@ -214,9 +431,7 @@ def _data_line(fig, values):
         if [float(y) for y in line.get_ydata()] == values:
             return line
     shown = [list(map(float, line.get_ydata())) for line in lines]
-    raise AssertionError(
-        f"no line in the figure has the window {values} as its y data; lines: {shown}"
-    )
+    raise AssertionError(f"no line in the figure has the window {values} as its y data: {shown}")
 
 
 def _horizontal_marks(ax, data_line) -> set[float]:
@@ -235,61 +450,24 @@ def _horizontal_marks(ax, data_line) -> set[float]:
     return marks
 
 
-def _filled(values, **kwargs):
-    dash = dashboard.Dashboard(**kwargs)
-    _feed(dash, values, sensor_id="roof", unit="hPa")
+def test_render_draws_the_window_with_names_and_limits() -> None:
+    dash = dashboard.Dashboard(low=1012.0, high=1014.0)
+    _feed(dash, [1012.5, 1013.0, 1011.75, 1014.25], sensor_id="roof", unit="hPa")
     dash.drain()
-    return dash
-
-
-def test_render_draws_the_window_as_a_line() -> None:
-    dash = _filled([1012.5, 1013.0, 1011.75, 1014.25])
     fig = dash.render()
     assert isinstance(fig, Figure), f"render() returns a matplotlib Figure, got {type(fig)}"
-    _data_line(fig, [1012.5, 1013.0, 1011.75, 1014.25])
-
-
-def test_the_figure_names_time_unit_and_sensor() -> None:
-    dash = _filled([1012.5, 1013.0, 1011.75])
-    fig = dash.render()
-    ax = _data_line(fig, [1012.5, 1013.0, 1011.75]).axes
-    assert "time" in ax.get_xlabel().lower(), f"label the x axis with time: {ax.get_xlabel()!r}"
-    assert "hPa" in ax.get_ylabel(), f"the y label names the unit (hPa): {ax.get_ylabel()!r}"
-    title = " ".join([ax.get_title(), fig.get_suptitle()])
-    assert "roof" in title and "hPa" in title, (
-        f"the title names the sensor (roof) and the unit (hPa): {title!r}"
-    )
-
-
-@pytest.mark.parametrize(("low", "high"), [(1012.0, 1014.0), (None, 1014.0), (1012.0, None)])
-def test_the_alert_limits_are_drawn_when_set(low, high) -> None:
-    dash = _filled([1012.5, 1013.0, 1011.75, 1014.25], low=low, high=high)
-    fig = dash.render()
     line = _data_line(fig, [1012.5, 1013.0, 1011.75, 1014.25])
-    marks = _horizontal_marks(line.axes, line)
-    wanted = {limit for limit in (low, high) if limit is not None}
-    assert wanted <= marks, (
-        f"draw each limit that is set as a horizontal line (ax.axhline) or the edge of a band "
-        f"(ax.axhspan): expected marks at {sorted(wanted)}, found {sorted(marks)}"
-    )
+    ax = line.axes
+    assert "time" in ax.get_xlabel().lower() and "hPa" in ax.get_ylabel()
+    assert "roof" in ax.get_title() and "hPa" in ax.get_title(), ax.get_title()
+    assert {1012.0, 1014.0} <= _horizontal_marks(ax, line)
 
 
 def test_render_works_before_the_first_reading() -> None:
-    fig = dashboard.Dashboard(low=18.0, high=26.0).render()
-    assert isinstance(fig, Figure), "an empty dashboard still renders (e.g. 'waiting...')"
-
-
-def test_render_leaves_no_pyplot_figures_behind() -> None:
-    import matplotlib.pyplot as plt
-
-    dash = _filled([1.0, 2.0])
-    before = plt.get_fignums()
-    for _ in range(3):
-        dash.render()
-    assert plt.get_fignums() == before, (
-        "render() opened pyplot figures; pyplot keeps each one until plt.close(), so a live "
-        "dashboard would grow without end. Build matplotlib.figure.Figure() directly"
-    )
+    dash = dashboard.Dashboard(low=18.0, high=26.0)
+    dash.on_message(None, None, _message(b""))  # a cleared retained reading: no reading yet
+    assert dash.drain() == 0 and dash.rejected == 1
+    assert isinstance(dash.render(), Figure), "an empty dashboard still renders"
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -303,13 +481,7 @@ def _assert_png(path) -> None:
     assert float(image[..., :3].std()) > 0.01, f"{path} is blank: nothing was drawn"
 
 
-def test_save_png_writes_a_real_image(tmp_path) -> None:
-    dash = _filled([1012.5, 1013.0, 1011.75, 1014.25], low=1012.0, high=1014.0)
-    dash.save_png(tmp_path / "dash.png")
-    _assert_png(tmp_path / "dash.png")
-
-
-# --- main: the seed's two-terminal demo ------------------------------------------------------
+# --- main (given): the study plan's two-terminal demo ------------------------------------------
 
 
 def _not_done_or_failed(peer: Peer, module: str, what: str) -> None:
@@ -360,17 +532,46 @@ def test_the_two_terminal_demo_runs_headless(broker, topic, probe, tmp_path, mon
         _expect_success(dash, dash_module, "after receiving --count 4 readings")
     sent = [json.loads(m.payload)["value"] for m in probe.expect(4)]
     shown = [float(m[1]) for m in map(RECEIVED.match, dash.all_lines) if m]
-    assert shown == sent, (
-        f"the dashboard prints 'Received: <value> <unit>' for each reading the sensor sent "
-        f"({sent}); it printed {shown}"
+    assert shown == sent, teach(
+        en=f"the dashboard prints 'Received: <value> <unit>' for each reading the sensor sent "
+        f"({sent}); it printed {shown}",
+        ja=f"ダッシュボードはセンサーが送った計測値ごとに 'Received: <value> <unit>' を表示します "
+        f"({sent})。表示されたもの: {shown}",
     )
     _assert_png(png)
+
+
+def test_dashboard_main_plots_the_study_plans_plain_numbers(
+    broker, topic, probe, tmp_path, monkeypatch, no_thread_leak
+) -> None:
+    out = LineQueue()
+    monkeypatch.setattr(sys, "stdout", out)
+    feed, png = f"{topic}/sensor/temperature", tmp_path / "plain.png"
+    args = ["--host", broker.host, "--port", str(broker.port), "--topic", feed]
+    done = out.follow(in_background(dashboard.main, [*args, "--count", "2", "--out", str(png)]))
+    out.wait_for(lambda line: line.startswith("Subscribed"))
+    probe.publish(feed, b"23.45")  # what the study plan's sensor sends
+    probe.publish(feed, b"24.5")
+    assert done.result(timeout=10) == 0, "main returns 0 after --count readings"
+    shown = []
+    while not out.lines.empty():
+        line = out.lines.get_nowait()
+        shown += [line] if isinstance(line, str) else []
+    received = [float(m[1]) for m in map(RECEIVED.match, shown) if m]
+    assert received == [23.45, 24.5], teach(
+        en=f"the study plan's plain numbers 23.45 and 24.5 are plotted; main printed {shown}",
+        ja=f"元の講座の数値だけのペイロード 23.45 と 24.5 も表示されます。main の出力: {shown}",
+    )
+    _assert_png(png)
+    no_thread_leak()
 
 
 def test_dashboard_main_says_error_when_no_broker_listens(capsys, no_thread_leak) -> None:
     code = dashboard.main(["--host", "127.0.0.1", "--port", str(free_port()), "--count", "1"])
     out = capsys.readouterr().out
-    assert code == 1 and "error" in out.lower(), (
-        "with no broker, main prints 'error: ...' and returns 1 instead of a traceback"
+    assert code == 1 and "error" in out.lower(), teach(
+        en="with no broker, subscribe_feed raises and main prints 'error: ...' and returns 1",
+        ja="ブローカーがいないと subscribe_feed が例外を送出し、main は 'error: ...' と表示して"
+        "1 を返します",
     )
     no_thread_leak()
