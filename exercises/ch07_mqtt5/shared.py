@@ -1,24 +1,8 @@
 """Chapter 7 - shared subscriptions: a group of workers shares one stream of jobs.
 
-A normal subscription gives every subscriber a copy of every message. When
-the messages are jobs (resize this picture, store this reading), one copy
-per job is what you want, spread over as many workers as you run. MQTT 5
-names a group in the filter itself (MQTT 5.0 §4.8.2):
-
-    $share/<group>/<filter>      e.g. $share/resizers/jobs/#
-
-The broker hands each message that matches <filter> to ONE member of each
-group (mosquitto takes turns, round robin) and, as before, a copy to every
-plain subscriber of <filter>. Start another worker to share the load; stop
-one and the others take over its share. The group name is one topic level:
-no '/', '+' or '#'.
-
-Each worker is a client of its own (its own connection, id and paho thread)
-that subscribes to the shared filter at QoS 1 from on_connect.
-
-Implement the Worker class and start_workers.
-Check your work: kata check shared (or: pytest tests/ch07_mqtt5/test_shared.py).
-日本語のヒント: kata hint shared --lang ja
+You write the Worker class and start_workers; _check_group is given.
+Lesson: kata lesson shared  (shared.md, 日本語: shared.ja.md)
+Check: kata check shared
 """
 
 from __future__ import annotations
@@ -34,13 +18,20 @@ from paho.mqtt.enums import CallbackAPIVersion
 from ..ch03_clients.subscriber import Message
 
 
+def _check_group(group: str) -> None:
+    """ValueError unless `group` is one topic level: not empty, no '/', '+' or '#'."""
+    if not group or any(c in group for c in "/+#"):
+        raise ValueError(
+            f"a share group name is one non-empty topic level without '/', '+' or '#': {group!r}"
+        )
+
+
 class Worker:
     """One member of a share group: handler(message) for each job the broker gives it.
 
-    The handler gets a Message(topic, payload, qos, retain). `handled` counts
-    the jobs this worker received; a handler that raises is also counted in
-    `errors` and never stops the worker. `name` tells the workers apart.
-    ValueError for a group name that is empty or holds '/', '+' or '#'.
+    The handler gets a chapter 3 Message. `handled` counts the jobs this
+    worker received; a handler that raises is also counted in `errors` and
+    never stops the worker. ValueError for a bad group name (_check_group).
     """
 
     def __init__(
@@ -52,7 +43,7 @@ class Worker:
         handler: Callable[[Message], object],
         name: str = "worker",
     ) -> None:
-        raise NotImplementedError("TODO: check the group, keep the settings, handled = errors = 0")
+        raise NotImplementedError("TODO: _check_group, keep the settings, handled = errors = 0")
 
     def start(self, timeout: float = 5.0) -> None:
         """Connect and return once $share/<group>/<filter> is acknowledged (SUBACK).
@@ -77,9 +68,7 @@ def start_workers(
 ) -> list[Worker]:
     """Start n Workers in share group `group`; return them once all are subscribed.
 
-    All n share `handler`. When start_workers returns, every worker's SUBACK
-    has arrived, so jobs published right away are all handled. ValueError
-    for n < 1 or a bad group name. If one worker cannot start, stop the ones
-    already started, then raise. The caller stops each worker when done.
+    ValueError for a bad group name or n < 1. If one worker cannot start,
+    stop the ones already started, then raise. The caller stops each worker.
     """
     raise NotImplementedError("TODO: n Workers named <group>-<i>, start each, return the list")

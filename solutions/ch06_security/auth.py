@@ -1,22 +1,8 @@
 """Chapter 6 - passwords and ACLs: who may connect, and what each user may touch.
 
-A broker with `allow_anonymous false` and a `password_file` checks the
-username and password in CONNECT and answers in CONNACK (MQTT 3.1.1 §3.2.2.3,
-MQTT 5 §3.2.2.2). client.connect() returning 0 only means the CONNECT was
-sent: whether you are let in is the reason code that on_connect receives
-("Not authorized", 0x87; in 3.1.1 return code 5). And paho's network thread
-retries a refused connection forever (1, 2, 4 ... s apart): a wrong password
-never becomes right, so stop it after the first refusal.
-
-Once in, an `acl_file` decides per user and topic (mosquitto.conf(5)):
-    user sensor
-    topic readwrite sensors/#
-A denied publish is dropped without an error in MQTT 3.1.1 (the PUBACK still
-says success); MQTT 5 answers with PUBACK reason code "Not authorized".
-mosquitto (2.0.11 at least) even grants a subscription the ACL forbids:
-its messages simply never come.
-
-Implement connect_authenticated and render_acl.
+You write connect_authenticated and render_acl; _one_line is given.
+Lesson: kata lesson auth  (auth.md, 日本語: auth.ja.md)
+Check: kata check auth
 """
 
 from __future__ import annotations
@@ -27,7 +13,8 @@ import uuid
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-ACCESS = ("read", "write", "readwrite")
+# The access types of an acl_file `topic` line (mosquitto.conf(5), acl_file).
+ACCESS = ("read", "write", "readwrite", "deny")
 
 
 def _await_connack(client: mqtt.Client, host: str, port: int, timeout: float) -> mqtt.Client:
@@ -70,7 +57,12 @@ def connect_authenticated(
     password: str | None,
     timeout: float = 5.0,
 ) -> mqtt.Client:
-    """A connected client (network loop running) logged in as `username`."""
+    """A connected client (network loop running) logged in as `username` (None: anonymous).
+
+    A refusal raises PermissionError naming the CONNACK's reason, after exactly
+    one attempt and with no network thread left. TimeoutError "no CONNACK
+    within 5.0 s from host:port" when no answer comes.
+    """
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"kata-auth-{uuid.uuid4().hex[:8]}")
     if username is not None:
         client.username_pw_set(username, password)
@@ -78,6 +70,7 @@ def connect_authenticated(
 
 
 def _one_line(what: str, text: str) -> str:
+    """`text` itself; ValueError when it is empty, has blanks around it or spans lines."""
     # A line break would end the rule early and start a new one that the
     # broker obeys: "evil\ntopic readwrite #" grants everything.
     if not text or text != text.strip() or "\n" in text or "\r" in text:
@@ -86,7 +79,12 @@ def _one_line(what: str, text: str) -> str:
 
 
 def render_acl(rules: dict[str, list[tuple[str, str]]]) -> str:
-    """The mosquitto acl_file text for {user: [(access, topic), ...]}."""
+    """The mosquitto acl_file text for {user: [(access, topic), ...]}.
+
+    Per user a line "user NAME", then one "topic ACCESS TOPIC" line per rule,
+    in the order given. ValueError for an access not in ACCESS, and for a
+    name or topic that _one_line refuses.
+    """
     lines: list[str] = []
     for user, entries in rules.items():
         lines.append(f"user {_one_line('a user name', user)}")

@@ -1,20 +1,8 @@
 """Chapter 6 - cloud brokers: everything about a connection in one URL.
 
-Cloud brokers hand you their address as a URL, e.g. for HiveMQ Cloud
-    mqtts://my-user:my-password@abc123.s1.eu.hivemq.cloud:8883
-  - the scheme says plain (mqtt://, port 1883) or TLS (mqtts://, port 8883);
-  - an explicit :port wins over the default;
-  - user and password are percent-encoded (RFC 3986 §3.2.1): a password with
-    @ : / or % in it is written %40 %3A %2F %25, and must be decoded;
-  - an IPv6 address goes in brackets: mqtts://[::1]:8883.
-urllib.parse.urlsplit() does the splitting; unquote() does the decoding.
-Public cloud brokers have certificates from public CAs, so ca_certs=None
-(your system's CAs) is right for them. (AWS IoT Core logs devices in with a
-client certificate, client.tls_set(certfile=..., keyfile=...), not a password.)
-The whole kata runs against such a broker too: set MQTT_BROKER_URL=<the URL>.
-
-Implement parse_broker_url and connect_url (reuse auth.py and tls.py).
-`BrokerSettings` is given.
+You write parse_broker_url and connect_url; BrokerSettings is given.
+Lesson: kata lesson cloud  (cloud.md, 日本語: cloud.ja.md)
+Check: kata check cloud
 """
 
 from __future__ import annotations
@@ -43,7 +31,12 @@ class BrokerSettings:
 
 
 def parse_broker_url(url: str) -> BrokerSettings:
-    """mqtt[s]://[user[:password]@]host[:port] -> BrokerSettings; ValueError otherwise."""
+    """mqtt[s]://[user[:password]@]host[:port] -> BrokerSettings; ValueError otherwise.
+
+    mqtt:// is plain on 1883, mqtts:// TLS on 8883, unless the URL names a
+    port. Credentials are percent-decoded (None when absent); an IPv6 host
+    comes without brackets. Another scheme, no host or a bad port: ValueError.
+    """
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in DEFAULT_PORTS:
         raise ValueError(f"a broker URL starts with mqtt:// or mqtts://, not {url!r}")
@@ -59,7 +52,11 @@ def parse_broker_url(url: str) -> BrokerSettings:
 def connect_url(
     url: str, ca_certs: str | os.PathLike[str] | None = None, timeout: float = 5.0
 ) -> mqtt.Client:
-    """A connected client for the broker the URL names (TLS for mqtts://)."""
+    """A connected client for the broker the URL names (TLS for mqtts://).
+
+    Logs in with the URL's credentials; ca_certs as in connect_tls (None: the
+    system's CAs). Errors as in connect_authenticated and connect_tls.
+    """
     broker = parse_broker_url(url)
     if broker.tls:
         return connect_tls(

@@ -1,22 +1,8 @@
 """Chapter 6 - reconnection: keep receiving when the broker goes away and comes back.
 
-Brokers restart (updates, crashes) and networks drop. paho's network thread
-(loop_start()) reconnects by itself, and waits between attempts with capped
-exponential backoff: client.reconnect_delay_set(min_delay, max_delay) waits
-min_delay before the first attempt, doubles the wait after each failed one,
-never waits longer than max_delay, and starts again at min_delay once a
-CONNACK says success.
-  - Why back off: after a broker restart, thousands of devices that retry at
-    once in a tight loop keep it down (a "thundering herd").
-  - Why cap: once the broker is back, nobody should wait an hour to notice.
-A clean session comes back empty, so subscribe in on_connect (chapter 3):
-it runs after every successful CONNACK, which also makes it the place to
-count reconnections.
-stop() is disconnect() then loop_stop(). paho sleeps its backoff in slices of
-at most 1 s and checks for disconnect() between them, so stop() returns
-within about a second even while the broker is down.
-
-Implement ResilientSubscriber.
+You write the ResilientSubscriber class.
+Lesson: kata lesson reconnect  (reconnect.md, 日本語: reconnect.ja.md)
+Check: kata check reconnect
 """
 
 from __future__ import annotations
@@ -33,7 +19,12 @@ log = logging.getLogger(__name__)
 
 
 class ResilientSubscriber:
-    """Calls handler(topic, text) for every message, across broker restarts, until stop()."""
+    """Calls handler(topic, text) for every message, across broker restarts, until stop().
+
+    text is the payload decoded as UTF-8. `reconnects` counts successful
+    reconnections (not attempts): 0 after start(), 1 after the first outage.
+    paho reconnects with reconnect_delay_set(min_delay, max_delay) backoff.
+    """
 
     def __init__(
         self,
@@ -82,7 +73,11 @@ class ResilientSubscriber:
             log.exception("handler failed for a message on %s", msg.topic)
 
     def start(self, timeout: float = 5.0) -> None:
-        """Connect, subscribe, and return once the broker acknowledged the subscription."""
+        """Connect, subscribe, and return once the broker acknowledged the subscription.
+
+        OSError or TimeoutError when that does not happen within `timeout`,
+        with no network thread left running.
+        """
         self._client.connect_timeout = timeout
         self._client.connect(self.host, self.port, keepalive=60)
         self._client.loop_start()

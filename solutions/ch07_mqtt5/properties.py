@@ -1,26 +1,8 @@
 """Chapter 7 - MQTT 5 properties: metadata beside the payload, and messages that expire.
 
-MQTT 3.1.1 carries a topic and a payload, nothing else: every extra field had
-to be squeezed into the payload. MQTT 5 adds properties to the packets
-(MQTT 5.0 §3.3.2.3), set in paho with a Properties object:
-
-    props = Properties(PacketTypes.PUBLISH)
-    props.UserProperty = [("sensor", "s1")]   # free key/value pairs, as strings
-    props.ContentType = "application/json"    # what the payload is (a MIME type)
-    props.MessageExpiryInterval = 30          # seconds the message stays valid
-    client.publish(topic, payload, qos=1, properties=props)
-
-The client must speak MQTT 5: mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5).
-A receiver finds the same names on msg.properties (getattr(props, "ContentType", None):
-an absent property is no attribute at all).
-
-Message expiry (§3.3.2.3.3): a message waiting for a session that is away is
-dropped once its lifetime has passed; one still within it is delivered, and
-its Message Expiry Interval then says how many seconds remain. A session
-outlives its connection when CONNECT carries a Session Expiry Interval
-(§3.1.2.11) and is resumed with clean_start=False.
-
-Implement publish_with_properties and collect_with_properties.
+You write publish_with_properties and collect_with_properties; _check_interval is given.
+Lesson: kata lesson properties  (properties.md, 日本語: properties.ja.md)
+Check: kata check properties
 """
 
 from __future__ import annotations
@@ -50,6 +32,7 @@ def _v5_client(client_id: str | None = None) -> mqtt.Client:
 
 
 def _check_interval(name: str, seconds: int | None, lowest: int) -> None:
+    """ValueError unless `seconds` is None or within lowest..MAX_INTERVAL_S."""
     if seconds is not None and not lowest <= seconds <= MAX_INTERVAL_S:
         raise ValueError(f"{name} must be within {lowest}..{MAX_INTERVAL_S} s, not {seconds}")
 
@@ -65,7 +48,13 @@ def publish_with_properties(
     message_expiry_s: int | None = None,
     timeout: float = 5.0,
 ) -> None:
-    """Publish one QoS 1 message over MQTT 5 with these properties; return once PUBACKed."""
+    """Publish one QoS 1 message over MQTT 5 with these properties; return once PUBACKed.
+
+    Each user_properties pair becomes a User Property; content_type and
+    message_expiry_s are sent only when given (ValueError outside
+    1..MAX_INTERVAL_S). TimeoutError naming the CONNACK or PUBACK that did
+    not come.
+    """
     _check_interval("message_expiry_s", message_expiry_s, 1)
     props = Properties(PacketTypes.PUBLISH)
     if user_properties:
@@ -122,7 +111,13 @@ def collect_with_properties(
     client_id: str | None = None,
     session_expiry_s: int = 0,
 ) -> list[tuple[Message, dict]]:
-    """Subscribe over MQTT 5 (QoS 1) and return the first `count` messages with their properties."""
+    """Subscribe over MQTT 5 at QoS 1; return the first `count` messages with their properties.
+
+    Items: (Message, {"user_properties": dict, "content_type": str | None,
+    "message_expiry_s": int | None}). session_expiry_s > 0 resumes the session
+    of `client_id` (clean_start=False) and keeps it that long after the
+    connection. TimeoutError (no SUBACK, or too few messages, listing them).
+    """
     _check_interval("session_expiry_s", session_expiry_s, 0)
     inbox: queue.Queue[tuple[Message, dict]] = queue.Queue()
     subscribed = threading.Event()

@@ -1,25 +1,8 @@
 """Chapter 7 - request/response over publish/subscribe, with MQTT 5 correlation.
 
-MQTT has no replies: a publisher never learns who got its message. MQTT 5
-adds two properties so a request can carry its own return address
-(MQTT 5.0 §4.10):
-
-- Response Topic: where the requester listens for the answer.
-- Correlation Data: bytes the responder copies unchanged into its answer,
-  so a requester with several questions open knows which answer is which.
-
-A requester subscribes to a response topic of its own (and waits for the
-SUBACK: an answer that comes before it is lost), then publishes the request
-with both properties. A responder subscribes to the request topic; for each
-request it publishes the handler's answer to the request's Response Topic,
-with the request's Correlation Data. A request without Response Topic
-cannot be answered and is ignored.
-
-In paho: props = Properties(PacketTypes.PUBLISH); props.ResponseTopic = ...;
-props.CorrelationData = b"..."; on the way in, msg.properties.ResponseTopic.
-Both clients speak MQTT 5 (protocol=mqtt.MQTTv5).
-
-Implement the Responder class, serve and request.
+You write the Responder class and request; serve is given.
+Lesson: kata lesson request_response  (request_response.md, 日本語: request_response.ja.md)
+Check: kata check request_response
 """
 
 from __future__ import annotations
@@ -48,7 +31,12 @@ def _v5_client(role: str) -> mqtt.Client:
 
 
 class Responder:
-    """Answers every request on `request_topic` with handler(payload) until stop()."""
+    """Answers every request on `request_topic` with handler(payload) until stop().
+
+    The answer (bytes or str) goes to the request's Response Topic with its
+    Correlation Data, at QoS 1. A request without Response Topic is ignored.
+    A handler that raises is counted in `errors`; serving goes on.
+    """
 
     def __init__(
         self,
@@ -99,7 +87,10 @@ class Responder:
         client.publish(reply_to, answer, qos=1, properties=props)
 
     def start(self, timeout: float = 5.0) -> None:
-        """Connect and return once the request subscription is acknowledged."""
+        """Connect and return once the request subscription is acknowledged (SUBACK).
+
+        TimeoutError if that does not happen within `timeout` (and no thread left running).
+        """
         self._client.connect_timeout = timeout
         self._client.connect(self.host, self.port, keepalive=60)
         self._client.loop_start()
@@ -121,7 +112,10 @@ def serve(
     handler: Callable[[bytes], bytes | str],
     timeout: float = 5.0,
 ) -> Responder:
-    """Start a Responder and return it once it listens (after the SUBACK)."""
+    """Start a Responder and return it once it listens (after the SUBACK).
+
+    The caller may publish requests at once, and calls stop() when done.
+    """
     responder = Responder(host, port, request_topic, handler)
     responder.start(timeout)
     return responder
@@ -134,7 +128,13 @@ def request(
     payload: bytes | str,
     timeout: float = 5.0,
 ) -> bytes:
-    """Publish one request and return the payload of the answer that correlates with it."""
+    """Publish one request and return the payload of the answer that correlates with it.
+
+    Subscribe to a response topic of your own and wait for the SUBACK; then
+    publish (QoS 1) with Response Topic and fresh Correlation Data. Ignore
+    answers with other Correlation Data. TimeoutError naming `request_topic`
+    when none comes. Disconnect and stop the loop before returning or raising.
+    """
     correlation = uuid.uuid4().bytes
     response_topic = f"{request_topic}/response/{uuid.uuid4().hex}"
     subscribed = threading.Event()

@@ -1,22 +1,8 @@
 """Chapter 7 - shared subscriptions: a group of workers shares one stream of jobs.
 
-A normal subscription gives every subscriber a copy of every message. When
-the messages are jobs (resize this picture, store this reading), one copy
-per job is what you want, spread over as many workers as you run. MQTT 5
-names a group in the filter itself (MQTT 5.0 §4.8.2):
-
-    $share/<group>/<filter>      e.g. $share/resizers/jobs/#
-
-The broker hands each message that matches <filter> to ONE member of each
-group (mosquitto takes turns, round robin) and, as before, a copy to every
-plain subscriber of <filter>. Start another worker to share the load; stop
-one and the others take over its share. The group name is one topic level:
-no '/', '+' or '#'.
-
-Each worker is a client of its own (its own connection, id and paho thread)
-that subscribes to the shared filter at QoS 1 from on_connect.
-
-Implement the Worker class and start_workers.
+You write the Worker class and start_workers; _check_group is given.
+Lesson: kata lesson shared  (shared.md, 日本語: shared.ja.md)
+Check: kata check shared
 """
 
 from __future__ import annotations
@@ -35,6 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def _check_group(group: str) -> None:
+    """ValueError unless `group` is one topic level: not empty, no '/', '+' or '#'."""
     if not group or any(c in group for c in "/+#"):
         raise ValueError(
             f"a share group name is one non-empty topic level without '/', '+' or '#': {group!r}"
@@ -42,7 +29,12 @@ def _check_group(group: str) -> None:
 
 
 class Worker:
-    """One member of a share group: handler(message) for each job the broker gives it."""
+    """One member of a share group: handler(message) for each job the broker gives it.
+
+    The handler gets a chapter 3 Message. `handled` counts the jobs this
+    worker received; a handler that raises is also counted in `errors` and
+    never stops the worker. ValueError for a bad group name (_check_group).
+    """
 
     def __init__(
         self,
@@ -93,7 +85,10 @@ class Worker:
             log.exception("%s failed on a job from %s", self.name, msg.topic)
 
     def start(self, timeout: float = 5.0) -> None:
-        """Connect and return once the shared subscription is acknowledged."""
+        """Connect and return once $share/<group>/<filter> is acknowledged (SUBACK).
+
+        TimeoutError if that does not happen within `timeout` (and no thread left running).
+        """
         self._client.connect_timeout = timeout
         self._client.connect(self.host, self.port, keepalive=60)
         self._client.loop_start()
@@ -117,7 +112,11 @@ def start_workers(
     handler: Callable[[Message], object],
     timeout: float = 5.0,
 ) -> list[Worker]:
-    """Start n Workers in share group `group`; return them once all are subscribed."""
+    """Start n Workers in share group `group`; return them once all are subscribed.
+
+    ValueError for a bad group name or n < 1. If one worker cannot start,
+    stop the ones already started, then raise. The caller stops each worker.
+    """
     _check_group(group)
     if n < 1:
         raise ValueError(f"a group needs at least one worker, not {n}")

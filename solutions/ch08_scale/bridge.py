@@ -1,27 +1,8 @@
 """Chapter 8 - bridges: two brokers that pass chosen topics to each other.
 
-One broker is rarely the end: a broker in each building, one in the cloud,
-a test broker beside the production one. A bridge is a client that one
-broker (the local one) runs against another (the remote one), configured
-in the local broker's mosquitto.conf (man mosquitto.conf, "Bridges"):
-
-    connection <name>                 # starts a bridge block
-    address <host>:<port>             # the remote broker
-    topic <pattern> <direction> <qos> # one line per topic pattern
-
-direction is `out` (local -> remote), `in` (remote -> local) or `both`; qos
-is the highest QoS the bridge uses for that pattern: a QoS 2 message
-crosses a QoS 0 bridge as QoS 0. Messages cross only on listed patterns,
-and only in the listed direction.
-
-`both` would ping-pong a message forever if the remote sent it back to the
-bridge it came from. `try_private true` (the default) tells a mosquitto
-remote that this client is a bridge, so it never echoes a message back;
-MQTT 5 bridges use the No Local subscription option for the same thing.
-`notifications true` makes the local broker publish the bridge's state,
-retained, on $SYS/broker/connection/<client id>/state: 1 up, 0 down.
-
-Implement render_bridge_config: the lines to append to the local broker's config.
+You write render_bridge_config; _one_word is given.
+Lesson: kata lesson bridge  (bridge.md, 日本語: bridge.ja.md)
+Check: kata check bridge
 """
 
 from __future__ import annotations
@@ -30,6 +11,7 @@ DIRECTIONS = ("in", "out", "both")
 
 
 def _one_word(what: str, value: str) -> None:
+    """ValueError unless `value` is one non-empty word (mosquitto splits options at blanks)."""
     if not value or any(c.isspace() for c in value):
         raise ValueError(f"{what} must be one word without spaces: {value!r}")
 
@@ -40,7 +22,13 @@ def render_bridge_config(
     remote_port: int,
     topics: list[tuple[str, str, int]],
 ) -> str:
-    """A mosquitto.conf bridge block: connect to remote_host:remote_port, carry `topics`."""
+    """A mosquitto.conf bridge block: connect to remote_host:remote_port, carry `topics`.
+
+    One option a line: `connection <name>`, `address <host>:<port>`,
+    `try_private true`, `cleansession true`, `notifications true`, then one
+    `topic <pattern> <direction> <qos>` line per entry, in order. ValueError
+    for a bad word (_one_word), port, direction or qos, or no topics.
+    """
     _one_word("the connection name", name)
     _one_word("the remote host", remote_host)
     if not 0 < remote_port < 65536:
@@ -51,10 +39,13 @@ def render_bridge_config(
         f"# Bridge {name!r}: this broker connects to {remote_host}:{remote_port} as a client.",
         f"connection {name}",
         f"address {remote_host}:{remote_port}",
-        # Tell the remote that this client is a bridge: it then never sends a
-        # message back where it came from (no loop with `both`).
+        # Tell the remote (a Mosquitto extension) that this client is a bridge:
+        # it then sends no message back where it came from (no echo with `both`).
         "try_private true",
+        # No stale subscriptions after the topics change; the price: messages
+        # queued for the bridge are lost when its connection drops.
         "cleansession true",
+        # The default, written out: the bridge's state on $SYS, on both brokers.
         "notifications true",
     ]
     for pattern, direction, qos in topics:

@@ -1,34 +1,9 @@
 """Chapter 8 - a device-sized client: MQTT over one socket, like MicroPython's umqtt.simple.
 
-A microcontroller has no room for paho: no threads, a few hundred KB of
-RAM. MicroPython ships umqtt.simple, one small class that writes the
-packets of chapter 1 on one socket and reads the answers itself, when the
-program asks. This is that class, on CPython, built on ch01_basics.packets.
-
-    c = TinyClient("esp32-kitchen", "192.168.1.10")
-    c.set_callback(lambda topic, msg: print(topic, msg))   # both bytes
-    c.connect()
-    c.subscribe("kitchen/lamp", qos=1)
-    c.publish("kitchen/temp", b"21.5", qos=1)   # returns after the PUBACK
-    while True:
-        c.check_msg()      # handles a waiting packet, or returns None at once
-        ...                # read a sensor, sleep, ping() now and then
-
-Packets you add to chapter 1's (MQTT 3.1.1 §3): PUBLISH at QoS 1 (0x32,
-topic, a 2-byte packet id, payload) answered by PUBACK (0x40 0x02 id);
-SUBSCRIBE (0x82, id, topic, requested QoS) answered by SUBACK (0x90 0x03
-id granted; 0x80 = refused); PINGREQ 0xC0 0x00 -> PINGRESP 0xD0 0x00;
-DISCONNECT 0xE0 0x00. A QoS 1 PUBLISH that arrives must be PUBACKed, or
-the broker stops sending after its in-flight limit (mosquitto: 20).
-
-On an ESP32: flash MicroPython, join Wi-Fi with network.WLAN, copy this
-file and packets.py with `mpremote cp`, and drop the type hints and the
-relative import. MicroPython's socket has the same recv/sendall/setblocking
-(a non-blocking read with nothing there raises OSError EAGAIN, not
-BlockingIOError); connect with socket.getaddrinfo(server, port)[0][-1] and
-sock.connect(). Or use umqtt.simple itself: the surface here is its own.
-
-Implement the TinyClient class (it uses your chapter 1 packets.py: finish that first).
+You write connect, disconnect, ping, publish, subscribe, wait_msg and check_msg
+(and _read_packet); the socket helpers are given. It uses your chapter 1 packets.py.
+Lesson: kata lesson tiny_client  (tiny_client.md, 日本語: tiny_client.ja.md)
+Check: kata check tiny_client
 """
 
 from __future__ import annotations
@@ -43,16 +18,23 @@ PINGREQ, PINGRESP, DISCONNECT = b"\xc0\x00", 0xD0, b"\xe0\x00"
 
 
 def _text(value: str | bytes) -> str:
+    """Text as str (bytes are decoded as UTF-8)."""
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
 def _string(value: str | bytes) -> bytes:
+    """An MQTT UTF-8 string: two bytes of length, then the bytes (MQTT 3.1.1 §1.5.3)."""
     data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
     return len(data).to_bytes(2, "big") + data
 
 
 class TinyClient:
-    """umqtt.simple's MQTTClient surface over one blocking socket: QoS 0 and 1."""
+    """umqtt.simple's MQTTClient surface over one blocking socket: QoS 0 and 1.
+
+    `sock` is None until connect(); `timeout` (5.0 s, CPython only) bounds each
+    read. A read that gets nothing in time raises TimeoutError naming the
+    packet it waited for; a socket the broker closed raises ConnectionError.
+    """
 
     def __init__(
         self, client_id: str | bytes, server: str, port: int = 1883, keepalive: int = 0
@@ -72,11 +54,13 @@ class TinyClient:
 
     # --- the socket ----------------------------------------------------------
     def _send(self, data: bytes) -> None:
+        """Write all of `data` to the socket; OSError when not connected."""
         if self.sock is None:
             raise OSError("not connected: call connect() first")
         self.sock.sendall(data)
 
     def _read(self, count: int, waiting_for: str) -> bytes:
+        """Exactly `count` bytes (recv may return fewer: loop); errors name `waiting_for`."""
         assert self.sock is not None
         data = b""
         while len(data) < count:
@@ -95,7 +79,10 @@ class TinyClient:
         return data
 
     def _read_packet(self, waiting_for: str, first: bytes = b"") -> tuple[int, bytes]:
-        """(first byte, body) of the next packet."""
+        """(first byte, body) of the next packet, waiting at most `timeout` per read.
+
+        `first` is the first byte when the caller has read it already (check_msg).
+        """
         assert self.sock is not None
         self.sock.settimeout(self.timeout)  # `timeout` may have changed since connect()
         header = first or self._read(1, waiting_for)
@@ -108,12 +95,18 @@ class TinyClient:
         return header[0], self._read(length, waiting_for) if length else b""
 
     def _next_pid(self) -> int:
+        """A fresh packet identifier, 1..65535 (0 is not a valid one)."""
         self.pid = self.pid % 0xFFFF + 1  # 1..65535; 0 is not a valid packet id
         return self.pid
 
     # --- umqtt.simple's surface ----------------------------------------------
     def connect(self) -> bool:
-        """CONNECT (clean session) and check the CONNACK; returns the session-present flag."""
+        """CONNECT (clean session) and check the CONNACK; returns the session-present flag.
+
+        ConnectionRefusedError(code, ...) when the return code is not 0;
+        TimeoutError "no CONNACK within ..."; on any failure the socket is
+        closed and sock is None again.
+        """
         self.sock = socket.create_connection((self.server, self.port), timeout=self.timeout)
         try:
             self._send(packets.connect_packet(self.client_id, keepalive=self.keepalive))
@@ -131,7 +124,7 @@ class TinyClient:
             raise
 
     def disconnect(self) -> None:
-        """DISCONNECT, then close the socket (the broker drops any will)."""
+        """DISCONNECT (0xE0 0x00), then close the socket and set sock to None."""
         if self.sock is None:
             return
         try:
@@ -141,13 +134,17 @@ class TinyClient:
             self.sock = None
 
     def ping(self) -> None:
-        """PINGREQ: keeps the connection alive; wait_msg/check_msg read the PINGRESP."""
+        """PINGREQ (0xC0 0x00); wait_msg/check_msg read the PINGRESP. Does not wait."""
         self._send(PINGREQ)
 
     def publish(
         self, topic: str | bytes, msg: str | bytes, retain: bool = False, qos: int = 0
     ) -> None:
-        """PUBLISH at QoS 0, or at QoS 1 and return once its PUBACK arrived."""
+        """PUBLISH at QoS 0, or at QoS 1 and return once its PUBACK arrived.
+
+        Text is sent as UTF-8. A message that arrives meanwhile goes to the
+        callback, as in wait_msg. ValueError for another QoS.
+        """
         payload = msg.encode("utf-8") if isinstance(msg, str) else bytes(msg)
         if qos == 0:
             self._send(packets.publish_packet(_text(topic), payload, retain))
@@ -164,7 +161,10 @@ class TinyClient:
         self._wait_for(PUBACK, pid, "PUBACK")
 
     def subscribe(self, topic: str | bytes, qos: int = 0) -> None:
-        """SUBSCRIBE and return once the SUBACK arrived; PermissionError when refused."""
+        """SUBSCRIBE and return once the SUBACK arrived; PermissionError when refused.
+
+        A SUBACK return code 0x80 means refused. ValueError for a QoS other than 0 or 1.
+        """
         if qos not in (0, 1):
             raise ValueError(f"TinyClient subscribes at QoS 0 or 1, not {qos}")
         pid = self._next_pid()
@@ -201,13 +201,18 @@ class TinyClient:
     def wait_msg(self) -> int | None:
         """Block for the next packet and handle it (a PUBLISH goes to the callback).
 
-        Returns None after a PINGRESP, otherwise the packet's first byte.
+        A QoS 1 PUBLISH is answered with PUBACK after the callback. Returns None
+        after a PINGRESP, otherwise the packet's first byte, as umqtt.simple does.
         """
         op, body = self._read_packet("a packet")
         return self._handle(op, body)
 
     def check_msg(self) -> int | None:
-        """Like wait_msg, but return None at once when nothing is waiting."""
+        """Like wait_msg, but return None at once when nothing is waiting.
+
+        Read the first byte without blocking (sock.setblocking(False);
+        BlockingIOError means nothing is there), then the rest with the timeout.
+        """
         if self.sock is None:
             raise OSError("not connected: call connect() first")
         self.sock.setblocking(False)

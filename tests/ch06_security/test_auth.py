@@ -10,12 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kata import exercise
+from kata.core.i18n import teach
 from kata.core.peers import silent_server
 from kata.core.probe import Probe
 
 auth = exercise("ch06_security.auth")
 
-ACCESS = ("read", "write", "readwrite")
+ACCESS = ("read", "write", "readwrite", "deny")
 
 
 @pytest.mark.needs_listener("auth")
@@ -38,20 +39,31 @@ def test_a_refusal_raises_permission_error_after_one_attempt(
     with Relay(broker.host, broker.auth_port) as relay:
         error = expect_error(
             PermissionError,
-            "the broker refused the login. connect() returning 0 only means CONNECT was sent: "
-            "the answer is the reason_code on_connect receives (reason_code.is_failure)",
+            teach(
+                en=f"the broker refused the login of {username!r}. connect() returning only "
+                "means CONNECT was sent: the answer is the reason_code on_connect receives "
+                "(reason_code.is_failure)",
+                ja=f"ブローカーは {username!r} のログインを拒否しました。connect() が戻っても "
+                "CONNECT を送っただけです: 答えは on_connect が受け取る reason_code "
+                "(reason_code.is_failure) です",
+            ),
             auth.connect_authenticated, broker.host, relay.port, username, password, timeout=5.0,
         )  # fmt: skip
         no_thread_leak()
         attempts = len(relay.attempts)
-    assert attempts == 1, (
-        f"the broker refused the login, and {attempts} connections were made: a wrong password "
-        "never becomes right. Stop paho after the first refusal (disconnect() in on_connect, "
-        "then loop_stop())"
+    assert attempts == 1, teach(
+        en=f"the broker refused the login, and {attempts} connections were made: a wrong "
+        "password never becomes right. Stop paho after the first refusal (disconnect() in "
+        "on_connect, then loop_stop())",
+        ja=f"ブローカーがログインを拒否したのに、接続が {attempts} 回行われました: 間違った"
+        "パスワードが正しくなることはありません。最初の拒否で paho を止めます (on_connect の中で "
+        "disconnect()、そのあと loop_stop())",
     )
-    assert "not authori" in str(error).lower(), (
-        "say why: put the reason code on_connect received ('Not authorized') in the "
-        f"PermissionError. Got {error!r}"
+    assert "not authori" in str(error).lower(), teach(
+        en="say why: put the reason code on_connect received ('Not authorized') in the "
+        f"PermissionError. Got {error!r}",
+        ja="理由も書きます: on_connect が受け取った reason code ('Not authorized') を "
+        f"PermissionError のメッセージに入れます。実際は {error!r}",
     )
 
 
@@ -131,7 +143,13 @@ def test_render_acl_keeps_every_rule_in_order(rules) -> None:
 @pytest.mark.parametrize("access", ["rw", "READ", "write-only", ""])
 def test_render_acl_rejects_an_unknown_access(access) -> None:
     expect_error(
-        ValueError, f"{access!r} is not read, write or readwrite; mosquitto would misread the line",
+        ValueError,
+        teach(
+            en=f"access {access!r} is not read, write, readwrite or deny: Mosquitto would refuse "
+            "the whole acl_file",
+            ja=f"アクセス {access!r} は read、write、readwrite、deny のどれでもありません: "
+            "Mosquitto は acl_file 全体を読み込めなくなります",
+        ),
         auth.render_acl, {"sensor": [(access, "sensors/#")]},
     )  # fmt: skip
 
@@ -150,8 +168,12 @@ def test_render_acl_rejects_an_unknown_access(access) -> None:
 def test_render_acl_rejects_what_would_change_the_rules(rules) -> None:
     expect_error(
         ValueError,
-        f"{rules!r} holds a name or topic that is empty, padded or spans lines: "
-        "written as it is, it would change what the acl_file means",
+        teach(
+            en=f"{rules!r} holds a name or topic that is empty, padded or spans lines: "
+            "written as it is, it would change what the acl_file means (check it with _one_line)",
+            ja=f"{rules!r} には、空か、前後に空白があるか、複数行にわたる名前かトピックがあります: "
+            "そのまま書くと acl_file の意味が変わってしまいます (_one_line で確かめます)",
+        ),
         auth.render_acl, rules,
     )  # fmt: skip
 
@@ -159,7 +181,10 @@ def test_render_acl_rejects_what_would_change_the_rules(rules) -> None:
 # --- the ACL on a real broker -------------------------------------------------------
 
 USERS = {"sensor": "sensor-pw", "dashboard": "dashboard-pw"}
-RULES = {"sensor": [("readwrite", "sensors/#")], "dashboard": [("read", "sensors/#")]}
+RULES = {
+    "sensor": [("readwrite", "sensors/#"), ("deny", "sensors/private/#")],
+    "dashboard": [("read", "sensors/#")],
+}
 
 
 def _acl_broker(broker_factory):
@@ -217,3 +242,23 @@ def test_dashboard_reads_but_its_publish_is_dropped(broker_factory) -> None:
     assert reason.value == 0x87, (
         f"an MQTT 5 PUBACK for a denied publish says 'Not authorized' (0x87), got {reason}"
     )
+
+
+@pytest.mark.needs_private_broker
+def test_deny_takes_back_part_of_a_broader_grant(broker_factory) -> None:
+    private = _acl_broker(broker_factory)
+    with Probe(private.host, private.port) as observer, _login(private, "sensor") as sensor:
+        observer.subscribe("sensors/#", qos=1)
+        sensor.subscribe("sensors/#", qos=1)
+        sensor.publish("sensors/private/key", b"from sensor", qos=1)
+        observer.publish("sensors/private/key", b"from observer", qos=1)
+        seen_by_observer = [m.payload for m in observer.settle()]
+        seen_by_sensor = [m.payload for m in sensor.settle(via=observer, under="sensors")]
+    denied = teach(
+        en="'topic deny sensors/private/#' takes that part away from 'topic readwrite "
+        "sensors/#': sensor may neither publish nor read there",
+        ja="'topic deny sensors/private/#' は 'topic readwrite sensors/#' から"
+        "その部分を取り消します: sensor はそこにパブリッシュも受信もできません",
+    )
+    assert seen_by_observer == [b"from observer"], f"{denied}. Observer saw {seen_by_observer}"
+    assert seen_by_sensor == [], f"{denied}. Sensor received {seen_by_sensor}"

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kata import exercise
+from kata.core.i18n import teach
 from kata.core.probe import Probe
 
 cloud = exercise("ch06_security.cloud")
@@ -42,10 +43,13 @@ def _fields(settings) -> tuple:
 def test_parse_broker_url(url, expected) -> None:
     settings = cloud.parse_broker_url(url)
     assert isinstance(settings, cloud.BrokerSettings), "return a BrokerSettings"
-    assert _fields(settings) == expected, (
-        f"{url!r} means (host, port, tls, username, password) = {expected}, "
+    assert _fields(settings) == expected, teach(
+        en=f"{url!r} means (host, port, tls, username, password) = {expected}, "
         f"got {_fields(settings)}. mqtt:// is plain on 1883, mqtts:// is TLS on 8883, "
-        "credentials are percent-decoded"
+        "credentials are percent-decoded",
+        ja=f"{url!r} は (host, port, tls, username, password) = {expected} です。"
+        f"実際は {_fields(settings)}。mqtt:// は暗号化なしで 1883、mqtts:// は TLS で 8883、"
+        "認証情報はパーセントデコードします",
     )
 
 
@@ -65,7 +69,13 @@ def test_parse_broker_url(url, expected) -> None:
 )
 def test_parse_broker_url_rejects(url) -> None:
     expect_error(
-        ValueError, "only mqtt:// and mqtts:// URLs with a host and a valid port name a broker",
+        ValueError,
+        teach(
+            en=f"{url!r} names no broker: only mqtt:// and mqtts:// URLs with a host and a "
+            "valid port do",
+            ja=f"{url!r} はブローカーを表していません: 表せるのは、ホストと正しいポートを持つ "
+            "mqtt:// か mqtts:// の URL だけです",
+        ),
         cloud.parse_broker_url, url,
     )  # fmt: skip
 
@@ -143,8 +153,12 @@ def test_connect_url_with_a_wrong_password_is_refused(broker, no_thread_leak) ->
 def test_connect_url_trusts_only_the_system_cas_by_default(broker, no_thread_leak) -> None:
     expect_error(
         ssl.SSLCertVerificationError,
-        "without ca_certs only the system's CAs are trusted, and none of them signed the "
-        "kata's certificate: the check must fail, never be switched off",
+        teach(
+            en="without ca_certs only the system's CAs are trusted, and none of them signed "
+            "the kata's certificate: the check must fail, never be switched off",
+            ja="ca_certs がなければシステムの CA だけを信頼し、そのどれもこの kata の証明書には"
+            "署名していません: チェックは失敗すべきで、無効にしてはいけません",
+        ),
         cloud.connect_url, f"mqtts://localhost:{broker.tls_port}",
     )  # fmt: skip
     no_thread_leak()

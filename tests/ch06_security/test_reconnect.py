@@ -10,17 +10,22 @@ from _security_helpers import Relay, expect_error
 
 from kata import exercise
 from kata.core.brokers import free_port
+from kata.core.i18n import teach
 from kata.core.probe import Probe
 
 reconnect = exercise("ch06_security.reconnect")
 
-RESUBSCRIBE = (
-    "a clean session comes back without subscriptions: subscribe in on_connect, which runs "
-    "after every successful reconnect"
+RESUBSCRIBE = teach(
+    en="a clean session comes back without subscriptions: subscribe in on_connect, which runs "
+    "after every successful reconnect",
+    ja="クリーンセッションはサブスクリプションなしで戻ってきます: 再接続が成功するたびに"
+    "呼ばれる on_connect の中でサブスクライブします",
 )
-BACKOFF = (
-    "while the broker is down, try again after min_delay, then double the wait up to "
-    "max_delay: client.reconnect_delay_set(min_delay, max_delay)"
+BACKOFF = teach(
+    en="while the broker is down, try again after min_delay, then double the wait up to "
+    "max_delay: client.reconnect_delay_set(min_delay, max_delay)",
+    ja="ブローカーが止まっている間は、min_delay 待ってから再試行し、待ち時間を max_delay まで"
+    "倍々に延ばします: client.reconnect_delay_set(min_delay, max_delay)",
 )
 
 
@@ -86,9 +91,11 @@ def test_keeps_receiving_after_the_broker_restarts(broker_factory, topic, resili
     with Probe(private.host, private.port) as publisher:
         publisher.publish(f"{topic}/again", b"after restart", qos=1, retain=True)
         inbox.wait_for("after restart", timeout=10.0, why=RESUBSCRIBE)
-    assert sub.reconnects == 1, (
-        f"one restart, one reconnection: reconnects should be 1, not {sub.reconnects} "
-        "(count in on_connect, after the first connection)"
+    assert sub.reconnects == 1, teach(
+        en=f"one restart, one reconnection: reconnects should be 1, not {sub.reconnects} "
+        "(count in on_connect, after the first connection)",
+        ja=f"再起動 1 回で再接続 1 回: reconnects は {sub.reconnects} ではなく 1 のはずです "
+        "(on_connect の中で、最初の接続より後の分を数えます)",
     )
 
 
@@ -104,9 +111,12 @@ def test_reconnects_counts_recoveries_not_attempts(broker, topic, probe, resilie
             relay.restore()
             probe.publish(f"{topic}/count", f"after outage {outage}", qos=1, retain=True)
             inbox.wait_for(f"after outage {outage}", why=RESUBSCRIBE)
-        assert sub.reconnects == 2, (
-            f"two outages, each over after several failed attempts: reconnects should be 2, "
-            f"not {sub.reconnects}. Count successful reconnections (on_connect), not attempts"
+        assert sub.reconnects == 2, teach(
+            en="two outages, each over after several failed attempts: reconnects should be 2, "
+            f"not {sub.reconnects}. Count successful reconnections (on_connect), not attempts",
+            ja="停止が 2 回あり、どちらも何度か失敗したあとで戻りました: reconnects は "
+            f"{sub.reconnects} ではなく 2 のはずです。数えるのは成功した再接続 (on_connect) で、"
+            "試行の回数ではありません",
         )
 
 
@@ -158,10 +168,13 @@ def test_stop_returns_promptly_while_the_broker_is_down(
     no_thread_leak()
     # paho sleeps its backoff in slices of at most 1 s and checks for
     # disconnect() between them: stop() takes up to ~1 s, never the whole 3 s.
-    assert took < 1.6, (
-        f"stop() took {took:.2f} s while the subscriber waited to reconnect: a plain "
+    assert took < 1.6, teach(
+        en=f"stop() took {took:.2f} s while the subscriber waited to reconnect: a plain "
         "time.sleep(delay) cannot be interrupted; let paho do the waiting "
-        "(disconnect() + loop_stop()) or wait on a threading.Event"
+        "(disconnect() + loop_stop()) or wait on a threading.Event",
+        ja=f"再接続を待っている間の stop() に {took:.2f} 秒かかりました: 普通の "
+        "time.sleep(delay) は途中で止められません。待つのは paho に任せるか "
+        "(disconnect() + loop_stop())、threading.Event で待ちます",
     )
 
 

@@ -11,6 +11,7 @@ from _security_helpers import assert_publishes_then_close, expect_error, leaves_
 
 from kata import exercise
 from kata.core.brokers import free_port
+from kata.core.i18n import teach
 
 tls = exercise("ch06_security.tls")
 
@@ -34,7 +35,11 @@ def test_username_and_password_work_over_tls(broker, topic, probe) -> None:
 @pytest.mark.needs_listener("tls")
 def test_a_wrong_password_over_tls_is_refused(broker, no_thread_leak) -> None:
     expect_error(
-        PermissionError, "over TLS too, the broker refuses a wrong password in its CONNACK",
+        PermissionError,
+        teach(
+            en="over TLS too, the broker refuses a wrong password in its CONNACK",
+            ja="TLS でも、間違ったパスワードはブローカーが CONNACK で拒否します",
+        ),
         tls.connect_tls, "127.0.0.1", broker.tls_port, broker.ca_path,
         username="kata", password="wrong",
     )  # fmt: skip
@@ -46,8 +51,14 @@ def test_a_wrong_password_over_tls_is_refused(broker, no_thread_leak) -> None:
 def test_without_the_ca_the_certificate_is_rejected(broker, no_thread_leak) -> None:
     expect_error(
         ssl.SSLCertVerificationError,
-        "ca_certs=None trusts only the system's CAs, which never signed the kata's per-session "
-        "certificate: the check must fail. Keep tls_set()'s default cert_reqs=ssl.CERT_REQUIRED",
+        teach(
+            en="ca_certs=None trusts only the system's CAs, which never signed the kata's "
+            "per-session certificate: the check must fail. Keep tls_set()'s default "
+            "cert_reqs=ssl.CERT_REQUIRED",
+            ja="ca_certs=None で信頼するのはシステムの CA だけで、この kata のセッションごとの"
+            "証明書には署名していません: チェックは失敗しなければなりません。tls_set() の"
+            "デフォルト cert_reqs=ssl.CERT_REQUIRED のままにします",
+        ),
         tls.connect_tls, "127.0.0.1", broker.tls_port, None,
     )  # fmt: skip
     no_thread_leak()
@@ -57,7 +68,13 @@ def test_without_the_ca_the_certificate_is_rejected(broker, no_thread_leak) -> N
 @leaves_a_failed_tls_socket
 def test_the_plain_port_does_not_speak_tls(broker, no_thread_leak) -> None:
     error = expect_error(
-        OSError, "a plain MQTT port cannot answer a TLS handshake: call tls_set() before connect()",
+        OSError,
+        teach(
+            en=f"port {broker.port} speaks plain MQTT and cannot answer a TLS handshake: call "
+            "tls_set() before connect()",
+            ja=f"ポート {broker.port} は普通の MQTT のポートで、TLS のハンドシェイクには答えられ"
+            "ません: connect() の前に tls_set() を呼びます",
+        ),
         tls.connect_tls, "127.0.0.1", broker.port, broker.ca_path, timeout=2.0,
     )  # fmt: skip
     no_thread_leak()
@@ -95,8 +112,13 @@ def test_a_certificate_for_another_name_is_rejected(
     for host in ("127.0.0.1", "localhost"):
         error = expect_error(
             ssl.SSLCertVerificationError,
-            f"the certificate is for mqtt.example.net, not {host}: the host name check must "
-            "fail. Never switch it off (tls_insecure_set(True))",
+            teach(
+                en=f"the certificate is for mqtt.example.net, not {host}: the host name check "
+                "must fail. Never switch it off (tls_insecure_set(True))",
+                ja=f"証明書は mqtt.example.net のもので、{host} のものではありません: ホスト名の"
+                "チェックは失敗しなければなりません。無効にしてはいけません "
+                "(tls_insecure_set(True))",
+            ),
             tls.connect_tls, host, port, tmp_path / "other-ca.crt", timeout=2.0,
         )  # fmt: skip
         assert "mismatch" in str(error), f"expected a host name mismatch, got {error!r}"

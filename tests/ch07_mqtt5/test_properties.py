@@ -16,6 +16,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from kata import exercise
+from kata.core.i18n import teach
 from kata.core.probe import Probe
 
 properties = exercise("ch07_mqtt5.properties")
@@ -46,13 +47,17 @@ def test_user_properties_and_content_type_arrive_as_sent(broker, topic, v5_probe
     )
     got = v5_probe.get()
     assert got.payload == b'{"t": 21.5}', "the payload travels unchanged beside its properties"
-    assert dict(got.properties.get("UserProperty", [])) == {"sensor": "s1", "unit": "°C"}, (
-        "each user_properties pair should arrive as a User Property (MQTT 5.0 §3.3.2.3.7); "
-        f"the subscriber saw {got.properties.get('UserProperty')!r}"
+    assert dict(got.properties.get("UserProperty", [])) == {"sensor": "s1", "unit": "°C"}, teach(
+        en="each user_properties pair should arrive as a User Property (MQTT 5.0 §3.3.2.3.7); "
+        f"the subscriber saw {got.properties.get('UserProperty')!r}",
+        ja="user_properties のペアはそれぞれユーザープロパティとして届くはずです "
+        f"(MQTT 5.0 §3.3.2.3.7)。サブスクライバーが見たのは {got.properties.get('UserProperty')!r}",
     )
-    assert got.properties.get("ContentType") == "application/json", (
-        "content_type goes into the Content Type property (§3.3.2.3.9); "
-        f"the subscriber saw {got.properties.get('ContentType')!r}"
+    assert got.properties.get("ContentType") == "application/json", teach(
+        en="content_type goes into the Content Type property (§3.3.2.3.9); "
+        f"the subscriber saw {got.properties.get('ContentType')!r}",
+        ja="content_type はコンテンツタイプのプロパティに入れます (§3.3.2.3.9)。"
+        f"サブスクライバーが見たのは {got.properties.get('ContentType')!r}",
     )
     assert got.qos == 1, "publish_with_properties publishes at QoS 1 (kept for sessions away)"
 
@@ -63,9 +68,11 @@ def test_absent_options_send_no_property(broker, topic, v5_probe) -> None:
         broker.host, broker.port, f"{topic}/bare", b"plain", user_properties={}
     )
     sent = set(v5_probe.get().properties) & {"UserProperty", "ContentType", "MessageExpiryInterval"}
-    assert not sent, (
-        f"nothing was asked for, yet the message carried {sorted(sent)}: set a property "
-        "only when its option is given"
+    assert not sent, teach(
+        en=f"nothing was asked for, yet the message carried {sorted(sent)}: set a property "
+        "only when its option is given",
+        ja=f"何も指定していないのに、メッセージに {sorted(sent)} が付いていました: "
+        "プロパティは、そのオプションが指定されたときだけ設定します",
     )
 
 
@@ -75,9 +82,11 @@ def test_the_receiver_sees_the_lifetime_that_remains(broker, topic, v5_probe) ->
         broker.host, broker.port, f"{topic}/ttl", b"x", user_properties={}, message_expiry_s=60
     )
     remaining = v5_probe.get().properties.get("MessageExpiryInterval")
-    assert remaining is not None and 58 <= remaining <= 60, (
-        "message_expiry_s=60 should set the Message Expiry Interval; the broker forwards the "
-        f"seconds that remain (59 or 60 here), the subscriber saw {remaining!r}"
+    assert remaining is not None and 58 <= remaining <= 60, teach(
+        en="message_expiry_s=60 should set the Message Expiry Interval; the broker forwards the "
+        f"seconds that remain (59 or 60 here), the subscriber saw {remaining!r}",
+        ja="message_expiry_s=60 はメッセージの有効期限を設定するはずです。ブローカーは残りの"
+        f"秒数 (ここでは 59 か 60) を転送します。サブスクライバーが見たのは {remaining!r}",
     )
 
 
@@ -88,6 +97,14 @@ def test_an_impossible_expiry_is_refused(broker, topic) -> None:
                 broker.host, broker.port, f"{topic}/x", b"x", user_properties={},
                 message_expiry_s=wrong,
             )  # fmt: skip
+            pytest.fail(
+                teach(
+                    en=f"message_expiry_s={wrong} should raise ValueError: the Message Expiry "
+                    "Interval is 1..4294967295 s (a four-byte integer); use _check_interval",
+                    ja=f"message_expiry_s={wrong} は ValueError になるはずです: メッセージの"
+                    "有効期限は 1..4294967295 秒 (4 バイトの整数) です。_check_interval を使います",
+                )
+            )
 
 
 _TEXT = st.text(
@@ -143,6 +160,7 @@ def test_collect_times_out_listing_what_arrived(broker, topic, v5_probe, no_thre
     v5_probe.publish(f"{topic}/one", b"only-one", qos=1, retain=True)
     with pytest.raises(TimeoutError) as raised:
         properties.collect_with_properties(broker.host, broker.port, f"{topic}/one", 2, timeout=0.2)
+        pytest.fail(f"one message waits on {topic}/one: asking for 2 should raise TimeoutError")
     assert "only-one" in str(raised.value), (
         f"the TimeoutError should list what did arrive; got {raised.value!r}"
     )
@@ -189,8 +207,13 @@ def _resume(private, me: str, topic: str) -> list:
         )  # fmt: skip
     except TimeoutError as exc:
         raise AssertionError(
-            "nothing the broker kept for the session came back: resume it with the same "
-            f"client id, clean_start=False and a Session Expiry Interval ({exc})"
+            teach(
+                en="nothing the broker kept for the session came back: resume it with the same "
+                f"client id, clean_start=False and a Session Expiry Interval ({exc})",
+                ja="ブローカーがセッションのために取っておいたものが何も届きません: 同じ"
+                "クライアント ID、clean_start=False、セッションの有効期限 (Session Expiry "
+                f"Interval) で再開します ({exc})",
+            )
         ) from None
 
 
@@ -207,9 +230,11 @@ def test_a_session_back_too_late_gets_only_what_is_still_valid(
         )  # fmt: skip
     _wait_until_expired(time.time(), 1)
     message, props = _resume(private, me, topic)[0]
-    assert message.payload == b"fresh", (
-        "the 1 s message expired while the session was away and must not be delivered; the "
-        f"first message back was {message.payload!r}"
+    assert message.payload == b"fresh", teach(
+        en="the 1 s message expired while the session was away and must not be delivered; the "
+        f"first message back was {message.payload!r}",
+        ja="1 秒のメッセージはセッションがいない間に期限が切れたので、配信されてはいけません。"
+        f"最初に届いたのは {message.payload!r} でした",
     )
     assert props["user_properties"] == {"lifetime": "60"}
     remaining = props["message_expiry_s"]

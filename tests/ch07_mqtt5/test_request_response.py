@@ -11,6 +11,7 @@ from paho.mqtt.properties import Properties
 
 from kata import exercise
 from kata.core.brokers import free_port
+from kata.core.i18n import teach
 from kata.core.peers import in_background
 from kata.core.probe import Probe, Received
 
@@ -67,12 +68,16 @@ def test_serve_answers_on_the_response_topic_with_the_correlation_data(
     asked = _props(ResponseTopic=f"{topic}/reply", CorrelationData=b"\x00id-1")
     v5_probe.publish(f"{topic}/req", b"ping", qos=1, properties=asked)
     answer = v5_probe.get()
-    assert (answer.topic, answer.payload) == (f"{topic}/reply", b"echo:ping"), (
-        "the handler's answer goes to the request's Response Topic (MQTT 5.0 §4.10)"
+    assert (answer.topic, answer.payload) == (f"{topic}/reply", b"echo:ping"), teach(
+        en="the handler's answer goes to the request's Response Topic (MQTT 5.0 §4.10)",
+        ja="ハンドラーの答えは、リクエストのレスポンストピックへ送ります (MQTT 5.0 §4.10)",
     )
-    assert answer.properties.get("CorrelationData") == b"\x00id-1", (
-        "copy the request's Correlation Data into the answer unchanged, so the requester "
-        f"knows which question it answers; got {answer.properties.get('CorrelationData')!r}"
+    assert answer.properties.get("CorrelationData") == b"\x00id-1", teach(
+        en="copy the request's Correlation Data into the answer unchanged, so the requester "
+        f"knows which question it answers; got {answer.properties.get('CorrelationData')!r}",
+        ja="リクエストの相関データ (Correlation Data) を変えずに答えへコピーします。そうすれば"
+        "リクエスト側は、どの質問への答えかがわかります。実際は "
+        f"{answer.properties.get('CorrelationData')!r}",
     )
 
 
@@ -149,15 +154,18 @@ def test_request_ignores_answers_that_are_not_its_own(broker, topic, v5_probe) -
     v5_probe.publish(reply_to, b"uncorrelated", qos=1)
     v5_probe.publish(reply_to, b"the answer", qos=1, properties=_props(CorrelationData=correlation))
     got = call.result(timeout=5)
-    assert got == b"the answer", (
-        "return only the answer whose Correlation Data is the one you sent; "
-        f"request() returned {got!r}"
+    assert got == b"the answer", teach(
+        en="return only the answer whose Correlation Data is the one you sent; "
+        f"request() returned {got!r}",
+        ja="返すのは、送った相関データ (Correlation Data) と同じものを持つ答えだけです。"
+        f"request() が返したのは {got!r}",
     )
 
 
 def test_a_request_nobody_serves_times_out(broker, topic, no_thread_leak) -> None:
     with pytest.raises(TimeoutError) as raised:
         rr.request(broker.host, broker.port, f"{topic}/nobody", b"?", timeout=0.2)
+        pytest.fail(f"nobody serves {topic}/nobody: request() should raise TimeoutError")
     assert f"{topic}/nobody" in str(raised.value), (
         "say which request got no response, e.g. "
         f"\"no response to the request on '{topic}/nobody' within 0.2 s\"; got {raised.value!r}"
@@ -171,6 +179,10 @@ def test_stop_leaves_no_network_thread(topic, serving, no_thread_leak) -> None:
 
 
 def test_serve_on_a_closed_port_fails_and_leaves_no_thread(no_thread_leak) -> None:
+    port = free_port()
     with pytest.raises((OSError, TimeoutError)):
-        rr.serve("127.0.0.1", free_port(), "kata/req", _echo, timeout=1.0)
+        rr.serve("127.0.0.1", port, "kata/req", _echo, timeout=1.0)
+        pytest.fail(
+            f"nothing listens on 127.0.0.1:{port}: serve() should raise OSError or TimeoutError"
+        )
     no_thread_leak()

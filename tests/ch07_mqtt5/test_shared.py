@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 from kata import exercise
+from kata.core.i18n import teach
 
 shared = exercise("ch07_mqtt5.shared")
 subscriber = exercise("ch03_clients.subscriber")
@@ -86,16 +87,20 @@ def test_every_job_is_handled_once_and_the_load_is_spread(topic, probe, groups) 
         "the handler gets a chapter 3 Message (QoS 1: workers subscribe at QoS 1)"
     )
     twice = [p for p, n in Counter(m.payload for m in handled).items() if n > 1]
-    assert not twice, (
-        f"{twice} were handled more than once: subscribe to $share/<group>/<filter>, "
-        "not to <filter> (a plain subscription gives every worker a copy)"
+    assert not twice, teach(
+        en=f"{twice} were handled more than once: subscribe to $share/<group>/<filter>, "
+        "not to <filter> (a plain subscription gives every worker a copy)",
+        ja=f"{twice} が 2 回以上処理されました: <filter> ではなく $share/<group>/<filter> を"
+        "サブスクライブします (普通のサブスクリプションでは、どのワーカーにもコピーが届きます)",
     )
     assert sorted(m.payload for m in handled) == sorted(sent)
     counts = [w.handled for w in workers]
     assert sum(counts) == 12, f"each worker's `handled` counts its jobs; they add up to {counts}"
-    assert sum(1 for n in counts if n) >= 2, (
-        f"jobs per worker: {counts}; the broker spreads a group's messages over its "
-        "members (mosquitto takes turns), so more than one worker should have worked"
+    assert sum(1 for n in counts if n) >= 2, teach(
+        en=f"jobs per worker: {counts}; the broker spreads a group's messages over its "
+        "members (Mosquitto takes turns), so more than one worker should have worked",
+        ja=f"ワーカーごとの仕事の数: {counts}。ブローカーはグループのメッセージをメンバーに"
+        "分けるので (Mosquitto は順番に回します)、2 つ以上のワーカーが働いているはずです",
     )
 
 
@@ -107,8 +112,9 @@ def test_a_plain_subscriber_beside_the_group_sees_every_job(
     plain = probe_factory()
     plain.subscribe(f"{topic}/jobs/#", qos=1)
     sent = _publish_jobs(probe, topic, 6)
-    assert [m.payload for m in plain.expect(6)] == sent, (
-        "a plain subscription to the same filter still gets a copy of every message"
+    assert [m.payload for m in plain.expect(6)] == sent, teach(
+        en="a plain subscription to the same filter still gets a copy of every message",
+        ja="同じフィルターの普通のサブスクリプションには、これまでどおり全メッセージのコピーが届きます",
     )
     handled = sorted(m.payload for m in jobs.take(6))
     assert handled == sorted(sent), (
@@ -122,8 +128,10 @@ def test_each_group_handles_every_job(topic, probe, groups) -> None:
     groups("billers", f"{topic}/jobs/#", 2, billers)
     sent = _publish_jobs(probe, topic, 6)
     for name, jobs in (("loggers", loggers), ("billers", billers)):
-        assert sorted(m.payload for m in jobs.take(6)) == sorted(sent), (
-            f"group {name!r}: every group gets each message once, whatever other groups do"
+        assert sorted(m.payload for m in jobs.take(6)) == sorted(sent), teach(
+            en=f"group {name!r}: every group gets each message once, whatever other groups do",
+            ja=f"グループ {name!r}: ほかのグループに関係なく、どのグループにも"
+            "各メッセージが 1 回届きます",
         )
 
 
@@ -140,12 +148,25 @@ def test_a_failing_handler_is_counted_and_the_worker_goes_on(topic, probe, group
 @pytest.mark.parametrize("group", ["", "a/b", "+", "#"])
 def test_a_group_name_is_one_plain_level(broker, topic, group) -> None:
     with pytest.raises(ValueError):
-        shared.start_workers(broker.host, broker.port, group, f"{topic}/jobs/#", 1, Jobs())
+        workers = shared.start_workers(
+            broker.host, broker.port, group, f"{topic}/jobs/#", 1, Jobs()
+        )
+        for worker in workers:
+            worker.stop()
+        pytest.fail(
+            teach(
+                en=f"group {group!r} should raise ValueError: a share name is one topic level "
+                "of at least one character, without '/', '+' or '#' (MQTT 5.0 §4.8.2)",
+                ja=f"グループ {group!r} は ValueError になるはずです: 共有名は 1 文字以上の 1 つの"
+                "トピックレベルで、'/'、'+'、'#' は使えません (MQTT 5.0 §4.8.2)",
+            )
+        )
 
 
 def test_a_group_needs_a_worker(broker, topic) -> None:
     with pytest.raises(ValueError):
         shared.start_workers(broker.host, broker.port, "workers", f"{topic}/jobs/#", 0, Jobs())
+        pytest.fail("start_workers(..., n=0, ...) should raise ValueError: a group needs a worker")
 
 
 def test_stopped_workers_leave_no_thread(topic, groups, no_thread_leak) -> None:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from kata import exercise
 from kata.core.brokers import Broker
+from kata.core.i18n import teach
 from kata.core.probe import Probe
 
 bridge = exercise("ch08_scale.bridge")
@@ -104,7 +105,12 @@ def test_the_config_is_a_bridge_block() -> None:
     assert lines[0] == "connection edge", "a bridge block starts with `connection <name>`"
     assert "address 10.0.0.7:1884" in lines, "the remote broker is `address <host>:<port>`"
     assert "topic sensors/# out 1" in lines, "each topic is `topic <pattern> <direction> <qos>`"
-    assert "try_private true" in lines, "say try_private true: it keeps `both` from looping"
+    assert "try_private true" in lines, teach(
+        en="say try_private true: the remote then sends nothing back to the bridge (no echo "
+        "with `both`)",
+        ja="try_private true を書きます: するとリモートはブリッジへ何も送り返さなくなります "
+        "(`both` でこだまが起きない)",
+    )
 
 
 _LEVEL = st.sampled_from(["a", "b", "sensors", "+", "x1"])
@@ -154,6 +160,11 @@ def test_every_topic_becomes_one_line_in_order() -> None:
 def test_what_mosquitto_would_refuse_is_a_value_error(name, host, port, topics) -> None:
     with pytest.raises(ValueError):
         bridge.render_bridge_config(name, host, port, topics)
+        pytest.fail(
+            f"render_bridge_config({name!r}, {host!r}, {port}, {topics!r}) should raise "
+            "ValueError: names, hosts and patterns are one word, the port is 1..65535, "
+            "directions are in/out/both, qos is 0/1/2, and there is at least one topic"
+        )
 
 
 @pytest.mark.needs_private_broker
@@ -163,13 +174,17 @@ def test_out_carries_local_messages_to_the_remote_only(bridged, topic) -> None:
     pair.on_local.subscribe(f"{topic}/up/#", qos=1)
     pair.on_local.publish(f"{topic}/up/reading", b"21.5", qos=1)
     got = pair.on_remote.get()
-    assert (got.topic, got.payload) == (f"{topic}/up/reading", b"21.5"), (
-        "`out`: a message published on the local broker reaches the remote one"
+    assert (got.topic, got.payload) == (f"{topic}/up/reading", b"21.5"), teach(
+        en="`out`: a message published on the local broker reaches the remote one",
+        ja="`out`: ローカルのブローカーでパブリッシュしたメッセージはリモートに届きます",
     )
     pair.on_local.drain()
     pair.on_remote.publish(f"{topic}/up/command", b"from remote", qos=1)
     crossed = [m.payload for m in pair.nothing_crossed_to_local()]
-    assert crossed == [], f"`out` carries nothing from the remote to the local broker: {crossed}"
+    assert crossed == [], teach(
+        en=f"`out` carries nothing from the remote to the local broker: {crossed}",
+        ja=f"`out` はリモートからローカルへは何も運びません: {crossed}",
+    )
 
 
 @pytest.mark.needs_private_broker
@@ -179,13 +194,17 @@ def test_in_carries_remote_messages_to_the_local_broker_only(bridged, topic) -> 
     pair.on_remote.subscribe(f"{topic}/down/#", qos=1)
     pair.on_remote.publish(f"{topic}/down/config", b"interval=5", qos=1)
     got = pair.on_local.get()
-    assert (got.topic, got.payload) == (f"{topic}/down/config", b"interval=5"), (
-        "`in`: a message published on the remote broker reaches the local one"
+    assert (got.topic, got.payload) == (f"{topic}/down/config", b"interval=5"), teach(
+        en="`in`: a message published on the remote broker reaches the local one",
+        ja="`in`: リモートのブローカーでパブリッシュしたメッセージはローカルに届きます",
     )
     pair.on_remote.drain()
     pair.on_local.publish(f"{topic}/down/echo", b"from local", qos=1)
     crossed = [m.payload for m in pair.nothing_crossed_to_remote()]
-    assert crossed == [], f"`in` carries nothing from the local to the remote broker: {crossed}"
+    assert crossed == [], teach(
+        en=f"`in` carries nothing from the local to the remote broker: {crossed}",
+        ja=f"`in` はローカルからリモートへは何も運びません: {crossed}",
+    )
 
 
 @pytest.mark.needs_private_broker
@@ -203,10 +222,13 @@ def test_both_carries_each_way_once_without_a_loop(bridged, topic) -> None:
     on_local = sorted(m.payload for m in pair.nothing_crossed_to_local())
     on_remote = sorted(m.payload for m in on_remote + pair.nothing_crossed_to_remote())
     expected = [b"from local", b"from remote"]
-    assert on_local == expected and on_remote == expected, (
-        "`both`: each broker sees each message exactly once. A second copy means the message "
+    assert on_local == expected and on_remote == expected, teach(
+        en="`both`: each broker sees each message exactly once. A second copy means the message "
         f"came back over the bridge (keep try_private true). Local saw {on_local}, "
-        f"remote saw {on_remote}"
+        f"remote saw {on_remote}",
+        ja="`both`: どちらのブローカーでも、各メッセージはちょうど 1 回見えます。2 つ目のコピーは"
+        "メッセージがブリッジを通って戻ってきたということです (try_private true のままに)。"
+        f"ローカルで見えたのは {on_local}、リモートは {on_remote}",
     )
 
 
@@ -220,7 +242,9 @@ def test_a_message_crosses_at_most_at_the_bridge_qos(bridged, topic, direction, 
     receiver.subscribe(f"{topic}/q/#", qos=2)
     sender.publish(f"{topic}/q/m", b"qos 2 in", qos=2)
     got = receiver.get()
-    assert got.qos == qos, (
-        f"a QoS 2 message over a `{direction} {qos}` bridge topic arrives at QoS {qos} "
-        f"(the topic line's qos is the most the bridge uses), not QoS {got.qos}"
+    assert got.qos == qos, teach(
+        en=f"a QoS 2 message over a `{direction} {qos}` bridge topic arrives at QoS {qos} "
+        f"(the topic line's qos is the most the bridge uses), not QoS {got.qos}",
+        ja=f"`{direction} {qos}` のブリッジのトピックを通る QoS 2 のメッセージは QoS {qos} で"
+        f"届きます (topic 行の qos がブリッジの使う上限)。実際は QoS {got.qos}",
     )

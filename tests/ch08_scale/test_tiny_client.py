@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from kata import exercise
 from kata.core.brokers import free_port
+from kata.core.i18n import teach
 from kata.core.peers import silent_server
 
 tiny_client = exercise("ch08_scale.tiny_client")
@@ -96,9 +97,11 @@ def test_publish_at_qos_1_returns_after_its_puback(tiny, topic, probe) -> None:
     client.timeout = 2.0
     client.publish(f"{topic}/acked", b"x", qos=1)
     client.ping()
-    assert client.wait_msg() is None, (
-        "after publish(qos=1) the next packet should be the PINGRESP; a PUBACK was still "
-        "waiting: read packets in publish() until the PUBACK with your packet id"
+    assert client.wait_msg() is None, teach(
+        en="after publish(qos=1) the next packet should be the PINGRESP; a PUBACK was still "
+        "waiting: read packets in publish() until the PUBACK with your packet id",
+        ja="publish(qos=1) のあとの次のパケットは PINGRESP のはずですが、PUBACK が残って"
+        "いました: publish() の中で、自分のパケット ID の PUBACK が来るまでパケットを読みます",
     )
 
 
@@ -154,9 +157,12 @@ def test_every_qos_1_message_is_acknowledged(tiny, topic, probe) -> None:
     except TimeoutError:
         pass
     got = [msg for _, msg in client.inbox.calls]
-    assert got == [str(i).encode() for i in range(25)], (
-        f"{len(got)} of 25 QoS 1 messages arrived: answer each QoS 1 PUBLISH with PUBACK "
-        "(0x40 0x02 and its packet id), or the broker stops at its in-flight limit (20)"
+    assert got == [str(i).encode() for i in range(25)], teach(
+        en=f"{len(got)} of 25 QoS 1 messages arrived: answer each QoS 1 PUBLISH with PUBACK "
+        "(0x40 0x02 and its packet id), or Mosquitto stops at its in-flight limit (20)",
+        ja=f"QoS 1 のメッセージ 25 個のうち {len(got)} 個が届きました: QoS 1 の PUBLISH には "
+        "1 つずつ PUBACK (0x40 0x02 とそのパケット ID) で答えます。答えないと Mosquitto は"
+        "送信中の上限 (20) で止まります",
     )
 
 
@@ -164,9 +170,11 @@ def test_ping_gets_a_pingresp(tiny) -> None:
     client = tiny()
     client.timeout = 2.0
     client.ping()
-    assert client.wait_msg() is None, (
-        "ping() sends PINGREQ (0xC0 0x00); the broker answers PINGRESP, for which wait_msg() "
-        "returns None"
+    assert client.wait_msg() is None, teach(
+        en="ping() sends PINGREQ (0xC0 0x00); the broker answers PINGRESP, for which wait_msg() "
+        "returns None",
+        ja="ping() は PINGREQ (0xC0 0x00) を送り、ブローカーは PINGRESP で答えます。"
+        "そのとき wait_msg() は None を返します",
     )
 
 
@@ -205,8 +213,10 @@ def test_payloads_of_any_size_cross_both_ways(tiny, topic, probe) -> None:
         client.inbox.calls.clear()
         probe.publish(f"{topic}/in", payload, qos=1)
         client.wait_msg()
-        assert client.inbox.calls == [(f"{topic}/in".encode(), payload)], (
-            f"a {size}-byte payload to TinyClient changed: read the whole Remaining Length"
+        assert client.inbox.calls == [(f"{topic}/in".encode(), payload)], teach(
+            en=f"a {size}-byte payload to TinyClient changed: read the whole Remaining Length",
+            ja=f"TinyClient への {size} バイトのペイロードが変わってしまいました: "
+            "Remaining Length のバイトを全部読みます",
         )
 
     from_tiny()
@@ -224,6 +234,10 @@ def test_a_refused_connect_raises_with_the_return_code(broker, client_id) -> Non
     client = tiny_client.TinyClient(client_id("tiny"), broker.host, broker.auth_port)
     with pytest.raises(ConnectionRefusedError) as raised:
         client.connect()
+        pytest.fail(
+            f"the password listener {broker.host}:{broker.auth_port} refuses a client without "
+            "credentials: connect() should raise ConnectionRefusedError"
+        )
     assert 5 in raised.value.args, (
         "the password listener refuses a client without credentials with return code 5 "
         f"(not authorized): raise ConnectionRefusedError(5, ...), got {raised.value.args}"
@@ -237,11 +251,14 @@ def test_a_server_that_never_answers_times_out_naming_connack() -> None:
         client.timeout = 0.3
         with pytest.raises(TimeoutError) as raised:
             client.connect()
+            pytest.fail(f"127.0.0.1:{port} never answers: connect() should raise TimeoutError")
     assert "CONNACK" in str(raised.value), f"say what did not come; got {raised.value!r}"
     assert client.sock is None, "after a failed connect() the socket is closed and sock is None"
 
 
 def test_a_closed_port_raises_oserror() -> None:
-    client = tiny_client.TinyClient("kata-tiny-closed", "127.0.0.1", free_port())
+    port = free_port()
+    client = tiny_client.TinyClient("kata-tiny-closed", "127.0.0.1", port)
     with pytest.raises(OSError):
         client.connect()
+        pytest.fail(f"nothing listens on 127.0.0.1:{port}: connect() should raise OSError")
