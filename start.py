@@ -40,7 +40,7 @@ def project_digest() -> str:
 
 
 def ensure_environment() -> int:
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 - start.py runs on any python3
         say(
             f"mqtt-kata needs Python 3.10 or newer; this is {sys.version.split()[0]}",
             f"mqtt-kata には Python 3.10 以上が必要です (今は {sys.version.split()[0]})",

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
 
-from kata import exercise, target
+from kata import exercise
+from kata.core import target
 from kata.core.brokers import LOOPBACK, free_port
 from kata.core.catalog import ROOT
 from kata.core.i18n import teach
