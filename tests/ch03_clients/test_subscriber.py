@@ -142,11 +142,13 @@ def test_started_subscriber_gets_a_message_published_right_away(topic, probe, ru
     call = inbox.next_or_none()
     assert call is not None, teach(
         en="a message published right after start() returned did not reach the handler: "
-        "start() must return only once the SUBACK arrived (on_subscribe). A message "
-        "published before the subscription is active is not delivered to it",
+        "start() must return only once the SUBACK arrived (on_subscribe). Only the SUBACK "
+        "tells you that the broker has the subscription; a message published before that "
+        "is not delivered to it",
         ja="start() が戻った直後にパブリッシュしたメッセージがハンドラーに届きませんでした。"
-        "start() は SUBACK が届いてから (on_subscribe) 戻ります。サブスクリプションが"
-        "有効になる前にパブリッシュされたメッセージは届きません",
+        "start() は SUBACK が届いてから (on_subscribe) 戻ります。ブローカーがサブスクリプ"
+        "ションを受け付けたと分かるのは SUBACK だけで、それより前にパブリッシュされた"
+        "メッセージは届きません",
     )
     expected = (f"{topic}/live", "first")
     assert call == expected, f"handler(topic, text) was called with {call!r}, not {expected!r}"
@@ -164,11 +166,12 @@ def test_start_waits_for_the_suback(connack_only, no_thread_leak) -> None:
         pytest.fail(
             teach(
                 en="start() returned although the broker never sent a SUBACK; expected "
-                "TimeoutError. The subscription is active only once the SUBACK arrived: "
+                "TimeoutError. Only the SUBACK tells you that the subscription is in place: "
                 "wait for on_subscribe (self.subscribed), not only for on_connect",
                 ja="ブローカーが SUBACK を送っていないのに start() が戻りました。"
-                "TimeoutError が期待されます。サブスクリプションが有効になるのは SUBACK が"
-                "届いてからです: on_connect だけでなく on_subscribe (self.subscribed) を待ちます",
+                "TimeoutError が期待されます。サブスクリプションが登録されたと分かるのは "
+                "SUBACK が届いたときだけです: on_connect だけでなく on_subscribe "
+                "(self.subscribed) を待ちます",
             )
         )
     no_thread_leak()
