@@ -1,40 +1,38 @@
-"""Chapter 3 - the publisher: connect, wait for CONNACK, publish, disconnect cleanly.
+"""The publisher: connect, wait for CONNACK, publish, wait for the broker's confirmation.
 
-The seed's publisher was five lines of paho-mqtt 1.x:
-
-    client = mqtt.Client()                  # 2.x: deprecated callback API
-    client.connect("localhost", 1883, 60)
-    client.publish("test/topic", message)   # returns at once, nothing is sent yet
-    client.disconnect()                     # ...and this can drop what is queued
-
-With paho-mqtt 2.x you name the callback API: mqtt.Client(CallbackAPIVersion.VERSION2).
-connect() only sends CONNECT: the broker answers with CONNACK on the network
-thread (loop_start()), and on_connect tells you whether it accepted you.
-publish() queues a message and returns an MQTTMessageInfo; at QoS 1 the broker
-confirms with PUBACK, at QoS 2 with PUBREC/PUBREL/PUBCOMP (MQTT 3.1.1 §4.3).
-info.wait_for_publish() waits for exactly that. Disconnect only after every
-message is confirmed, and always stop the network thread (loop_stop()).
-
-Implement make_client, publish_messages and main (the seed's publisher as a CLI).
-Check your work: `kata check publisher` (or: pytest tests/ch03_clients/test_publisher.py).
-日本語のヒント: `kata hint publisher --lang ja`
+Lesson: kata lesson publisher  (publisher.md, 日本語: publisher.ja.md)
+Check: kata check publisher
 """
 
 from __future__ import annotations
 
+import argparse
+import threading
+import time
+import uuid
 from collections.abc import Iterable, Sequence
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
 
 
 def make_client(client_id: str | None = None) -> mqtt.Client:
-    """A paho client on the 2.x callback API; a fresh unique id when none is given.
+    """A paho client on the 2.x callback API (CallbackAPIVersion.VERSION2).
 
-    Two calls without an id must give two different client ids (a broker
-    disconnects the older of two clients that share one).
+    Without a client_id, make up a new unique one on every call.
     """
     raise NotImplementedError("TODO: mqtt.Client(CallbackAPIVersion.VERSION2, client_id=...)")
+
+
+def connect_client(host: str, port: int, timeout: float = 5.0) -> mqtt.Client:
+    """A make_client() client whose network loop runs and whose CONNACK accepted it.
+
+    No CONNACK within `timeout`: TimeoutError("no CONNACK within 5.0 s from host:port").
+    A CONNACK that refuses: ConnectionRefusedError naming the reason code.
+    Before raising, disconnect and stop the loop.
+    """
+    raise NotImplementedError("TODO: connect, loop_start, wait for on_connect (CONNACK)")
 
 
 def publish_messages(
@@ -46,26 +44,52 @@ def publish_messages(
     retain: bool = False,
     timeout: float = 5.0,
 ) -> int:
-    """Publish every message in order; return how many, once all are confirmed.
+    """Publish every message in order with connect_client(); return how many.
 
-    Connect, wait for CONNACK (TimeoutError "no CONNACK within 5.0 s from
-    host:port" if it does not come), publish each message with `qos` and
-    `retain`, wait until the broker confirmed every one, then disconnect and
-    stop the network loop, also when something fails.
+    Return only once the broker confirmed each one (wait_for_publish); one
+    not confirmed within `timeout` is a TimeoutError. Disconnect and stop the
+    loop in every case.
     """
-    raise NotImplementedError("TODO: connect, wait for CONNACK, publish, confirm, disconnect")
+    raise NotImplementedError("TODO: connect_client, publish, wait_for_publish, disconnect")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The seed's publisher as a command line tool.
+    """The study plan's publisher as a command line tool (given: it uses connect_client).
 
-    Options: --host (localhost) --port (1883) --topic (test/topic) --count (10)
-    --qos (0) --interval (1.0 s between messages). Publishes "Hello MQTT #0",
-    "Hello MQTT #1", ... and prints "Sent: Hello MQTT #0" for each one once the
-    broker has it. Returns 0, or 1 after printing "error: ..." when the broker
-    cannot be reached.
+    Sends "Hello MQTT #0", "Hello MQTT #1", ... one per --interval seconds and
+    prints "Sent: ..." once the broker has each one. Returns 0, or 1 after
+    printing "error: ..." when it cannot connect.
     """
-    raise NotImplementedError("TODO: argparse, then publish and print 'Sent: ...' lines")
+    parser = argparse.ArgumentParser(description="Publish numbered test messages.")
+    parser.add_argument("--host", default="localhost")
+    parser.add_argument("--port", type=int, default=1883)
+    parser.add_argument("--topic", default="test/topic")
+    parser.add_argument("--count", type=int, default=10)
+    parser.add_argument("--qos", type=int, choices=(0, 1, 2), default=0)
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between messages")
+    args = parser.parse_args(argv)
+    try:
+        client = connect_client(args.host, args.port)
+    except OSError as exc:  # TimeoutError and ConnectionRefusedError are OSErrors too
+        print(f"error: {exc}", flush=True)
+        return 1
+    try:
+        for i in range(args.count):
+            message = f"Hello MQTT #{i}"
+            info = client.publish(args.topic, message, qos=args.qos)
+            info.wait_for_publish(5.0)
+            if not info.is_published():
+                print(f"error: {message!r} was not confirmed within 5 s", flush=True)
+                return 1
+            print(f"Sent: {message}", flush=True)
+            if i < args.count - 1:
+                time.sleep(args.interval)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return 0
 
 
 if __name__ == "__main__":

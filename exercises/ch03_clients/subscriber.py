@@ -1,35 +1,25 @@
-"""Chapter 3 - the subscriber: subscribe from on_connect, receive on paho's thread.
+"""The subscriber: subscribe from on_connect, receive on paho's network thread.
 
-The seed's subscriber subscribed inside on_connect and printed in on_message;
-both ideas are right, and this chapter shows why:
-
-- on_connect runs after every CONNACK, also after an automatic reconnect.
-  A subscription made there comes back with the connection; one made once
-  after connect() is gone when a clean session reconnects.
-- The subscription is active when the SUBACK arrives (on_subscribe), not when
-  subscribe() returns. Anything published before the SUBACK is not for you.
-- on_message runs on paho's network thread. An exception that escapes it
-  kills that thread and nothing more is delivered: guard the handler.
-- msg.payload is bytes. Text is payload.decode("utf-8").
-
-paho-mqtt 2.x (CallbackAPIVersion.VERSION2) callbacks:
-    on_connect(client, userdata, flags, reason_code, properties)
-    on_subscribe(client, userdata, mid, reason_code_list, properties)
-    on_message(client, userdata, message)
-
-Implement collect_messages, the Subscriber class and main (the seed's subscriber).
-`Message` is given: later chapters import it from here.
-Check your work: `kata check subscriber` (or: pytest tests/ch03_clients/test_subscriber.py).
-日本語のヒント: `kata hint subscriber --lang ja`
+Lesson: kata lesson subscriber  (subscriber.md, 日本語: subscriber.ja.md)
+Check: kata check subscriber
+`Message` is given; later chapters import it from here.
 """
 
 from __future__ import annotations
 
+import argparse
+import logging
+import queue
+import threading
+import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,6 +32,27 @@ class Message:
     retain: bool
 
 
+def take_messages(
+    inbox: queue.Queue[Message], count: int, timeout: float, topic_filter: str
+) -> list[Message]:
+    """Take `count` messages off `inbox` within `timeout` seconds (given).
+
+    TimeoutError listing what did arrive when fewer come.
+    """
+    deadline = time.monotonic() + timeout
+    received: list[Message] = []
+    while len(received) < count:
+        try:
+            received.append(inbox.get(timeout=max(0.0, deadline - time.monotonic())))
+        except queue.Empty:
+            got = ", ".join(f"{m.topic}={m.payload!r}" for m in received) or "nothing"
+            raise TimeoutError(
+                f"{len(received)} of {count} messages on {topic_filter!r} "
+                f"within {timeout} s; received: {got}"
+            ) from None
+    return received
+
+
 def collect_messages(
     host: str,
     port: int,
@@ -50,21 +61,19 @@ def collect_messages(
     timeout: float = 5.0,
     qos: int = 0,
 ) -> list[Message]:
-    """Subscribe to `topic_filter` and return the first `count` messages that arrive.
+    """Subscribe to `topic_filter` from on_connect; return the first `count` messages.
 
-    Subscribe from on_connect. Put each message on a queue.Queue in on_message
-    (a Message with payload as bytes) and take them off here. If fewer than
-    `count` arrive within `timeout`, raise TimeoutError saying what did arrive.
-    Disconnect and stop the loop before returning or raising.
+    on_message puts a Message (payload stays bytes) on a queue.Queue;
+    take_messages() takes them off. Disconnect and stop the loop before
+    returning or raising.
     """
-    raise NotImplementedError("TODO: subscribe in on_connect, queue messages, wait for count")
+    raise NotImplementedError("TODO: on_connect subscribes, on_message queues; take_messages")
 
 
 class Subscriber:
     """Calls handler(topic, text) for every message until stop(); survives reconnects.
 
-    handler gets the payload decoded as UTF-8 text. A handler that raises is
-    counted in `errors` and never stops delivery.
+    Given: __init__, which wires paho's callbacks to the three on_* methods.
     """
 
     def __init__(
@@ -75,14 +84,36 @@ class Subscriber:
         handler: Callable[[str, str], object],
         qos: int = 0,
     ) -> None:
-        raise NotImplementedError("TODO: keep the settings, set errors = 0, make the client")
+        self.host, self.port = host, port
+        self.topic_filter, self.qos = topic_filter, qos
+        self.handler = handler
+        self.errors = 0
+        self.subscribed = threading.Event()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"kata-sub-{uuid.uuid4().hex[:8]}"
+        )
+        self.client.on_connect = self.on_connect
+        self.client.on_subscribe = self.on_subscribe
+        self.client.on_message = self.on_message
+
+    def on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        """A CONNACK arrived (after every connect and reconnect): subscribe if accepted."""
+        raise NotImplementedError("TODO: if accepted, subscribe to self.topic_filter at self.qos")
+
+    def on_subscribe(self, client, userdata, mid, reason_code_list, properties) -> None:
+        """The SUBACK arrived: from now on the broker routes messages to us."""
+        raise NotImplementedError("TODO: set self.subscribed")
+
+    def on_message(self, client, userdata, message) -> None:
+        """Call handler(topic, payload decoded as UTF-8); count any exception in errors."""
+        raise NotImplementedError("TODO: self.handler(topic, text) inside try/except; count errors")
 
     def start(self, timeout: float = 5.0) -> None:
-        """Connect and return once the broker acknowledged the subscription (SUBACK).
+        """Connect, start the loop, return once the SUBACK arrived.
 
-        TimeoutError if that does not happen within `timeout` (and no thread left running).
+        TimeoutError if it does not arrive within `timeout`, after stop().
         """
-        raise NotImplementedError("TODO: connect, loop_start, wait for on_subscribe")
+        raise NotImplementedError("TODO: connect, loop_start, wait for self.subscribed (SUBACK)")
 
     def stop(self) -> None:
         """Disconnect and stop the network loop."""
@@ -90,16 +121,45 @@ class Subscriber:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The seed's subscriber as a command line tool.
+    """The study plan's subscriber as a command line tool (given: it uses Subscriber).
 
-    Options: --host (localhost) --port (1883) --topic (test/topic) --qos (0)
-    --count (0 = run until Ctrl-C). Once subscribed, prints
-    "Subscribed to 'test/topic' on localhost:1883; Ctrl-C to stop", then
-    "Received 'Hello MQTT #0' on topic 'test/topic'" for every message.
-    Returns 0 (also after Ctrl-C), or 1 after printing "error: ..." when the
-    broker cannot be reached.
+    Prints "Received '<text>' on topic '<topic>'" for every message until
+    Ctrl-C (or --count messages). Returns 0, or 1 after printing "error: ..."
+    when it cannot subscribe.
     """
-    raise NotImplementedError("TODO: argparse, a Subscriber that prints, wait for Ctrl-C")
+    parser = argparse.ArgumentParser(description="Print the messages on a topic.")
+    parser.add_argument("--host", default="localhost")
+    parser.add_argument("--port", type=int, default=1883)
+    parser.add_argument("--topic", default="test/topic")
+    parser.add_argument("--qos", type=int, choices=(0, 1, 2), default=0)
+    parser.add_argument("--count", type=int, default=0, help="stop after N messages (0: never)")
+    args = parser.parse_args(argv)
+    seen = 0
+    enough = threading.Event()
+
+    def show(topic: str, text: str) -> None:
+        nonlocal seen
+        print(f"Received '{text}' on topic '{topic}'", flush=True)
+        seen += 1
+        if args.count and seen >= args.count:
+            enough.set()
+
+    subscriber = Subscriber(args.host, args.port, args.topic, show, qos=args.qos)
+    try:
+        subscriber.start()
+    except OSError as exc:  # TimeoutError and ConnectionRefusedError are OSErrors too
+        print(f"error: {exc}", flush=True)
+        return 1
+    print(f"Subscribed to '{args.topic}' on {args.host}:{args.port}; Ctrl-C to stop", flush=True)
+    try:
+        # A timed wait keeps Ctrl-C working on Windows.
+        while not enough.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        subscriber.stop()
+    return 0
 
 
 if __name__ == "__main__":

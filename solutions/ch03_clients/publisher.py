@@ -1,75 +1,60 @@
-"""Chapter 3 - the publisher: connect, wait for CONNACK, publish, disconnect cleanly.
+"""The publisher: connect, wait for CONNACK, publish, wait for the broker's confirmation.
 
-The seed's publisher was five lines of paho-mqtt 1.x:
-
-    client = mqtt.Client()                  # 2.x: deprecated callback API
-    client.connect("localhost", 1883, 60)
-    client.publish("test/topic", message)   # returns at once, nothing is sent yet
-    client.disconnect()                     # ...and this can drop what is queued
-
-With paho-mqtt 2.x you name the callback API: mqtt.Client(CallbackAPIVersion.VERSION2).
-connect() only sends CONNECT: the broker answers with CONNACK on the network
-thread (loop_start()), and on_connect tells you whether it accepted you.
-publish() queues a message and returns an MQTTMessageInfo; at QoS 1 the broker
-confirms with PUBACK, at QoS 2 with PUBREC/PUBREL/PUBCOMP (MQTT 3.1.1 §4.3).
-info.wait_for_publish() waits for exactly that. Disconnect only after every
-message is confirmed, and always stop the network thread (loop_stop()).
-
-Implement make_client, publish_messages and main (the seed's publisher as a CLI).
+Lesson: kata lesson publisher  (publisher.md, 日本語: publisher.ja.md)
+Check: kata check publisher
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
 
 
 def make_client(client_id: str | None = None) -> mqtt.Client:
-    """A paho client on the 2.x callback API; a fresh unique id when none is given."""
+    """A paho client on the 2.x callback API (CallbackAPIVersion.VERSION2).
+
+    Without a client_id, make up a new unique one on every call.
+    """
     return mqtt.Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id or f"kata-pub-{uuid.uuid4().hex[:12]}",
     )
 
 
-@contextlib.contextmanager
-def _connected(host: str, port: int, timeout: float) -> Iterator[mqtt.Client]:
-    """A client whose CONNACK arrived; disconnected and stopped on the way out."""
+def connect_client(host: str, port: int, timeout: float = 5.0) -> mqtt.Client:
+    """A make_client() client whose network loop runs and whose CONNACK accepted it.
+
+    No CONNACK within `timeout`: TimeoutError("no CONNACK within 5.0 s from host:port").
+    A CONNACK that refuses: ConnectionRefusedError naming the reason code.
+    Before raising, disconnect and stop the loop.
+    """
     client = make_client()
     client.connect_timeout = timeout
     connack = threading.Event()
-    answer: dict[str, object] = {}
+    reasons: list[ReasonCode] = []
 
     def on_connect(client, userdata, flags, reason_code, properties) -> None:
-        answer["reason"] = reason_code
+        reasons.append(reason_code)
         connack.set()
 
     client.on_connect = on_connect
     client.connect(host, port, keepalive=60)
     client.loop_start()
-    try:
-        if not connack.wait(timeout):
-            raise TimeoutError(f"no CONNACK within {timeout} s from {host}:{port}")
-        reason = answer["reason"]
-        if reason.is_failure:  # type: ignore[attr-defined]
-            raise ConnectionRefusedError(f"{host}:{port} refused the connection: {reason}")
-        yield client
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
-def _confirm(info: mqtt.MQTTMessageInfo, deadline: float, what: str) -> None:
-    info.wait_for_publish(max(0.0, deadline - time.monotonic()))
-    if not info.is_published():
-        raise TimeoutError(f"{what} was not confirmed by the broker in time")
+    arrived = connack.wait(timeout)
+    if arrived and not reasons[0].is_failure:
+        return client
+    client.disconnect()
+    client.loop_stop()
+    if not arrived:
+        raise TimeoutError(f"no CONNACK within {timeout} s from {host}:{port}")
+    raise ConnectionRefusedError(f"{host}:{port} refused the connection: {reasons[0]}")
 
 
 def publish_messages(
@@ -81,17 +66,33 @@ def publish_messages(
     retain: bool = False,
     timeout: float = 5.0,
 ) -> int:
-    """Publish every message in order; return how many, once all are confirmed."""
+    """Publish every message in order with connect_client(); return how many.
+
+    Return only once the broker confirmed each one (wait_for_publish); one
+    not confirmed within `timeout` is a TimeoutError. Disconnect and stop the
+    loop in every case.
+    """
     deadline = time.monotonic() + timeout
-    with _connected(host, port, timeout) as client:
+    client = connect_client(host, port, timeout)
+    try:
         infos = [client.publish(topic, m, qos=qos, retain=retain) for m in messages]
         for number, info in enumerate(infos, start=1):
-            _confirm(info, deadline, f"message {number} of {len(infos)} (QoS {qos})")
+            info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+            if not info.is_published():
+                raise TimeoutError(f"message {number} (QoS {qos}) not confirmed within {timeout} s")
         return len(infos)
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The seed's publisher: send --count numbered messages, one per --interval."""
+    """The study plan's publisher as a command line tool (given: it uses connect_client).
+
+    Sends "Hello MQTT #0", "Hello MQTT #1", ... one per --interval seconds and
+    prints "Sent: ..." once the broker has each one. Returns 0, or 1 after
+    printing "error: ..." when it cannot connect.
+    """
     parser = argparse.ArgumentParser(description="Publish numbered test messages.")
     parser.add_argument("--host", default="localhost")
     parser.add_argument("--port", type=int, default=1883)
@@ -101,19 +102,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between messages")
     args = parser.parse_args(argv)
     try:
-        with _connected(args.host, args.port, timeout=5.0) as client:
-            for i in range(args.count):
-                message = f"Hello MQTT #{i}"
-                info = client.publish(args.topic, message, qos=args.qos)
-                _confirm(info, time.monotonic() + 5.0, f"message {i}")
-                print(f"Sent: {message}", flush=True)
-                if args.interval and i < args.count - 1:
-                    time.sleep(args.interval)
-    except (OSError, TimeoutError) as exc:
+        client = connect_client(args.host, args.port)
+    except OSError as exc:  # TimeoutError and ConnectionRefusedError are OSErrors too
         print(f"error: {exc}", flush=True)
         return 1
+    try:
+        for i in range(args.count):
+            message = f"Hello MQTT #{i}"
+            info = client.publish(args.topic, message, qos=args.qos)
+            info.wait_for_publish(5.0)
+            if not info.is_published():
+                print(f"error: {message!r} was not confirmed within 5 s", flush=True)
+                return 1
+            print(f"Sent: {message}", flush=True)
+            if i < args.count - 1:
+                time.sleep(args.interval)
     except KeyboardInterrupt:
         return 130
+    finally:
+        client.disconnect()
+        client.loop_stop()
     return 0
 
 

@@ -1,24 +1,8 @@
-"""Chapter 3 - the subscriber: subscribe from on_connect, receive on paho's thread.
+"""The subscriber: subscribe from on_connect, receive on paho's network thread.
 
-The seed's subscriber subscribed inside on_connect and printed in on_message;
-both ideas are right, and this chapter shows why:
-
-- on_connect runs after every CONNACK, also after an automatic reconnect.
-  A subscription made there comes back with the connection; one made once
-  after connect() is gone when a clean session reconnects.
-- The subscription is active when the SUBACK arrives (on_subscribe), not when
-  subscribe() returns. Anything published before the SUBACK is not for you.
-- on_message runs on paho's network thread. An exception that escapes it
-  kills that thread and nothing more is delivered: guard the handler.
-- msg.payload is bytes. Text is payload.decode("utf-8").
-
-paho-mqtt 2.x (CallbackAPIVersion.VERSION2) callbacks:
-    on_connect(client, userdata, flags, reason_code, properties)
-    on_subscribe(client, userdata, mid, reason_code_list, properties)
-    on_message(client, userdata, message)
-
-Implement collect_messages, the Subscriber class and main (the seed's subscriber).
-`Message` is given: later chapters import it from here.
+Lesson: kata lesson subscriber  (subscriber.md, 日本語: subscriber.ja.md)
+Check: kata check subscriber
+`Message` is given; later chapters import it from here.
 """
 
 from __future__ import annotations
@@ -48,6 +32,27 @@ class Message:
     retain: bool
 
 
+def take_messages(
+    inbox: queue.Queue[Message], count: int, timeout: float, topic_filter: str
+) -> list[Message]:
+    """Take `count` messages off `inbox` within `timeout` seconds (given).
+
+    TimeoutError listing what did arrive when fewer come.
+    """
+    deadline = time.monotonic() + timeout
+    received: list[Message] = []
+    while len(received) < count:
+        try:
+            received.append(inbox.get(timeout=max(0.0, deadline - time.monotonic())))
+        except queue.Empty:
+            got = ", ".join(f"{m.topic}={m.payload!r}" for m in received) or "nothing"
+            raise TimeoutError(
+                f"{len(received)} of {count} messages on {topic_filter!r} "
+                f"within {timeout} s; received: {got}"
+            ) from None
+    return received
+
+
 def collect_messages(
     host: str,
     port: int,
@@ -56,44 +61,38 @@ def collect_messages(
     timeout: float = 5.0,
     qos: int = 0,
 ) -> list[Message]:
-    """Subscribe to `topic_filter` and return the first `count` messages that arrive."""
+    """Subscribe to `topic_filter` from on_connect; return the first `count` messages.
+
+    on_message puts a Message (payload stays bytes) on a queue.Queue;
+    take_messages() takes them off. Disconnect and stop the loop before
+    returning or raising.
+    """
     inbox: queue.Queue[Message] = queue.Queue()
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=f"kata-collect-{uuid.uuid4().hex[:8]}"
-    )
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
 
     def on_connect(client, userdata, flags, reason_code, properties) -> None:
         if not reason_code.is_failure:
             client.subscribe(topic_filter, qos)
 
-    def on_message(client, userdata, msg) -> None:
-        inbox.put(Message(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain)))
+    def on_message(client, userdata, message) -> None:
+        inbox.put(Message(message.topic, message.payload, message.qos, message.retain))
 
     client.on_connect = on_connect
     client.on_message = on_message
-    deadline = time.monotonic() + timeout
-    received: list[Message] = []
-    client.connect_timeout = timeout
     client.connect(host, port, keepalive=60)
     client.loop_start()
     try:
-        while len(received) < count:
-            try:
-                received.append(inbox.get(timeout=max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                got = ", ".join(f"{m.topic}={m.payload!r}" for m in received) or "nothing"
-                raise TimeoutError(
-                    f"{len(received)} of {count} messages on {topic_filter!r} "
-                    f"within {timeout} s; received: {got}"
-                ) from None
-        return received
+        return take_messages(inbox, count, timeout, topic_filter)
     finally:
         client.disconnect()
         client.loop_stop()
 
 
 class Subscriber:
-    """Calls handler(topic, text) for every message until stop(); survives reconnects."""
+    """Calls handler(topic, text) for every message until stop(); survives reconnects.
+
+    Given: __init__, which wires paho's callbacks to the three on_* methods.
+    """
 
     def __init__(
         self,
@@ -107,51 +106,58 @@ class Subscriber:
         self.topic_filter, self.qos = topic_filter, qos
         self.handler = handler
         self.errors = 0
-        self._subscribed = threading.Event()
-        self._refused: str | None = None
-        self._client = mqtt.Client(
+        self.subscribed = threading.Event()
+        self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"kata-sub-{uuid.uuid4().hex[:8]}"
         )
-        self._client.on_connect = self._on_connect
-        self._client.on_subscribe = self._on_subscribe
-        self._client.on_message = self._on_message
+        self.client.on_connect = self.on_connect
+        self.client.on_subscribe = self.on_subscribe
+        self.client.on_message = self.on_message
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:
-            self._refused = str(reason_code)
-            return
-        client.subscribe(self.topic_filter, self.qos)
+    def on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        """A CONNACK arrived (after every connect and reconnect): subscribe if accepted."""
+        if not reason_code.is_failure:
+            client.subscribe(self.topic_filter, self.qos)
 
-    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
-        if reason_codes and reason_codes[0].is_failure:
-            self._refused = f"subscription refused: {reason_codes[0]}"
-        self._subscribed.set()
+    def on_subscribe(self, client, userdata, mid, reason_code_list, properties) -> None:
+        """The SUBACK arrived: from now on the broker routes messages to us."""
+        self.subscribed.set()
 
-    def _on_message(self, client, userdata, msg) -> None:
+    def on_message(self, client, userdata, message) -> None:
+        """Call handler(topic, payload decoded as UTF-8); count any exception in errors."""
         try:
-            self.handler(msg.topic, msg.payload.decode("utf-8"))
+            self.handler(message.topic, message.payload.decode("utf-8"))
         except Exception:
             # One bad message or handler bug must not stop delivery.
             self.errors += 1
-            log.exception("handler failed for a message on %s", msg.topic)
+            log.exception("handler failed for a message on %s", message.topic)
 
     def start(self, timeout: float = 5.0) -> None:
-        """Connect and return once the broker acknowledged the subscription."""
-        self._client.connect_timeout = timeout
-        self._client.connect(self.host, self.port, keepalive=60)
-        self._client.loop_start()
-        if not self._subscribed.wait(timeout) or self._refused:
+        """Connect, start the loop, return once the SUBACK arrived.
+
+        TimeoutError if it does not arrive within `timeout`, after stop().
+        """
+        self.client.connect_timeout = timeout
+        self.client.connect(self.host, self.port, keepalive=60)
+        self.client.loop_start()
+        if not self.subscribed.wait(timeout):
             self.stop()
-            why = self._refused or f"no SUBACK within {timeout} s"
-            raise TimeoutError(f"{why} from {self.host}:{self.port} for {self.topic_filter!r}")
+            where = f"{self.host}:{self.port} for {self.topic_filter!r}"
+            raise TimeoutError(f"no SUBACK within {timeout} s from {where}")
 
     def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        """Disconnect and stop the network loop."""
+        self.client.disconnect()
+        self.client.loop_stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The seed's subscriber: print every message until Ctrl-C (or --count of them)."""
+    """The study plan's subscriber as a command line tool (given: it uses Subscriber).
+
+    Prints "Received '<text>' on topic '<topic>'" for every message until
+    Ctrl-C (or --count messages). Returns 0, or 1 after printing "error: ..."
+    when it cannot subscribe.
+    """
     parser = argparse.ArgumentParser(description="Print the messages on a topic.")
     parser.add_argument("--host", default="localhost")
     parser.add_argument("--port", type=int, default=1883)
@@ -172,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     subscriber = Subscriber(args.host, args.port, args.topic, show, qos=args.qos)
     try:
         subscriber.start()
-    except (OSError, TimeoutError) as exc:
+    except OSError as exc:  # TimeoutError and ConnectionRefusedError are OSErrors too
         print(f"error: {exc}", flush=True)
         return 1
     print(f"Subscribed to '{args.topic}' on {args.host}:{args.port}; Ctrl-C to stop", flush=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import queue
+import subprocess
 import sys
 
 import pytest
 
 from kata import exercise
 from kata.core.brokers import free_port
+from kata.core.i18n import teach
 from kata.core.peers import LineQueue, in_background, mosquitto_tool
 from kata.core.probe import Probe
 
@@ -43,18 +45,30 @@ def test_collect_returns_consecutive_messages_in_order(broker, topic, probe) -> 
     first = messages[0]
     assert isinstance(first, subscriber.Message), "return Message records"
     assert (first.topic, first.qos, first.retain) == (f"{topic}/n", 1, False)
-    assert isinstance(first.payload, bytes), "Message.payload stays bytes"
+    assert isinstance(first.payload, bytes), teach(
+        en=f"Message.payload stays bytes (message.payload as paho gives it), got "
+        f"{type(first.payload).__name__}: only Subscriber's handler gets decoded text",
+        ja=f"Message.payload は bytes のまま (paho が渡す message.payload) にしますが、"
+        f"{type(first.payload).__name__} でした。デコードした文字列を受け取るのは "
+        "Subscriber のハンドラーだけです",
+    )
 
 
-def test_collect_subscribes_from_on_connect(broker, topic, probe) -> None:
-    # Retained messages arrive right after the SUBACK: only a client that
-    # really subscribed on a live connection sees them.
+def test_collect_gets_the_retained_messages_with_their_flag(broker, topic, probe) -> None:
+    # Retained messages arrive right after the SUBACK, with the retain flag set.
     for name in ("a", "b", "c"):
         probe.publish(f"{topic}/r/{name}", f"value {name}", qos=1, retain=True)
     messages = subscriber.collect_messages(broker.host, broker.port, f"{topic}/r/#", 3)
-    assert sorted((m.topic, m.payload, m.retain) for m in messages) == [
-        (f"{topic}/r/{n}", f"value {n}".encode(), True) for n in ("a", "b", "c")
+    assert sorted((m.topic, m.payload) for m in messages) == [
+        (f"{topic}/r/{n}", f"value {n}".encode()) for n in ("a", "b", "c")
     ]
+    flags = [m.retain for m in messages]
+    assert flags == [True] * 3, teach(
+        en=f"retained messages arrive with the retain flag set; the Messages had retain={flags}: "
+        "copy message.retain into Message",
+        ja=f"保持メッセージは retain フラグ付きで届きますが、Message の retain は {flags} "
+        "でした。message.retain を Message に写します",
+    )
 
 
 def test_collect_times_out_listing_what_arrived(broker, topic, probe, no_thread_leak) -> None:
@@ -86,10 +100,21 @@ class Inbox:
             raise ValueError(f"the handler does not like {text!r}")
 
     def next(self, timeout: float = 5.0) -> tuple[object, object]:
+        call = self.next_or_none(timeout)
+        assert call is not None, teach(
+            en=f"the handler was not called within {timeout} s for a message published after "
+            "start() returned (does start() wait for the SUBACK? does on_message call it?)",
+            ja=f"start() が戻ったあとにパブリッシュしたメッセージで、ハンドラーが {timeout} 秒"
+            "以内に呼ばれませんでした (start() は SUBACK を待っていますか? on_message から"
+            "呼んでいますか?)",
+        )
+        return call
+
+    def next_or_none(self, timeout: float = 5.0) -> tuple[object, object] | None:
         try:
             return self.calls.get(timeout=timeout)
         except queue.Empty:
-            raise AssertionError(f"the handler was not called within {timeout} s") from None
+            return None
 
 
 @pytest.fixture
@@ -114,9 +139,42 @@ def test_started_subscriber_gets_a_message_published_right_away(topic, probe, ru
     inbox = Inbox()
     running(f"{topic}/live", inbox, qos=1)
     probe.publish(f"{topic}/live", b"first", qos=1)
-    assert inbox.next() == (f"{topic}/live", "first"), (
-        "start() returns once the SUBACK arrived, so a message published right after is received"
+    call = inbox.next_or_none()
+    assert call is not None, teach(
+        en="a message published right after start() returned did not reach the handler: "
+        "start() must return only once the SUBACK arrived (on_subscribe). Only the SUBACK "
+        "tells you that the broker has the subscription; a message published before that "
+        "is not delivered to it",
+        ja="start() が戻った直後にパブリッシュしたメッセージがハンドラーに届きませんでした。"
+        "start() は SUBACK が届いてから (on_subscribe) 戻ります。ブローカーがサブスクリプ"
+        "ションを受け付けたと分かるのは SUBACK だけで、それより前にパブリッシュされた"
+        "メッセージは届きません",
     )
+    expected = (f"{topic}/live", "first")
+    assert call == expected, f"handler(topic, text) was called with {call!r}, not {expected!r}"
+
+
+def test_start_waits_for_the_suback(connack_only, no_thread_leak) -> None:
+    # This fake broker sends CONNACK, then never acknowledges anything.
+    sub = subscriber.Subscriber("127.0.0.1", connack_only, "kata/no-suback", Inbox())
+    try:
+        sub.start(timeout=0.5)
+    except TimeoutError:
+        pass
+    else:
+        sub.stop()
+        pytest.fail(
+            teach(
+                en="start() returned although the broker never sent a SUBACK; expected "
+                "TimeoutError. Only the SUBACK tells you that the subscription is in place: "
+                "wait for on_subscribe (self.subscribed), not only for on_connect",
+                ja="ブローカーが SUBACK を送っていないのに start() が戻りました。"
+                "TimeoutError が期待されます。サブスクリプションが登録されたと分かるのは "
+                "SUBACK が届いたときだけです: on_connect だけでなく on_subscribe "
+                "(self.subscribed) を待ちます",
+            )
+        )
+    no_thread_leak()
 
 
 def test_handler_gets_text_not_bytes(topic, probe, running) -> None:
@@ -124,7 +182,12 @@ def test_handler_gets_text_not_bytes(topic, probe, running) -> None:
     running(f"{topic}/text", inbox, qos=1)
     probe.publish(f"{topic}/text", "21.5 °C".encode(), qos=1)
     got_topic, text = inbox.next()
-    assert isinstance(text, str), f"handler(topic, text) gets str, got {type(text).__name__}"
+    assert isinstance(text, str), teach(
+        en=f"handler(topic, text) gets str, got {type(text).__name__}: message.payload is "
+        "bytes; decode it with message.payload.decode('utf-8')",
+        ja=f"handler(topic, text) には str を渡しますが、{type(text).__name__} でした。"
+        "message.payload は bytes なので message.payload.decode('utf-8') でデコードします",
+    )
     assert (got_topic, text) == (f"{topic}/text", "21.5 °C"), "decode the payload as UTF-8"
 
 
@@ -133,8 +196,14 @@ def test_a_failing_handler_is_counted_and_delivery_goes_on(topic, probe, running
     sub = running(f"{topic}/errors", inbox, qos=1)
     probe.publish(f"{topic}/errors", b"bad", qos=1)
     probe.publish(f"{topic}/errors", b"good", qos=1)
-    assert [inbox.next()[1], inbox.next()[1]] == ["bad", "good"], (
-        "an exception in the handler must not stop the next message"
+    texts = [call[1] for call in (inbox.next_or_none(), inbox.next_or_none()) if call]
+    assert texts == ["bad", "good"], teach(
+        en=f"the handler raised for 'bad', then got {texts[1:]} instead of ['good']: "
+        "on_message runs on paho's network thread, and an exception that escapes it stops "
+        "that thread. Catch the handler's exception there and count it in errors",
+        ja=f"ハンドラーが 'bad' で例外を出したあと、['good'] ではなく {texts[1:]} を受け取り"
+        "ました。on_message は paho のネットワークスレッドで動き、そこから例外が出ると"
+        "スレッドが止まります。on_message でハンドラーの例外を捕まえ、errors に数えます",
     )
     assert sub.errors == 1, f"errors counts handler failures: expected 1, got {sub.errors}"
 
@@ -165,11 +234,27 @@ def test_subscription_comes_back_after_the_broker_restarts(broker_factory, topic
         # subscriber only if it reconnected AND subscribed again (on_connect).
         with Probe(private.host, private.port) as publisher:
             publisher.publish(f"{topic}/again", b"after restart", qos=1, retain=True)
-            assert inbox.next(timeout=8.0) == (f"{topic}/again", "after restart"), (
-                "after a reconnect, subscribe again: do it in on_connect"
-            )
+            call = inbox.next_or_none(timeout=8.0)
     finally:
         sub.stop()
+    assert call is not None, teach(
+        en="after the broker restarted, a retained message published there did not reach the "
+        "handler within 8 s. paho's loop_start() thread reconnects by itself, but the new "
+        "connection starts a clean session without subscriptions: subscribe in on_connect, "
+        "which runs after every CONNACK",
+        ja="ブローカーを再起動したあと、そこでパブリッシュした保持メッセージが 8 秒以内に"
+        "ハンドラーに届きませんでした。loop_start() のスレッドは自動で再接続しますが、新しい"
+        "接続はサブスクリプションのないクリーンセッションで始まります。CONNACK のたびに"
+        "呼ばれる on_connect の中でサブスクライブします",
+    )
+    got_topic, text = call
+    assert isinstance(text, str), teach(
+        en=f"after the reconnect the handler got {type(text).__name__}, not str: decode "
+        "message.payload with .decode('utf-8')",
+        ja=f"再接続のあと、ハンドラーが受け取ったのは str ではなく {type(text).__name__} "
+        "でした。message.payload を .decode('utf-8') でデコードします",
+    )
+    assert (got_topic, text) == (f"{topic}/again", "after restart")
 
 
 def test_main_prints_received_lines(broker, topic, probe, monkeypatch) -> None:
@@ -188,24 +273,10 @@ def test_main_prints_received_lines(broker, topic, probe, monkeypatch) -> None:
 
 
 @pytest.mark.skipif(mosquitto_tool("mosquitto_pub") is None, reason="mosquitto_pub not installed")
-def test_main_hears_mosquitto_pub(broker, topic, monkeypatch) -> None:
-    import subprocess
-
-    out = LineQueue()
-    monkeypatch.setattr(sys, "stdout", out)
-    args = ["--host", broker.host, "--port", str(broker.port), "--topic", f"{topic}/cli"]
-    done = out.follow(in_background(subscriber.main, [*args, "--count", "1"]))
-    out.wait_for(lambda line: line.startswith("Subscribed"))
+def test_subscriber_hears_mosquitto_pub(broker, topic, running) -> None:
+    # An independent publisher: the command line client that comes with Mosquitto.
+    inbox = Inbox()
+    running(f"{topic}/tool", inbox)
     pub = [mosquitto_tool("mosquitto_pub"), "-h", broker.host, "-p", str(broker.port)]
-    subprocess.run([*pub, "-t", f"{topic}/cli", "-m", "from mosquitto_pub"], check=True, timeout=5)
-    assert done.result(timeout=5) == 0
-    assert out.wait_for(lambda line: "Received" in line, timeout=1) == (
-        f"Received 'from mosquitto_pub' on topic '{topic}/cli'"
-    )
-
-
-def test_main_says_error_when_no_broker_listens(monkeypatch) -> None:
-    out = LineQueue()
-    monkeypatch.setattr(sys, "stdout", out)
-    assert subscriber.main(["--host", "127.0.0.1", "--port", str(free_port())]) == 1
-    assert out.wait_for(lambda line: True, timeout=1).lower().startswith("error")
+    subprocess.run([*pub, "-t", f"{topic}/tool", "-m", "from mosquitto_pub"], check=True, timeout=5)
+    assert inbox.next() == (f"{topic}/tool", "from mosquitto_pub")
