@@ -36,11 +36,11 @@ _LAYOUT = {
 def code_lines(path: Path) -> int:
     source = path.read_text(encoding="utf-8")
     docstrings: set[int] = set()
+    documented = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            if ast.get_docstring(node) is not None:
-                first = node.body[0]
-                docstrings.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
+        if isinstance(node, documented) and ast.get_docstring(node) is not None:
+            first = node.body[0]
+            docstrings.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
     lines: set[int] = set()
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         if token.type not in _LAYOUT:

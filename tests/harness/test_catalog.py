@@ -243,3 +243,28 @@ def test_a_broken_catalog_is_one_clear_error(change, message) -> None:
         parse(GOOD.replace(*change))
     assert message in str(raised.value)
     assert str(raised.value).startswith("kata/core/catalog.toml")
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=IDS)
+def test_every_exercise_has_its_lesson_in_english_and_japanese(ex) -> None:
+    english, japanese = ex.lesson("en"), ex.lesson("ja")
+    for path in (english, japanese):
+        assert path.is_file(), f"{path.relative_to(ROOT)} is missing: write the lesson"
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        assert first.startswith("# "), f"{path.relative_to(ROOT)}: the first line is '# <title>'"
+    text_ja = japanese.read_text(encoding="utf-8")
+    assert _JAPANESE.search(text_ja), f"{japanese.relative_to(ROOT)} is not in Japanese"
+    assert not _JAPANESE.search(english.read_text(encoding="utf-8").split("\n", 1)[0]), (
+        f"{english.relative_to(ROOT)}: the English lesson's title is in Japanese"
+    )
+    for banned, better in (("元の教材", "元の講座"), ("コントエント", "コンテンツ")):
+        assert banned not in text_ja, f"{japanese.relative_to(ROOT)}: write {better}, not {banned}"
+
+
+def test_the_core_path_comes_first_and_fits_a_day() -> None:
+    paths = [ex.path for ex in EXERCISES]
+    assert paths == sorted(paths, key=["core", "deep"].index), "core exercises first"
+    assert EXERCISES[0].module == "first_message", "the first step is a first message"
+    for ex in EXERCISES:
+        if ex.path == "core":
+            assert 15 <= ex.minutes <= 45, f"{ex.id}: a core step takes 15-45 minutes"

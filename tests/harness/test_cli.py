@@ -72,3 +72,43 @@ def test_grade_writes_json_junit_and_markdown_and_is_repeatable(ch03, tmp_path) 
     assert [(e["id"], e["earned"], e["passed"]) for e in again["exercises"]] == [
         (e["id"], e["earned"], e["passed"]) for e in data["exercises"]
     ], "the same tree gets the same score"
+
+
+def test_lesson_shows_the_current_exercise_in_the_learners_language(ch03) -> None:
+    english = ch03.kata("lesson")
+    assert english.returncode == 0, english.stderr
+    title = ch03.read("exercises/ch03_clients/publisher.md").splitlines()[0]
+    assert english.stdout.splitlines()[0] == title, "no name: the exercise the learner is at"
+    japanese = ch03.kata("--lang", "ja", "lesson", "subscriber")
+    assert (
+        japanese.stdout.splitlines()[0]
+        == (ch03.read("exercises/ch03_clients/subscriber.ja.md").splitlines()[0])
+    )
+
+
+def test_hint_without_a_name_is_for_the_current_exercise(ch03) -> None:
+    ch03.solve("ch03_clients/publisher.py")
+    result = ch03.kata("hint")
+    assert result.returncode == 0, result.stderr
+    assert "ch03_clients.subscriber" in result.stdout.splitlines()[0]
+
+
+def test_list_walks_the_core_path_first_with_time_estimates(sandbox) -> None:
+    sandbox.only_chapters("ch01_basics")
+    out = sandbox.kata("list").stdout
+    core, deep = out.index("Core path"), out.index("Deep path")
+    assert core < out.index("first_message") < deep < out.index("] topics"), out
+    assert "15 min" in out
+
+
+@pytest.mark.parametrize("command", [["list"], ["next"], ["hint"], ["grade", "--out", "graded"]])
+def test_without_a_broker_every_command_says_so_and_fails(ch03, command) -> None:
+    ch03.env.update(KATA_BROKER="local", KATA_MOSQUITTO="/nonexistent/mosquitto")
+    result = ch03.kata(*command)
+    if command == ["hint"]:
+        # A hint needs no broker: it falls back to the first exercise.
+        assert result.returncode == 0 and "hint 1" in result.stdout
+        return
+    assert result.returncode == 2, result.stdout
+    assert "needs a real MQTT broker" in result.stderr
+    assert not (ch03.root / "graded" / "results.json").exists(), "no broker is never a score"
