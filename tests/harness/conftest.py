@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from shipped import copy_shipped_exercises
 
 from kata.core.catalog import ROOT, tomllib
 
@@ -92,10 +93,11 @@ class Sandbox:
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Sandbox:
-    for name in ("kata", "exercises", "solutions", "tests"):
+    for name in ("kata", "solutions", "tests"):
         shutil.copytree(
             ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "harness")
         )
+    copy_shipped_exercises(tmp_path)
     for name in ("conftest.py", "pyproject.toml"):
         shutil.copy(ROOT / name, tmp_path / name)
     return Sandbox(tmp_path)

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from shipped import shipped_stub
 
 from kata.core.catalog import ROOT, CatalogError, load, parse
 from kata.core.i18n import LANGUAGES
@@ -16,8 +17,9 @@ EXERCISES = CATALOG.exercises()
 IDS = [ex.id for ex in EXERCISES]
 
 
-def _public_names(path: Path) -> dict[str, ast.AST]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+def _public_names(path: Path, text: str | None = None) -> dict[str, ast.AST]:
+    source = path.read_text(encoding="utf-8") if text is None else text
+    tree = ast.parse(source, filename=str(path))
     return {
         node.name: node
         for node in tree.body
@@ -46,7 +48,7 @@ def test_every_exercise_has_a_stub_a_solution_and_tests(ex) -> None:
 
 @pytest.mark.parametrize("ex", EXERCISES, ids=IDS)
 def test_stub_and_solution_offer_the_same_public_names(ex) -> None:
-    stub = _public_names(ex.source("exercises"))
+    stub = _public_names(ex.source("exercises"), shipped_stub(ex.relpath("exercises")))
     solution = _public_names(ex.source("solutions"))
     assert sorted(stub) == sorted(solution)
     for name in stub:
@@ -87,7 +89,7 @@ def _is_todo(func: ast.FunctionDef) -> bool:
 @pytest.mark.parametrize("ex", EXERCISES, ids=IDS)
 def test_every_stub_function_is_a_todo_or_given_as_in_the_solution(ex) -> None:
     """The learner writes the TODOs; code the kata gives is exactly the solution's."""
-    stub_tree = ast.parse(ex.source("exercises").read_text(encoding="utf-8"))
+    stub_tree = ast.parse(shipped_stub(ex.relpath("exercises")))
     assert ast.get_docstring(stub_tree), f"{ex.relpath('exercises')} needs its docstring"
     stub = _functions(stub_tree)
     solution = _functions(ast.parse(ex.source("solutions").read_text(encoding="utf-8")))

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from shipped import copy_shipped_exercises
 
 from kata import cli
 from kata.core import brokers
@@ -59,8 +60,9 @@ def grader(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("grading runs need the mosquitto program")
     root = tmp_path_factory.mktemp("grader")
     ignore = shutil.ignore_patterns("__pycache__", "harness")
-    for name in ("kata", "exercises", "solutions", "tests"):
+    for name in ("kata", "solutions", "tests"):
         shutil.copytree(ROOT / name, root / name, ignore=ignore)
+    copy_shipped_exercises(root)
     for name in ("conftest.py", "pyproject.toml"):
         shutil.copy(ROOT / name, root / name)
     _shrink_catalog(root, CHAPTER)

@@ -29,7 +29,13 @@ MISTAKES = {
     ),
     "disconnect before QoS 2 completes": Mistake(
         "ch03_clients/publisher.py",
-        (("            _confirm(info, deadline, f", "            print(info, f"),),
+        (
+            (
+                "            info.wait_for_publish(max(0.0, deadline - time.monotonic()))\n"
+                "            if not info.is_published():",
+                "            if False:",
+            ),
+        ),
         PUB_TESTS + "test_every_message_is_confirmed_before_the_disconnect[2]",
     ),
     "subscribe before the connection is up": Mistake(
@@ -41,14 +47,14 @@ MISTAKES = {
                 "    client.subscribe(topic_filter, qos)\n    client.connect(host, port)",
             ),
         ),
-        SUB_TESTS + "test_collect_subscribes_from_on_connect",
+        SUB_TESTS + "test_collect_returns_consecutive_messages_in_order",
     ),
     "1.x callback signature": Mistake(
         "ch03_clients/subscriber.py",
         (
             (
-                "def _on_connect(self, client, userdata, flags, reason_code, properties)",
-                "def _on_connect(self, client, userdata, flags, reason_code)",
+                "def on_connect(self, client, userdata, flags, reason_code, properties)",
+                "def on_connect(self, client, userdata, flags, reason_code)",
             ),
         ),
         SUB_TESTS + "test_started_subscriber_gets_a_message_published_right_away",
@@ -57,9 +63,9 @@ MISTAKES = {
         "ch03_clients/subscriber.py",
         (
             (
-                "        self._client.loop_start()\n",
-                "        self._client.loop_start()\n        self._client.on_connect = None\n"
-                "        self._client.subscribe(self.topic_filter, self.qos)\n",
+                "        self.client.loop_start()\n",
+                "        self.client.loop_start()\n        self.client.on_connect = None\n"
+                "        self.client.subscribe(self.topic_filter, self.qos)\n",
             ),
         ),
         SUB_TESTS + "test_subscription_comes_back_after_the_broker_restarts",
@@ -68,8 +74,8 @@ MISTAKES = {
         "ch03_clients/subscriber.py",
         (
             (
-                'self.handler(msg.topic, msg.payload.decode("utf-8"))',
-                "self.handler(msg.topic, msg.payload)",
+                'self.handler(message.topic, message.payload.decode("utf-8"))',
+                "self.handler(message.topic, message.payload)",
             ),
         ),
         SUB_TESTS + "test_handler_gets_text_not_bytes",

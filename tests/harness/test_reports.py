@@ -83,9 +83,9 @@ def test_an_exception_on_paho_thread_fails_the_test_that_caused_it(sandbox, brok
     sandbox.edit(
         SUBSCRIBER,
         """        try:
-            self.handler(msg.topic, msg.payload.decode("utf-8"))
+            self.handler(message.topic, message.payload.decode("utf-8"))
         except Exception:""",
-        """        self.handler(msg.topic, msg.payload.decode("utf-8"))
+        """        self.handler(message.topic, message.payload.decode("utf-8"))
         if False:""",
     )
     result = sandbox.run(
@@ -281,7 +281,7 @@ def test_an_unreachable_broker_url_is_one_clear_error(sandbox) -> None:
 
 
 def test_a_syntax_error_in_an_imported_exercise_names_that_file(sandbox) -> None:
-    # health.py (chapter 2) builds on packets.py (chapter 1).
-    sandbox.edit("exercises/ch01_basics/packets.py", "def connect_packet(", "def connect_packet(:")
-    result = sandbox.run("tests/ch02_broker/test_health.py", "-k", "closed_port")
-    assert "syntax error in exercises/ch01_basics/packets.py:" in result.stdout, result.stdout
+    # first_message.py (chapter 1) takes its Message record from subscriber.py (chapter 3).
+    sandbox.edit(SUBSCRIBER, "def collect_messages(", "def collect_messages(:")
+    result = sandbox.run("tests/ch01_basics/test_first_message.py", "-k", "closed_port")
+    assert f"syntax error in {SUBSCRIBER}:" in result.stdout, result.stdout
