@@ -28,7 +28,22 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / "kata-installed"  # which pyproject.toml the environment was made for
 
-JA = os.environ.get("KATA_LANG", os.environ.get("LANG", "")).lower().startswith("ja")
+
+def _japanese(argv: list[str]) -> bool:
+    """--lang ja, else KATA_LANG, else the locale: the kata's own order, before it is installed."""
+    for i, arg in enumerate(argv):
+        if arg.startswith("--lang="):
+            return arg == "--lang=ja"
+        if arg == "--lang" and i + 1 < len(argv):
+            return argv[i + 1] == "ja"
+    for name in ("KATA_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value:
+            return value.lower().startswith("ja")
+    return False
+
+
+JA = _japanese(sys.argv[1:])
 
 
 def say(en: str, ja: str) -> None:

@@ -1,1 +1,1 @@
-"""Chapter 1: topics and the wire format."""
+"""Chapter 1: a first message, topics and the wire format."""

@@ -1,8 +1,10 @@
 """The kata's two languages: which one to speak, and every line the harness prints in both.
 
-The code, the lessons and the chapter tests' assertions stay in English; what the
-harness itself says to a learner (progress, hints, one-line failure reasons, the
-no-broker help, the grade report) comes from messages.toml through t():
+What the harness itself says (progress, hints, one-line failure reasons, the
+no-broker help, the grade report, watch and explore) comes from messages.toml
+through t(); the chapter tests' messages that teach a concept carry both
+languages through teach(); each lesson is NAME.md and NAME.ja.md beside its
+exercise. The code itself stays in English.
 
     lang = pick_language(args.lang)          # --lang, else KATA_LANG, else the locale
     print(t("list.points", lang, earned=10, possible=280))

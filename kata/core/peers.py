@@ -18,6 +18,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from kata.core.brokers import _EXTRA_BIN_DIRS, LOOPBACK
+from kata.core.i18n import pick_language, t
 
 
 def in_background(fn: Callable[..., object], *args: object, **kwargs: object) -> Future:
@@ -74,15 +75,14 @@ class LineQueue(io.TextIOBase):
             try:
                 line = self.lines.get(timeout=timeout)
             except queue.Empty:
-                raise TimeoutError(
-                    f"no matching line within {timeout} s; output was: {seen!r}"
-                ) from None
+                lang = pick_language(None)
+                raise TimeoutError(t("peers.no_line", lang, timeout=timeout, seen=seen)) from None
             if line is _END:
                 self.lines.put(_END)
                 future = self._followed
                 if future is not None and future.exception() is not None:
                     raise future.exception()  # type: ignore[misc]
-                raise AssertionError(f"it returned without printing the line; output: {seen!r}")
+                raise AssertionError(t("peers.returned_early", pick_language(None), seen=seen))
             assert isinstance(line, str)
             seen.append(line)
             if predicate(line):

@@ -22,6 +22,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from kata.core.i18n import pick_language, t
+
+
+def _t(key: str, **fields: object) -> str:
+    return t(key, pick_language(None), **fields)
+
+
 _MARKER_ROOT = "kata-probe"
 _MARKER_WORD = "kata-marker-"
 
@@ -93,10 +100,10 @@ class Probe:
         self.client.loop_start()
         if not self._connected.wait(timeout):
             self.close()
-            raise TimeoutError(f"probe: no CONNACK within {timeout} s from {host}:{port}")
+            raise TimeoutError(_t("probe.no_connack", timeout=timeout, host=host, port=port))
         if self.connack_reason is not None and self.connack_reason.is_failure:
             self.close()
-            raise ConnectionRefusedError(f"probe: broker refused: {self.connack_reason}")
+            raise ConnectionRefusedError(_t("probe.refused", reason=self.connack_reason))
         # paho leaves Nagle's algorithm on: a small packet written while the
         # previous one is unacknowledged waits for the peer's delayed ACK
         # (~40 ms); settle() writes several in a row.
@@ -139,7 +146,7 @@ class Probe:
         with self._lock:
             event = self._acks.setdefault(mid, threading.Event())
         if not event.wait(timeout or self.timeout):
-            raise TimeoutError(f"probe: no {what} within {timeout or self.timeout} s")
+            raise TimeoutError(_t("probe.no_ack", what=what, timeout=timeout or self.timeout))
 
     # --- actions -----------------------------------------------------------
     def subscribe(self, topic_filter: str, qos: int = 0, timeout: float | None = None) -> int:
@@ -148,12 +155,12 @@ class Probe:
             result, mid = self.client.subscribe(topic_filter, qos)
             self._acks.setdefault(mid, threading.Event())
         if result != mqtt.MQTT_ERR_SUCCESS:
-            raise ConnectionError(f"probe: subscribe failed: {mqtt.error_string(result)}")
+            raise ConnectionError(_t("probe.subscribe_failed", error=mqtt.error_string(result)))
         self._wait_ack(mid, f"SUBACK for {topic_filter!r}", timeout)
         code = self._granted[mid][0]
         value = code.value if isinstance(code, ReasonCode) else int(code)
         if value >= 0x80:
-            raise PermissionError(f"probe: subscription to {topic_filter!r} refused ({code})")
+            raise PermissionError(_t("probe.subscription_refused", filter=topic_filter, code=code))
         return value
 
     def unsubscribe(self, topic_filter: str, timeout: float | None = None) -> None:
@@ -175,14 +182,14 @@ class Probe:
         info = self.client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         info.wait_for_publish(timeout or self.timeout)
         if not info.is_published():
-            raise TimeoutError(f"probe: publish to {topic!r} not acknowledged")
+            raise TimeoutError(_t("probe.not_acknowledged", topic=topic))
 
     def get(self, timeout: float | None = None) -> Received:
         """The next message received; TimeoutError if none comes."""
         try:
             return self.messages.get(timeout=timeout or self.timeout)
         except queue.Empty:
-            raise TimeoutError(f"probe: no message within {timeout or self.timeout} s") from None
+            raise TimeoutError(_t("probe.no_message", timeout=timeout or self.timeout)) from None
 
     def expect(self, count: int, timeout: float | None = None) -> list[Received]:
         """Exactly the next `count` messages, or TimeoutError listing what came."""
@@ -191,9 +198,9 @@ class Probe:
             try:
                 got.append(self.get(timeout))
             except TimeoutError:
+                listing = ", ".join(f"{m.topic}={m.payload!r}" for m in got)
                 raise TimeoutError(
-                    f"expected {count} messages, got {len(got)}: "
-                    + ", ".join(f"{m.topic}={m.payload!r}" for m in got)
+                    _t("probe.expected_messages", count=count, got=len(got), listing=listing)
                 ) from None
         return got
 
@@ -202,9 +209,11 @@ class Probe:
     ) -> list[Received]:
         """Everything that arrived before a marker published now comes back.
 
-        The broker handles one packet after another: whatever it routed to
-        this probe before the marker is queued ahead of the marker. So once
-        the marker is back, anything still missing is not coming. `via`
+        Mosquitto handles one packet after another and delivers a client's
+        messages in the order it routed them: whatever it routed to this probe
+        before the marker is queued ahead of the marker, so once the marker is
+        back, anything still missing is not coming. (The spec promises order
+        only per topic and QoS; the technique relies on Mosquitto's ordering.) `via`
         publishes the marker (for a probe the ACL forbids to publish), under
         the topic prefix `under` (for an ACL that limits what it reads).
         """
@@ -215,7 +224,7 @@ class Probe:
         self.subscribe(marker, qos=1)
         (via or self).publish(marker, b"marker", qos=1)
         if not arrived.wait(timeout or self.timeout):
-            raise TimeoutError(f"probe: the marker {marker!r} did not come back")
+            raise TimeoutError(_t("probe.marker_lost", marker=marker))
         self.unsubscribe(marker)
         return self.drain()
 

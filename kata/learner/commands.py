@@ -180,7 +180,8 @@ def cmd_check(args: argparse.Namespace, catalog: Catalog) -> int:
             return 0
     else:
         files = [ex.tests for ex in catalog.exercises()]
-    code, _ = run_pytest([*files, *fail_fast, *args.pytest_args], target=args.target)
+    broker = ["--broker", args.broker] if args.broker else []
+    code, _ = run_pytest([*files, *fail_fast, *broker, *args.pytest_args], target=args.target)
     return code
 
 
@@ -215,6 +216,7 @@ def register(command: Callable[[str, str], argparse.ArgumentParser]) -> dict[str
     check.add_argument("exercise", nargs="?", help=_t("help.check.exercise"))
     check.add_argument("--chapter", help=_t("help.check.chapter"))
     check.add_argument("--target", default=TREES[0], choices=TREES)
+    check.add_argument("--broker", choices=MODES, default=None)
     check.add_argument("pytest_args", nargs=argparse.REMAINDER, help=_t("help.check.pytest"))
     watch_parser = command("watch", _t("help.watch"))
     watch_parser.add_argument("exercise", nargs="?", help=_t("help.watch.exercise"))

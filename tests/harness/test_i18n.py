@@ -253,3 +253,14 @@ def test_kata_list_and_grade_speak_japanese(sandbox, tmp_path) -> None:
         t("not_done.function", "ja", path="exercises/ch03_clients/publisher.py", func="make_client")
         in report
     )
+
+
+def test_every_message_is_used_by_the_harness() -> None:
+    """messages.toml holds no dead keys: each is looked up by the code, by name or by prefix."""
+    code = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "kata").rglob("*.py"))
+    dead = []
+    for key in MESSAGES:
+        prefix = key.rsplit(".", 1)[0]
+        if f'"{key}"' not in code and f'f"{prefix}.{{' not in code and f'"{prefix}." +' not in code:
+            dead.append(key)
+    assert dead == [], f"unused keys in kata/core/messages.toml: {dead}"
