@@ -145,3 +145,18 @@ class _Closable:
 def test_bad_external_url_is_one_clear_error(url, message) -> None:
     with pytest.raises(BrokerError, match=message):
         brokers.from_url(url, timeout=1.0)
+
+
+def test_docker_without_its_image_falls_back_to_mosquitto_in_one_line(sandbox) -> None:
+    """Offline with a Docker engine: one short line, not the Docker API's error text."""
+    if not brokers.docker_engine_answers(timeout=2.0)[0] or brokers.find_mosquitto() is None:
+        pytest.skip("needs a running Docker engine and the mosquitto program")
+    sandbox.env.update(KATA_BROKER="auto", KATA_MOSQUITTO_IMAGE="kata-no-such-image:0")
+    result = sandbox.run("tests/ch03_clients/test_publisher.py", "-k", "make_client", timeout=120)
+    out = result.stdout
+    line = (
+        "Docker is running but kata-no-such-image:0 could not be pulled: using the local mosquitto"
+    )
+    assert line in out, out
+    assert "kata broker: local" in out, out
+    assert "404" not in out and "Client Error" not in out, "no Docker API text: " + out
