@@ -152,7 +152,7 @@ def test_docker_without_its_image_falls_back_to_mosquitto_in_one_line(sandbox) -
     if not brokers.docker_engine_answers(timeout=2.0)[0] or brokers.find_mosquitto() is None:
         pytest.skip("needs a running Docker engine and the mosquitto program")
     sandbox.env.update(KATA_BROKER="auto", KATA_MOSQUITTO_IMAGE="kata-no-such-image:0")
-    result = sandbox.run("tests/ch03_clients/test_publisher.py", "-k", "make_client", timeout=120)
+    result = sandbox.run("tests/ch03_clients/test_publisher.py", "-k", "in_order", timeout=120)
     out = result.stdout
     line = (
         "Docker is running but kata-no-such-image:0 could not be pulled: using the local mosquitto"
