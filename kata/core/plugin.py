@@ -327,13 +327,16 @@ def broker_factory(
     if broker.kind == "external":
         pytest.skip(_t("skip.private_broker"))
     started: list[Broker] = []
+    workdirs: list[Path] = []
 
     def start(kind: str | None = None, **kwargs: object) -> Broker:
         if kind == "local" and brokers.find_mosquitto() is None:
             pytest.skip(_t("skip.needs_mosquitto"))
         choice = Choice(kind or broker.kind, "private")
         kwargs.setdefault("listeners", ("mqtt",))
-        private = brokers.start(choice, tmp_path / f"broker{len(started)}", **kwargs)
+        workdir = tmp_path / f"broker{len(workdirs)}"
+        workdirs.append(workdir)
+        private = brokers.start(choice, workdir, **kwargs)
         started.append(private)
         return private
 
@@ -341,6 +344,9 @@ def broker_factory(
     for private in started:
         with contextlib.suppress(Exception):
             private.close()
+    for workdir in workdirs:
+        # Its key and password file: pytest keeps temp folders after the run.
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _test_key(request: pytest.FixtureRequest) -> str:
