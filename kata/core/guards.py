@@ -253,7 +253,7 @@ def drop_stopped_threads() -> Callable[[], None]:
     return restore
 
 
-def left_running(before: set[threading.Thread], grace: float = 1.0) -> list[LeftThread]:
+def left_running(before: set[threading.Thread], grace: float = 0.5) -> list[LeftThread]:
     """Threads of the code under test, started since `before`, that the test left behind.
 
     Reported: a non-daemon thread (the interpreter waits for it at exit, so

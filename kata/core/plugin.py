@@ -61,6 +61,9 @@ RUNAWAY, TAMPERED = Category.RUNAWAY, Category.TAMPERED
 # Characters of each captured output section (stdout, stderr, log) a failure
 # shows: its start and its end. results.json keeps OUTPUT_CAP.
 TERMINAL_OUTPUT_CAP = 2000
+# Characters of an exception's text in a failure report (a harness test may
+# show a whole run's output; an exercise may raise with megabytes).
+EXCEPTION_CAP = 20_000
 
 
 class KataHang(BaseException):
@@ -824,10 +827,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         if stuck:
             meanwhile = [_t("runaway.meanwhile", name=n, where=w) for n, w in stuck]
             report.sections.append(("kata", "\n".join(meanwhile)))
-        if exc is not None and len(str(exc)) > TERMINAL_OUTPUT_CAP:
+        if exc is not None and len(str(exc)) > EXCEPTION_CAP:
             # An exception that carries megabytes: the terminal gets its start and end.
             text = f"{type(exc).__name__}: {exc}"
-            report.longrepr = OneLine(guards.cap_middle(text, TERMINAL_OUTPUT_CAP, _cut))
+            report.longrepr = OneLine(guards.cap_middle(text, EXCEPTION_CAP, _cut))
     # What the code did to the test process outweighs an unfinished function.
     if result.status in (Outcome.PASS, Outcome.SKIP) or category == RUNAWAY:
         result.status, result.category = status, category
