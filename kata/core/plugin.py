@@ -72,9 +72,10 @@ class KataHang(BaseException):
     A BaseException, so that a learner's `except Exception:` cannot swallow it.
     """
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, phase: str = "call") -> None:
         super().__init__(_t("hang.did_not_finish", seconds=seconds))
         self.seconds = seconds
+        self.phase = phase  # setup | call | teardown
 
 
 class ThreadCrash(AssertionError):
@@ -92,6 +93,7 @@ class KataState:
     outcomes: dict[str, TestResult] = field(default_factory=dict)
     stubs_must_fail: bool = False
     hang_after: float = 15.0
+    fixture_hang_after: float = 60.0  # a test's setup or teardown (fixtures may start brokers)
     broker_died: bool = False
     hung: dict[str, str] = field(default_factory=dict)  # exercise id -> its hang message
     integrity: list[str] = field(default_factory=list)  # tampering found (results.json)
@@ -155,6 +157,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write per-test and per-exercise results (results.json) to PATH",
     )
     parser.addini("kata_hang_after", "seconds before a test counts as hanging", default="15")
+    parser.addini(
+        "kata_fixture_hang_after",
+        "seconds before a test's setup or teardown (its fixtures) counts as hanging",
+        default="60",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -184,6 +191,7 @@ def pytest_configure(config: pytest.Config) -> None:
         mode=mode,
         stubs_must_fail=stubs,
         hang_after=float(config.getini("kata_hang_after")),
+        fixture_hang_after=float(config.getini("kata_fixture_hang_after")),
     )
     config.addinivalue_line(
         "markers",
@@ -502,7 +510,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
         pytest.skip(_t("skip.no_listener", name=marker.args[0]))
     if external and _needs_plain_anonymous(item, state.broker):
         pytest.skip(_t("skip.login_needed", url=state.broker.url))  # type: ignore[union-attr]
-    timer = _arm_hang_timer(state.hang_after, [])
+    timer = _arm_hang_timer(state.fixture_hang_after, [], "setup")
     try:
         return (yield)
     finally:
@@ -590,7 +598,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Iterator[None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     state = item.config.stash[STATE]
-    timer = _arm_hang_timer(state.hang_after, [])
+    timer = _arm_hang_timer(state.fixture_hang_after, [], "teardown")
     try:
         result = yield
     finally:
@@ -607,7 +615,7 @@ def _left_text(thread: guards.LeftThread) -> str:
     return text + " " + _t("runaway.stopped" if thread.stopped else "runaway.not_stopped")
 
 
-def _arm_hang_timer(seconds: float, caught: list) -> object | None:
+def _arm_hang_timer(seconds: float, caught: list, phase: str = "call") -> object | None:
     if (
         seconds <= 0
         or not hasattr(signal, "setitimer")
@@ -620,7 +628,7 @@ def _arm_hang_timer(seconds: float, caught: list) -> object | None:
             raise KeyboardInterrupt
         if caught:
             raise _thread_crash(caught)
-        raise KataHang(seconds)
+        raise KataHang(seconds, phase)
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -736,6 +744,8 @@ def classify(exc: BaseException, exercise: Exercise | None, tree: str) -> tuple[
                 where=frames[-1][0],
             )
             return HANG, message
+        if exc.phase in ("setup", "teardown"):
+            return HANG, _t(f"hang.{exc.phase}", seconds=exc.seconds)
         where = exercise.relpath(tree) if exercise else _t("hang.the_test")
         return HANG, _t("hang.waited_on", where=where, seconds=exc.seconds)
     if isinstance(exc, EarlierHang):

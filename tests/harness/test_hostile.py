@@ -206,10 +206,12 @@ def test_our_timer_is_the_one_hang_timer_and_covers_fixtures(sandbox) -> None:
         "def test_it(stuck_teardown):\n"
         "    pass\n",
     )
-    result = sandbox.run("tests/test_fixture_hang.py", "-o", "kata_hang_after=0.5", timeout=30)
+    result = sandbox.run(
+        "tests/test_fixture_hang.py", "-o", "kata_fixture_hang_after=0.5", timeout=30
+    )
     out = result.stdout
     assert "timeout:" not in out, "pytest-timeout is off where the kata's own timer runs"
-    assert "hang: the test waited on the test and did not finish within 0.5 s" in out, out
+    assert "hang: the test's teardown (its fixtures) did not finish within 0.5 s" in out, out
     assert "1 passed, 1 error" in out, out
 
 
