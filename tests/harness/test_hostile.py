@@ -9,8 +9,10 @@ tampering with pytest is noticed (results.json's `integrity`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +22,7 @@ import pytest
 
 from kata.core import brokers, target
 from kata.core.brokers import Broker, BrokerAddress, BrokerError
+from kata.core.peers import Peer
 
 PUBLISHER = "exercises/ch03_clients/publisher.py"
 PUB_TESTS = "tests/ch03_clients/test_publisher.py"
@@ -372,6 +375,43 @@ def test_containers_of_a_killed_run_are_removed_at_the_next_start() -> None:
         alive.communicate(b"")
     assert client.containers.filters == {"label": brokers.OWNER_PID_LABEL}
     assert [c.removed for c in (stale, running, mine, elsewhere)] == [True, False, False, False]
+
+
+@posix_only
+def test_a_killed_docker_run_leaves_its_container_only_until_the_next_run(sandbox, broker) -> None:
+    """SIGKILL runs no finalizer: the container (and its loopback ports) stays; the next run
+    removes it."""
+    if broker.kind != "docker":
+        pytest.skip("needs the Docker broker (--broker docker)")
+    import docker
+
+    sandbox.write(
+        "tests/test_wait.py",
+        "import threading\n"
+        "def test_waits(broker):\n"
+        "    print('CONTAINER', broker.runner.container.get_wrapped_container().id, flush=True)\n"
+        "    threading.Event().wait()\n"
+        "def test_quick(broker):\n"
+        "    pass\n",
+    )
+    argv = sandbox.pytest_argv("-s", "tests/test_wait.py::test_waits", "--broker", "docker")
+    with Peer([*argv, "-o", "kata_hang_after=0"], cwd=sandbox.root) as run:
+        line = run.wait_for_line(lambda text: "CONTAINER" in text, timeout=60)
+        ident = line.split("CONTAINER")[1].split()[0]
+        run.process.send_signal(signal.SIGKILL)
+        run.wait(timeout=30)
+    client = docker.from_env()
+    try:
+        left = client.containers.get(ident)
+        assert left.labels[brokers.OWNER_PID_LABEL] == str(run.process.pid)
+        again = sandbox.run("tests/test_wait.py::test_quick", "--broker", "docker", timeout=120)
+        assert "1 passed" in again.stdout, again.stdout
+        with pytest.raises(docker.errors.NotFound):
+            client.containers.get(ident)
+    finally:
+        with contextlib.suppress(Exception):
+            client.containers.get(ident).remove(force=True)
+        client.close()
 
 
 def test_the_kata_labels_its_containers_with_their_owner(monkeypatch, tmp_path) -> None:
