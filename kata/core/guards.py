@@ -320,8 +320,8 @@ def _callback_codes() -> set[object]:
     return codes
 
 
-def _unsafe(frame: FrameType | None) -> bool:
-    """Inside a gc callback or a __del__: Python would print and drop a KeyboardInterrupt."""
+def unsafe_to_raise(frame: FrameType | None) -> bool:
+    """Inside a gc callback or a __del__: Python would print and drop what a handler raises."""
     codes = _callback_codes()
     while frame is not None:
         if frame.f_code in codes or frame.f_code.co_name == "__del__":
@@ -350,7 +350,7 @@ def _redeliver(signum: int) -> None:
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     _interrupts.append(signum)
-    if _unsafe(frame):
+    if unsafe_to_raise(frame):
         _redeliver(signum)
         return
     raise KeyboardInterrupt(signal.Signals(signum).name)

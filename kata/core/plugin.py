@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
+from types import FrameType, SimpleNamespace
 
 import pytest
 from _pytest.junitxml import xml_key as junit_xml_key
@@ -623,7 +623,12 @@ def _arm_hang_timer(seconds: float, caught: list, phase: str = "call") -> object
     ):
         return None  # Windows: pytest-timeout's outer limit still applies
 
-    def on_alarm(signum: int, frame: object) -> None:
+    def on_alarm(signum: int, frame: FrameType | None) -> None:
+        if guards.unsafe_to_raise(frame):
+            # Raised in a gc callback or a __del__, it would be printed and
+            # dropped: ring again in a moment.
+            signal.setitimer(signal.ITIMER_REAL, 0.01)
+            return
         if guards.interrupted():
             raise KeyboardInterrupt
         if caught:
