@@ -750,7 +750,8 @@ def classify(exc: BaseException, exercise: Exercise | None, tree: str) -> tuple[
             )
             return HANG, message
         if exc.phase in ("setup", "teardown"):
-            return HANG, _t(f"hang.{exc.phase}", seconds=exc.seconds)
+            key = "hang.setup" if exc.phase == "setup" else "hang.teardown"
+            return HANG, _t(key, seconds=exc.seconds)
         where = exercise.relpath(tree) if exercise else _t("hang.the_test")
         return HANG, _t("hang.waited_on", where=where, seconds=exc.seconds)
     if isinstance(exc, EarlierHang):
