@@ -5,7 +5,11 @@ Loaded by the repository's conftest.py. What a learner sees:
 - a stub as one line: "not done yet: exercises/ch03_clients/publisher.py: publish_messages";
 - a hang as one line naming the function that did not return;
 - an exception on paho's network thread as a failure of the test that caused it;
+- what an exercise did to the test process (exit, fork, a thread left running,
+  megabytes of output) as one line of that exercise's failure (guards.py);
 - a progress table per chapter at the end.
+Tampering with pytest or the harness at run time is put right where it can be
+and listed in results.json's `integrity` (integrity.py).
 """
 
 from __future__ import annotations
