@@ -1,11 +1,13 @@
 """Flake soak: run the reference answers' tests N times in random orders.
 
-    python bench/soak.py [--rounds 30] [--busy] [--broker local] [pytest paths...]
+    python bench/soak.py [--rounds 30] [--seed N] [--busy] [--broker local] [pytest paths...]
 
 Each round is a fresh pytest process with --shuffle <seed>, so tests run in a
-new order every time; --busy keeps one core busy with a spinning process, as
-another program on a learner's laptop would. Prints failures per test and
-exits non-zero when any test failed in any round. Target: zero.
+new order every time. The round seeds come from --seed, a fresh one by
+default (printed first: run again with it to replay the same orders).
+--busy keeps one core busy with a spinning process, as another program on a
+learner's laptop would. Prints failures per test and exits non-zero when any
+test failed in any round. Target: zero.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import argparse
 import collections
 import json
 import os
+import random
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -24,13 +28,24 @@ ROOT = Path(__file__).resolve().parent.parent
 SPIN = "import time\nend = time.monotonic() + 3600\nwhile time.monotonic() < end: pass\n"
 
 
-def main() -> int:
+def round_seeds(seed: int, rounds: int) -> list[int]:
+    """The --shuffle seed of each round, all drawn from one seed."""
+    draw = random.Random(seed)
+    return [draw.randrange(2**32) for _ in range(rounds)]
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument(
+        "--seed", type=int, default=None, help="replay the rounds of an earlier soak (printed)"
+    )
     parser.add_argument("--busy", action="store_true", help="keep one core busy meanwhile")
     parser.add_argument("--broker", default="local")
     parser.add_argument("paths", nargs="*", help="test paths (default: every chapter)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
+    print(f"soak seed {seed} (python bench/soak.py --seed {seed} replays these orders)", flush=True)
     sys.path.insert(0, str(ROOT))
     from kata.core.catalog import load
 
@@ -41,13 +56,13 @@ def main() -> int:
     runs = tests_run = 0
     started = time.monotonic()
     try:
-        for round_no in range(1, args.rounds + 1):
+        for round_no, shuffle in enumerate(round_seeds(seed, args.rounds), 1):
             with tempfile.TemporaryDirectory() as tmp:
                 out = Path(tmp) / "results.json"
                 proc = subprocess.run(
                     [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                      "--target", "solutions", "--broker", args.broker,
-                     "--shuffle", str(round_no), "--kata-json", str(out), *paths],
+                     "--shuffle", str(shuffle), "--kata-json", str(out), *paths],
                     cwd=ROOT, capture_output=True, text=True, check=False,
                     env=dict(os.environ, MPLBACKEND="Agg"),
                 )  # fmt: skip
@@ -64,7 +79,8 @@ def main() -> int:
                     failures[test["nodeid"]] += 1
                     messages[test["nodeid"]] = test["message"]
             bad = sum(t["status"] in ("fail", "error") for t in data["tests"])
-            print(f"round {round_no:>3}: {len(data['tests'])} tests, {bad} failed", flush=True)
+            count = len(data["tests"])
+            print(f"round {round_no:>3} (seed {shuffle}): {count} tests, {bad} failed", flush=True)
     finally:
         if spinner is not None:
             spinner.kill()
@@ -72,6 +88,7 @@ def main() -> int:
     elapsed = time.monotonic() - started
     busy = " with one core kept busy" if args.busy else ""
     print(f"\n{runs} rounds, {tests_run} test runs in random orders{busy}, {elapsed:.0f} s")
+    print(f"seed {seed}")
     if not failures:
         print("failures: none")
         return 0

@@ -80,7 +80,9 @@ class Broker:
     users: dict[str, str] = field(default_factory=dict)
     tls: bool = False  # the plain `port` itself speaks TLS (external mqtts://)
     username: str | None = None
-    password: str | None = None
+    # Never in a repr: a failing assertion about the broker would print it
+    # on the terminal and into junit.xml.
+    password: str | None = field(default=None, repr=False)
     version: str = ""
     runner: Runner | None = field(default=None, compare=False, repr=False)
 
@@ -145,28 +147,53 @@ class Broker:
 # --- readiness -------------------------------------------------------------
 
 
-# A fixed MQTT 3.1.1 CONNECT with a client id of 12 characters.
-def _connect_bytes() -> bytes:
-    client_id = ("kata-" + uuid.uuid4().hex[:7]).encode()
-    variable = b"\x00\x04MQTT\x04\x02\x00\x05"
-    payload = len(client_id).to_bytes(2, "big") + client_id
+def _mqtt_string(text: str) -> bytes:
+    data = text.encode("utf-8")
+    return len(data).to_bytes(2, "big") + data
+
+
+def _remaining_length(size: int) -> bytes:
+    out = bytearray()
+    while True:
+        size, digit = divmod(size, 128)
+        out.append(digit | (0x80 if size else 0))
+        if not size:
+            return bytes(out)
+
+
+# An MQTT 3.1.1 CONNECT (clean session, keepalive 5 s), with a login if given.
+def _connect_bytes(username: str | None = None, password: str | None = None) -> bytes:
+    flags = 0x02 | (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
+    variable = b"\x00\x04MQTT\x04" + bytes([flags]) + b"\x00\x05"
+    payload = _mqtt_string("kata-" + uuid.uuid4().hex[:7])
+    if username is not None:
+        payload += _mqtt_string(username)
+    if password is not None:
+        payload += _mqtt_string(password)
     body = variable + payload
-    return bytes([0x10, len(body)]) + body
+    return b"\x10" + _remaining_length(len(body)) + body
 
 
 def connack_code(
-    host: str, port: int, timeout: float = 1.0, tls_context: ssl.SSLContext | None = None
+    host: str,
+    port: int,
+    timeout: float = 1.0,
+    tls_context: ssl.SSLContext | None = None,
+    *,
+    username: str | None = None,
+    password: str | None = None,
 ) -> int:
     """Send CONNECT and return the CONNACK return code (0 = accepted).
 
-    OSError when nothing listens or the answer is not a CONNACK.
+    OSError when nothing listens or the answer is not a CONNACK (ssl's
+    errors are OSErrors too).
     """
     with contextlib.ExitStack() as stack:
         sock = stack.enter_context(socket.create_connection((host, port), timeout=timeout))
         if tls_context is not None:
             sock = stack.enter_context(tls_context.wrap_socket(sock, server_hostname=host))
         sock.settimeout(timeout)
-        sock.sendall(_connect_bytes())
+        sock.sendall(_connect_bytes(username, password))
         answer = b""
         while len(answer) < 4:
             chunk = sock.recv(4 - len(answer))
@@ -453,6 +480,83 @@ def docker_engine_answers(timeout: float = 2.0) -> tuple[bool, str]:
             client.close()
 
 
+# Every container the kata starts carries its owner: a run killed with SIGKILL
+# (no finalizer runs) leaves its container and loopback ports behind, and the
+# next run on the machine removes it.
+OWNER_PID_LABEL = "kata.owner-pid"
+OWNER_HOST_LABEL = "kata.owner-host"
+_stale_checked = False
+
+
+def owner_labels() -> dict[str, str]:
+    return {OWNER_PID_LABEL: str(os.getpid()), OWNER_HOST_LABEL: socket.gethostname()}
+
+
+def pid_alive(pid: int) -> bool:
+    """Is process `pid` of this machine running? (Never sends it a signal.)"""
+    if pid <= 0:
+        return False
+    if sys.platform == "win32":  # pragma: no cover - os.kill(pid, 0) would end the process
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return kernel32.GetLastError() == 5  # access denied: it exists
+        code = ctypes.c_ulong()
+        try:
+            kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        finally:
+            kernel32.CloseHandle(handle)
+        return code.value == 259  # STILL_ACTIVE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_containers(client: object) -> list[str]:
+    """Remove the kata's containers whose owner process on this machine is gone; their ids.
+
+    `client` is a docker-py DockerClient. Containers of another machine
+    sharing the engine (a remote DOCKER_HOST) are left alone.
+    """
+    removed = []
+    found = client.containers.list(all=True, filters={"label": OWNER_PID_LABEL})  # type: ignore[attr-defined]
+    for container in found:
+        labels = container.labels or {}
+        if labels.get(OWNER_HOST_LABEL) != socket.gethostname():
+            continue
+        try:
+            pid = int(labels.get(OWNER_PID_LABEL, ""))
+        except ValueError:
+            continue
+        if pid == os.getpid() or pid_alive(pid):
+            continue
+        with contextlib.suppress(Exception):
+            container.remove(force=True)
+            removed.append(container.id)
+    return removed
+
+
+def _remove_stale_once() -> None:
+    global _stale_checked
+    if _stale_checked:
+        return
+    _stale_checked = True
+    with contextlib.suppress(Exception):
+        import docker
+
+        client = docker.from_env(timeout=10)
+        try:
+            remove_stale_containers(client)
+        finally:
+            client.close()
+
+
 class DockerRunner:
     """A mosquitto container with the kata's config directory mounted read-only."""
 
@@ -480,7 +584,9 @@ class DockerRunner:
             from testcontainers.community.mqtt import MosquittoContainer
             from testcontainers.core.container import DockerContainer
 
+        _remove_stale_once()
         container = MosquittoContainer(image=self.image)
+        container.with_kwargs(**{**getattr(container, "_kwargs", {}), "labels": owner_labels()})
         container.with_volume_mapping(str(self.config_dir), "/mosquitto/config", "ro")
         # Bind to loopback only: the test broker allows anonymous clients.
         for name in ("mqtt", "auth", "tls"):
@@ -591,7 +697,7 @@ class BrokerAddress:
     port: int
     tls: bool = False
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
 
     @property
     def shown(self) -> str:
@@ -641,7 +747,42 @@ def from_url(url: str, timeout: float = 5.0) -> Broker:
             f"MQTT_BROKER_URL={_redact(url)} cannot be reached: {exc}. "
             "Check the host and port, or unset MQTT_BROKER_URL to use Docker or mosquitto."
         ) from None
+    check_login(broker, _redact(url), timeout)
     return broker
+
+
+# MQTT 3.1.1 CONNACK return codes (section 3.2.2.3).
+CONNACK_MEANINGS = {
+    1: "unacceptable protocol version",
+    2: "client identifier rejected",
+    3: "server unavailable",
+    4: "bad user name or password",
+    5: "not authorized",
+}
+
+
+def check_login(broker: Broker, shown_url: str, timeout: float = 5.0) -> None:
+    """One real CONNECT with the URL's TLS and login: a wrong password or an untrusted
+    certificate is one message now, not a hundred failing tests later."""
+    lang = pick_language(None)
+    context = ssl.create_default_context() if broker.tls else None
+    try:
+        code = connack_code(
+            broker.host,
+            broker.port,
+            timeout=timeout,
+            tls_context=context,
+            username=broker.username,
+            password=broker.password,
+        )
+    except ssl.SSLCertVerificationError as exc:
+        reason = exc.verify_message or str(exc)
+        raise BrokerError(t("external.untrusted", lang, url=shown_url, error=reason)) from None
+    except OSError as exc:
+        raise BrokerError(t("external.no_connack", lang, url=shown_url, error=exc)) from None
+    if code != 0:
+        meaning = CONNACK_MEANINGS.get(code, "refused")
+        raise BrokerError(t("external.refused", lang, url=shown_url, code=code, meaning=meaning))
 
 
 def _redact(url: str) -> str:

@@ -8,6 +8,7 @@ mounted at /mosquitto/config), so both broker paths test the same setup.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import secrets
@@ -64,13 +65,26 @@ def acl_text(rules: dict[str, list[tuple[str, str]]]) -> str:
     return "\n".join(lines)
 
 
+def write_private(path: Path, data: bytes) -> None:
+    """Write a secret (key, password file) readable by its owner only, from the first byte.
+
+    Created with mode 0600 rather than chmod-ed after: a file written with
+    the usual 0644 is readable by every user on the machine until then.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
 def _write_tls(directory: Path) -> Path:
     import trustme
 
     ca = trustme.CA(organization_name="mqtt-kata test CA")
     server = ca.issue_cert(*TLS_HOSTNAMES)
     ca.cert_pem.write_to_path(str(directory / "ca.crt"))
-    server.private_key_pem.write_to_path(str(directory / "server.key"))
+    write_private(directory / "server.key", server.private_key_pem.bytes())
     chain = b"".join(blob.bytes() for blob in server.cert_chain_pems)
     (directory / "server.crt").write_bytes(chain)
     return directory / "ca.crt"
@@ -123,13 +137,10 @@ def write_broker_files(
     lines += ["", f"listener {ports.mqtt} {bind_address}", "allow_anonymous true"]
 
     if ports.auth is not None or ports.tls is not None:
-        (directory / "passwd").write_text(
-            "".join(password_line(u, p) + "\n" for u, p in users.items()), encoding="utf-8"
-        )
+        passwd = "".join(password_line(u, p) + "\n" for u, p in users.items())
+        write_private(directory / "passwd", passwd.encode("utf-8"))
         text = acl if isinstance(acl, str) else acl_text(acl)
-        (directory / "acl").write_text(text, encoding="utf-8")
-        for name in ("passwd", "acl"):
-            os.chmod(directory / name, 0o600)
+        write_private(directory / "acl", text.encode("utf-8"))
     if ports.auth is not None:
         lines += [
             "",

@@ -5,7 +5,11 @@ Loaded by the repository's conftest.py. What a learner sees:
 - a stub as one line: "not done yet: exercises/ch03_clients/publisher.py: publish_messages";
 - a hang as one line naming the function that did not return;
 - an exception on paho's network thread as a failure of the test that caused it;
+- what an exercise did to the test process (exit, fork, a thread left running,
+  megabytes of output) as one line of that exercise's failure (guards.py);
 - a progress table per chapter at the end.
+Tampering with pytest or the harness at run time is put right where it can be
+and listed in results.json's `integrity` (integrity.py).
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
+from types import FrameType, SimpleNamespace
 
 import pytest
+from _pytest.junitxml import xml_key as junit_xml_key
 
-from kata.core import brokers, target
+from kata.core import brokers, guards, integrity, results, target
 from kata.core.brokers import Broker, BrokerError, Choice
 from kata.core.catalog import ROOT, CatalogError, Exercise
 from kata.core.catalog import load as load_catalog
@@ -56,6 +61,13 @@ if sys.version_info < (3, 11):  # pragma: no cover - Python 3.10
 
 NOT_DONE, BROKEN, HANG = Category.NOT_DONE, Category.BROKEN, Category.HANG
 THREAD_CRASH, FAILED, BROKER_DIED = Category.THREAD_CRASH, Category.FAILED, Category.BROKER_DIED
+RUNAWAY, TAMPERED = Category.RUNAWAY, Category.TAMPERED
+# Characters of each captured output section (stdout, stderr, log) a failure
+# shows: its start and its end. results.json keeps OUTPUT_CAP.
+TERMINAL_OUTPUT_CAP = 2000
+# Characters of an exception's text in a failure report (a harness test may
+# show a whole run's output; an exercise may raise with megabytes).
+EXCEPTION_CAP = 20_000
 
 
 class KataHang(BaseException):
@@ -64,9 +76,10 @@ class KataHang(BaseException):
     A BaseException, so that a learner's `except Exception:` cannot swallow it.
     """
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, phase: str = "call") -> None:
         super().__init__(_t("hang.did_not_finish", seconds=seconds))
         self.seconds = seconds
+        self.phase = phase  # setup | call | teardown
 
 
 class ThreadCrash(AssertionError):
@@ -84,8 +97,13 @@ class KataState:
     outcomes: dict[str, TestResult] = field(default_factory=dict)
     stubs_must_fail: bool = False
     hang_after: float = 15.0
+    fixture_hang_after: float = 60.0  # a test's setup or teardown (fixtures may start brokers)
     broker_died: bool = False
     hung: dict[str, str] = field(default_factory=dict)  # exercise id -> its hang message
+    integrity: list[str] = field(default_factory=list)  # tampering found (results.json)
+    sentinels: integrity.Sentinels | None = None
+    exitstatus: int = 0
+    undo: list[Callable[[], None]] = field(default_factory=list)
 
     def session_broker(self) -> Broker:
         if self.broker is None:
@@ -143,8 +161,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write per-test and per-exercise results (results.json) to PATH",
     )
     parser.addini("kata_hang_after", "seconds before a test counts as hanging", default="15")
+    parser.addini(
+        "kata_fixture_hang_after",
+        "seconds before a test's setup or teardown (its fixtures) counts as hanging",
+        default="60",
+    )
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     global _LANG
     _LANG = pick_language(None)
@@ -166,13 +190,41 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("--stubs-must-fail checks the exercises tree, not solutions")
     if stubs or config.getoption("--kata-json"):
         _no_shrinking()
-    config.stash[STATE] = KataState(
+    state = config.stash[STATE] = KataState(
         tree=tree,
         mode=mode,
         stubs_must_fail=stubs,
         hang_after=float(config.getini("kata_hang_after")),
+        fixture_hang_after=float(config.getini("kata_fixture_hang_after")),
     )
-    brokers.stop_cleanly_on_sigterm()
+    config.addinivalue_line(
+        "markers",
+        "uses_broker_login: the test reaches the broker only through the fixtures' own clients "
+        "(probe, topic), so it also runs on an external broker with TLS or a password",
+    )
+    _one_hang_timer(config)
+    guards.arm()
+    state.undo.append(guards.disarm)
+    state.undo.append(guards.stop_on_signals())
+    state.sentinels = integrity.Sentinels(
+        [sys.modules[__name__], results, target, integrity, guards]
+    )
+
+
+def _one_hang_timer(config: pytest.Config) -> None:
+    """The kata's SIGALRM timer is the one hang timer where SIGALRM exists (POSIX).
+
+    It stops a hanging setup, test or teardown with a line that names the
+    exercise, and the run goes on. pytest-timeout (pyproject: timeout) stays
+    the limit only on Windows: a timer thread there cannot interrupt a call
+    blocked in C, so its last resort is to end the whole process. An explicit
+    --timeout or PYTEST_TIMEOUT is still obeyed.
+    """
+    if not hasattr(signal, "setitimer"):
+        return
+    if config.getoption("timeout", None) is None and not os.environ.get("PYTEST_TIMEOUT"):
+        with contextlib.suppress(AttributeError):
+            config.option.timeout = 0
 
 
 def _no_shrinking() -> None:
@@ -216,9 +268,18 @@ def pytest_collection_modifyitems(
         random.Random(seed).shuffle(items)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # After pytest's own unraisable hook is in place: ours goes first.
+    undo = session.config.stash[STATE].undo
+    undo.append(guards.catch_lost_interrupts())
+    undo.append(guards.drop_stopped_threads())
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the session broker now, outside any test's time limit."""
     state = session.config.stash[STATE]
+    if state.sentinels is not None:
+        state.sentinels.watch_hooks(session.config.pluginmanager)
     if not any("broker" in getattr(item, "fixturenames", ()) for item in session.items):
         return
     try:
@@ -233,16 +294,27 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         reporter.write_line(_t("broker.using", broker=state.broker.describe()) + why)
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
     if state is not None and state.broker is not None:
         with contextlib.suppress(Exception):
             state.broker.close()
     brokers.stop_all()
-    if state is not None:
-        # The session's config, certificates and log; a broker shared by
-        # `kata watch` keeps its own directory.
-        shutil.rmtree(state.workdir, ignore_errors=True)
+    if state is None:
+        return
+    # The session's config, certificates and log; a broker shared by
+    # `kata watch` keeps its own directory.
+    shutil.rmtree(state.workdir, ignore_errors=True)
+    for undo in reversed(state.undo):
+        undo()
+    state.undo.clear()
+    blocking = guards.blocking_exit(wait=0.1)
+    if blocking:
+        # A thread that is no daemon would keep the process alive for ever
+        # after the summary (which named it): the results are written, end now.
+        ours = any(where is not None for _, where in blocking)
+        guards.hard_exit(state.exitstatus or (pytest.ExitCode.TESTS_FAILED if ours else 0))
 
 
 # --- fixtures ---------------------------------------------------------------
@@ -270,13 +342,16 @@ def broker_factory(
     if broker.kind == "external":
         pytest.skip(_t("skip.private_broker"))
     started: list[Broker] = []
+    workdirs: list[Path] = []
 
     def start(kind: str | None = None, **kwargs: object) -> Broker:
         if kind == "local" and brokers.find_mosquitto() is None:
             pytest.skip(_t("skip.needs_mosquitto"))
         choice = Choice(kind or broker.kind, "private")
         kwargs.setdefault("listeners", ("mqtt",))
-        private = brokers.start(choice, tmp_path / f"broker{len(started)}", **kwargs)
+        workdir = tmp_path / f"broker{len(workdirs)}"
+        workdirs.append(workdir)
+        private = brokers.start(choice, workdir, **kwargs)
         started.append(private)
         return private
 
@@ -284,6 +359,9 @@ def broker_factory(
     for private in started:
         with contextlib.suppress(Exception):
             private.close()
+    for workdir in workdirs:
+        # Its key and password file: pytest keeps temp folders after the run.
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _test_key(request: pytest.FixtureRequest) -> str:
@@ -375,7 +453,49 @@ class EarlierHang(Exception):
     """An earlier test of the same exercise hung: this one is not run (it would hang too)."""
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
+class Runaway(AssertionError):
+    """The code under test did something to the test process: a fork, a thread left running."""
+
+
+THREADS_BEFORE = pytest.StashKey[set]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    item.stash[THREADS_BEFORE] = set(threading.enumerate())
+    try:
+        result = yield
+    finally:
+        state = item.config.stash[STATE]
+        _check_integrity(state, item.config, item.nodeid)
+        _drop_hypothesis_statistics(item.config)
+    if guards.interrupted():
+        # Ctrl-C or SIGTERM came, and something swallowed the
+        # KeyboardInterrupt (an `except BaseException:`): stop here.
+        raise KeyboardInterrupt
+    return result
+
+
+def _check_integrity(state: KataState, config: pytest.Config, where: str) -> None:
+    if state.sentinels is None:
+        return
+    for label in state.sentinels.check(config.pluginmanager):
+        state.integrity.append(_t("integrity.replaced", what=label, where=where))
+
+
+def _drop_hypothesis_statistics(config: pytest.Config) -> None:
+    """hypothesis adds one base64 property per test to junit.xml: noise for graders (issue 14)."""
+    xml = config.stash.get(junit_xml_key, None)
+    if xml is not None and xml.global_properties:
+        xml.global_properties[:] = [
+            (name, value)
+            for name, value in xml.global_properties
+            if not str(name).startswith("hypothesis-statistics-")
+        ]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     state = item.config.stash[STATE]
     exercise = load_catalog().for_test_file(_relpath(item))
     if exercise is not None and exercise.id in state.hung:
@@ -389,11 +509,28 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         with contextlib.suppress(BrokerError):
             state.broker.start()
     marker = item.get_closest_marker("needs_listener")
-    if marker is None:
-        return
-    name = marker.args[0]
-    if state.broker is not None and state.broker.kind == "external":
-        pytest.skip(_t("skip.no_listener", name=name))
+    external = state.broker is not None and state.broker.kind == "external"
+    if marker is not None and external:
+        pytest.skip(_t("skip.no_listener", name=marker.args[0]))
+    if external and _needs_plain_anonymous(item, state.broker):
+        pytest.skip(_t("skip.login_needed", url=state.broker.url))  # type: ignore[union-attr]
+    timer = _arm_hang_timer(state.fixture_hang_after, [], "setup")
+    try:
+        return (yield)
+    finally:
+        _disarm_hang_timer(timer)
+
+
+def _needs_plain_anonymous(item: pytest.Item, broker: Broker | None) -> bool:
+    """The test hands broker.host and broker.port to code that connects plain and anonymous.
+
+    That is every test using the broker, except those marked uses_broker_login.
+    """
+    if broker is None or not (broker.tls or broker.username):
+        return False
+    if item.get_closest_marker("uses_broker_login") is not None:
+        return False
+    return "broker" in getattr(item, "fixturenames", ())
 
 
 # --- running a test: hang limit and thread crashes ----------------------------
@@ -414,6 +551,7 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
     previous_hook = threading.excepthook
     threading.excepthook = on_thread_exception
+    guards.take_forks()
     try:
         try:
             result = yield
@@ -423,15 +561,65 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     except (ThreadCrash, KataHang, KeyboardInterrupt):
         raise
     except BaseException as exc:
+        forked = _forked()
+        if forked is not None:
+            raise forked from exc
         if caught:
             raise _thread_crash(caught) from exc
         raise
+    forked = _forked()
+    if forked is not None:
+        raise forked
     if caught:
         raise _thread_crash(caught)
     return result
 
 
-def _arm_hang_timer(seconds: float, caught: list) -> object | None:
+def _forked() -> Runaway | None:
+    """The code under test forked the test process during the test (the child was ended)."""
+    forks = guards.take_forks()
+    if not forks:
+        return None
+    path, func, line = forks[0]
+    return Runaway(_t("runaway.fork", path=path, func=_function_or_import(func), line=line))
+
+
+def _function_or_import(func: str) -> str:
+    return _t("runaway.at_import") if func == "<module>" else func
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Iterator[None]:
+    # The test function is called through a closure that marks it as run:
+    # a test that passes unmarked never ran (see integrity.py).
+    original = integrity.run_marked(pyfuncitem)
+    try:
+        return (yield)
+    finally:
+        pyfuncitem.obj = original
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    state = item.config.stash[STATE]
+    timer = _arm_hang_timer(state.fixture_hang_after, [], "teardown")
+    try:
+        result = yield
+    finally:
+        _disarm_hang_timer(timer)
+    left = guards.left_running(item.stash.get(THREADS_BEFORE, set()))
+    if left:
+        raise Runaway("\n".join(_left_text(thread) for thread in left))
+    return result
+
+
+def _left_text(thread: guards.LeftThread) -> str:
+    key = "runaway.thread_busy" if thread.busy else "runaway.thread_not_daemon"
+    text = _t(key, name=thread.name, where=thread.where)
+    return text + " " + _t("runaway.stopped" if thread.stopped else "runaway.not_stopped")
+
+
+def _arm_hang_timer(seconds: float, caught: list, phase: str = "call") -> object | None:
     if (
         seconds <= 0
         or not hasattr(signal, "setitimer")
@@ -439,10 +627,17 @@ def _arm_hang_timer(seconds: float, caught: list) -> object | None:
     ):
         return None  # Windows: pytest-timeout's outer limit still applies
 
-    def on_alarm(signum: int, frame: object) -> None:
+    def on_alarm(signum: int, frame: FrameType | None) -> None:
+        if guards.unsafe_to_raise(frame):
+            # Raised in a gc callback or a __del__, it would be printed and
+            # dropped: ring again in a moment.
+            signal.setitimer(signal.ITIMER_REAL, 0.01)
+            return
+        if guards.interrupted():
+            raise KeyboardInterrupt
         if caught:
             raise _thread_crash(caught)
-        raise KataHang(seconds)
+        raise KataHang(seconds, phase)
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -544,6 +739,9 @@ def classify(exc: BaseException, exercise: Exercise | None, tree: str) -> tuple[
     if isinstance(exc, target.ExerciseBroken):
         return BROKEN, str(exc)
     if isinstance(exc, KataHang):
+        if frames and frames[0][1] == "<module>":
+            path, where, line = frames[0][0], frames[-1][0], frames[-1][2]
+            return HANG, _t("hang.import", path=path, seconds=exc.seconds, line=line, where=where)
         if frames:
             path, func, _ = frames[0]
             message = _t(
@@ -555,12 +753,21 @@ def classify(exc: BaseException, exercise: Exercise | None, tree: str) -> tuple[
                 where=frames[-1][0],
             )
             return HANG, message
+        if exc.phase in ("setup", "teardown"):
+            key = "hang.setup" if exc.phase == "setup" else "hang.teardown"
+            return HANG, _t(key, seconds=exc.seconds)
         where = exercise.relpath(tree) if exercise else _t("hang.the_test")
         return HANG, _t("hang.waited_on", where=where, seconds=exc.seconds)
     if isinstance(exc, EarlierHang):
         return HANG, str(exc)
     if isinstance(exc, ThreadCrash):
         return THREAD_CRASH, str(exc)
+    if isinstance(exc, Runaway):
+        return RUNAWAY, str(exc)
+    if isinstance(exc, SystemExit) and frames:
+        path, func, _ = frames[0]
+        call = target.exit_text(exc)
+        return RUNAWAY, _t("runaway.exit", path=path, func=func, call=call, line=frames[-1][2])
     if _is_not_implemented(exc):
         if frames:
             path, func, _ = frames[-1]
@@ -572,7 +779,7 @@ def classify(exc: BaseException, exercise: Exercise | None, tree: str) -> tuple[
             return NOT_DONE, _t("not_done.file", where=said.splitlines()[0])
         if exercise is not None:
             return NOT_DONE, _t("not_done.file", where=exercise.relpath(tree))
-    line = f"{type(exc).__name__}: {exc}".strip().splitlines()
+    line = f"{type(exc).__name__}: {exc}".removesuffix(": ").strip().splitlines()
     return FAILED, line[0] if line else type(exc).__name__
 
 
@@ -588,6 +795,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
             del item._hypothesis_failing_examples  # type: ignore[attr-defined]
     report: pytest.TestReport = yield
     state = item.config.stash[STATE]
+    if report.sections:
+        report.sections = [_capped_section(title, text) for title, text in report.sections]
     result = state.outcomes.get(item.nodeid)
     if result is None:
         exercise = load_catalog().for_test_file(_relpath(item))
@@ -607,6 +816,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
             result.status = Outcome.SKIP
             result.message = cap(_skip_reason(report), MESSAGE_CAP)
         return report
+    if report.when == "call" and report.passed and _body_skipped(item):
+        message = _t("tampered.body")
+        report.outcome = "failed"
+        report.longrepr = OneLine(message)
+        result.status, result.category, result.message = Outcome.FAIL, TAMPERED, message
+        state.integrity.append(_t("integrity.body", nodeid=item.nodeid))
+        report.user_properties.append(("kata_category", TAMPERED))
+        return report
     if not report.failed:
         return report
     exc = call.excinfo.value if call.excinfo is not None else None
@@ -621,15 +838,44 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         message = _t("broker_died", log=state.broker.log_tail(10))
         category = BROKER_DIED
         state.broker_died = True
-    if result.status in (Outcome.PASS, Outcome.SKIP):
+    if category == FAILED and report.when == "call":
+        # A bare "TimeoutError:" says little when the reason is a thread of
+        # the code under test that is stuck: say where it is.
+        stuck = guards.stuck_threads(item.stash.get(THREADS_BEFORE, set()))[:2]
+        for name, where in stuck:
+            message += " " + _t("runaway.meanwhile", name=name, where=where)
+        if stuck:
+            meanwhile = [_t("runaway.meanwhile", name=n, where=w) for n, w in stuck]
+            report.sections.append(("kata", "\n".join(meanwhile)))
+        if exc is not None and len(str(exc)) > EXCEPTION_CAP:
+            # An exception that carries megabytes: the terminal gets its start and end.
+            text = f"{type(exc).__name__}: {exc}"
+            report.longrepr = OneLine(guards.cap_middle(text, EXCEPTION_CAP, _cut))
+    # What the code did to the test process outweighs an unfinished function.
+    if result.status in (Outcome.PASS, Outcome.SKIP) or category == RUNAWAY:
         result.status, result.category = status, category
         result.message = cap(message, MESSAGE_CAP)
     if category == HANG and result.exercise and not isinstance(exc, EarlierHang):
         state.hung.setdefault(result.exercise, f"{message} (in {item.name})")
-    if category in (NOT_DONE, BROKEN, HANG, THREAD_CRASH, BROKER_DIED):
+    if category in (NOT_DONE, BROKEN, HANG, THREAD_CRASH, BROKER_DIED, RUNAWAY):
         report.longrepr = OneLine(message)
     report.user_properties.append(("kata_category", category))
     return report
+
+
+def _body_skipped(item: pytest.Item) -> bool:
+    """The test passed, but pytest never called its function (pytest was patched)."""
+    return integrity.plain_function(item) and not integrity.body_ran(item)
+
+
+def _cut(count: int) -> str:
+    return "\n" + _t("output.cut", count=count) + "\n"
+
+
+def _capped_section(title: str, text: str) -> tuple[str, str]:
+    if not title.startswith("Captured"):
+        return title, text
+    return title, guards.cap_middle(text, TERMINAL_OUTPUT_CAP, _cut)
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
@@ -645,6 +891,9 @@ def _chapter_results(state: KataState) -> list[TestResult]:
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash[STATE]
+    _blocking_threads_summary(terminalreporter)
+    for line in state.integrity:
+        terminalreporter.write_line(_t("integrity.line", line=line))
     if state.stubs_must_fail:
         _stubs_summary(terminalreporter, state)
     tests = list(state.outcomes.values())
@@ -670,12 +919,21 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         for e in rows:
             note = _t("progress.not_done") if e.status == Status.TODO else e.first_failure
             counts = _t("progress.passed", passed=e.passed, total=e.total)
+            if e.skipped:
+                counts += _t("progress.skipped", count=e.skipped)
             row = f"  [{mark_word(marks[e.status], _LANG)}] {e.module:<16} {counts}  {note}"
             write(row[:120])
             if e.status in (Status.TODO, Status.FAILING) and next_up is None:
                 next_up = catalog.exercise(e.id)
     if next_up is not None and not state.stubs_must_fail and state.tree == "exercises":
         write(_t("progress.next", path=next_up.relpath(state.tree), module=next_up.module))
+
+
+def _blocking_threads_summary(terminalreporter) -> None:
+    for name, where in guards.blocking_exit():
+        terminalreporter.write_line(
+            _t("runaway.blocks_exit", name=name, where=where or _t("runaway.unknown_code"))
+        )
 
 
 def _stubs_problems(state: KataState) -> list[TestResult]:
@@ -708,6 +966,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(STATE, None)
     if state is None:
         return
+    _check_integrity(state, session.config, _t("integrity.session"))
+    if state.integrity and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    state.exitstatus = int(session.exitstatus)
     json_path = session.config.getoption("--kata-json")
     if json_path:
         _write_results(Path(json_path), state, exitstatus)
@@ -717,9 +979,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if not _chapter_results(state):
         session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+        state.exitstatus = int(session.exitstatus)
         return
     failed = bool(_stubs_problems(state))
     session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
+    state.exitstatus = int(session.exitstatus)
 
 
 def _write_results(path: Path, state: KataState, exitstatus: int) -> None:
@@ -732,11 +996,14 @@ def _write_results(path: Path, state: KataState, exitstatus: int) -> None:
         # Kind and version, not ports: two gradings of one tree write the same report.
         broker=f"{state.broker.kind} {state.broker.version}".strip() if state.broker else "none",
         status="pass"
-        if tests and all(t.status in (Outcome.PASS, Outcome.SKIP) for t in tests)
+        if tests
+        and not state.integrity
+        and all(t.status in (Outcome.PASS, Outcome.SKIP) for t in tests)
         else "fail",
         tests=tests,
         exercises=score(tests, catalog, ran_ids),
         error=state.broker_error or "",
+        integrity=list(state.integrity),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(results.as_json(), encoding="utf-8")

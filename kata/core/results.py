@@ -47,6 +47,10 @@ class Category(Word):
     THREAD_CRASH = "thread crash"
     FAILED = "failed"  # an assertion or an exception of the learner's code
     BROKER_DIED = "broker died"
+    # The code under test did something to the test process: os._exit, fork,
+    # a thread that never ends or spins.
+    RUNAWAY = "runaway"
+    TAMPERED = "tampered"  # passed without its body running (see Results.integrity)
 
 
 class Status(Word):

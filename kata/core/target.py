@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -39,6 +40,36 @@ class TargetError(ValueError):
 
 class ExerciseBroken(Exception):
     """The exercise module cannot be used: syntax error, failing import, missing name."""
+
+
+class ExitCalled(SystemExit):
+    """The code under test called os._exit() in the test process (the guard raised this instead).
+
+    A SystemExit, so that a learner's `except Exception:` cannot swallow it and
+    threading ignores it as it ignores sys.exit() on a thread.
+    """
+
+    def __init__(self, code: object) -> None:
+        super().__init__(code)
+        self.exit_code = code
+
+    def __str__(self) -> str:
+        return f"os._exit({self.exit_code!r})"
+
+
+# What tools ask any module-level object while collecting or reporting
+# (pytest's mock and fixture checks, IPython, inspect): never a reason to run
+# the learner's module, which may hang or exit at import.
+_PROBES = re.compile(
+    r"^(__.*__|_mock_.*|_?pytest.*|_fixture.*|_ipython.*|_repr_.*|_is_coroutine.*)$"
+)
+
+
+def exit_text(exc: SystemExit) -> str:
+    """'os._exit(0)' or 'sys.exit(3)': what the code under test called."""
+    if isinstance(exc, ExitCalled):
+        return str(exc)
+    return f"sys.exit({exc.code!r})" if exc.code is not None else "sys.exit()"
 
 
 def check_tree(name: str) -> str:
@@ -79,10 +110,15 @@ def _import(tree: str, dotted: str) -> ModuleType:
         if exc.name in (name, tree, f"{tree}.{dotted.split('.')[0]}"):
             raise ExerciseBroken(_t("broken.missing", path=relpath)) from None
         raise ExerciseBroken(_t("broken.cannot_import", path=relpath, error=exc)) from exc
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
+        # sys.exit() or os._exit() at import would end the whole run: one
+        # exercise's failure instead.
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if relpath in f.filename]
         where = f"{relpath}:{frames[-1].lineno}" if frames else relpath
-        error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, SystemExit):
+            error = _t("broken.exit", call=exit_text(exc))
+        else:
+            error = f"{type(exc).__name__}: {exc}"
         raise ExerciseBroken(_t("broken.import_failed", where=where, error=error)) from exc
 
 
@@ -113,7 +149,7 @@ class ExerciseHandle:
         return _import(current(), self._dotted)
 
     def __getattr__(self, attr: str) -> object:
-        if attr.startswith("__"):
+        if _PROBES.match(attr):
             raise AttributeError(attr)
         module = self.module()
         try:

@@ -125,6 +125,7 @@ def test_no_broker_at_all_explains_the_three_ways(monkeypatch, tmp_path) -> None
 )
 def test_external_url_is_parsed(monkeypatch, url, expected) -> None:
     monkeypatch.setattr(brokers.socket, "create_connection", lambda *a, **k: _Closable())
+    monkeypatch.setattr(brokers, "check_login", lambda *a, **k: None)
     b = brokers.from_url(url)
     assert (b.host, b.port, b.tls, b.username, b.password) == expected
 

@@ -1,0 +1,417 @@
+"""What code under test may not do to the test process itself, and how the harness notices.
+
+An exercise runs inside the pytest process. Whatever it does there must end
+as a failure of that exercise, in one line, and never take the run down:
+- os._exit() raises ExitCalled where it was called (a SystemExit: one
+  failure, not a silent end of the run with exit code 0);
+- os.fork() outside subprocess: the child copy of the test run ends at once
+  (two interleaved sessions otherwise) and the test that forked fails;
+- a thread left running by the test: not a daemon (the run could never end)
+  or busy on a CPU (it would slow every later test): stopped where Python
+  can stop it, and reported at the end of its test;
+- Ctrl-C and SIGTERM stop the run even when the KeyboardInterrupt lands in a
+  gc callback or a __del__, where Python would print and drop it.
+
+The hang timer of one test stays in plugin.py; this module has no pytest hooks.
+"""
+
+from __future__ import annotations
+
+import _thread
+import contextlib
+import ctypes
+import functools
+import gc
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from kata.core import target
+from kata.core.target import ExitCalled
+
+_REAL_EXIT = os._exit
+_MAIN_PID = os.getpid()
+# The at-fork hooks cannot be removed: they act only while the plugin is configured.
+_armed = False
+_hooks_registered = False
+_forks: list[tuple[str, str, int]] = []  # where the code under test forked (parent side)
+
+
+# --- where is the code under test on a stack ----------------------------------
+
+
+@functools.lru_cache(maxsize=4096)
+def _relpath_in(filename: str, root: str) -> str | None:
+    try:
+        rel = Path(filename).resolve().relative_to(Path(root).parent)
+    except (ValueError, OSError):
+        return None
+    return rel.as_posix() if rel.parts and rel.parts[0] == Path(root).name else None
+
+
+def stack_in_tree(frame: FrameType | None) -> list[tuple[str, str, int]]:
+    """(relpath, function, line) of each frame of the tree under test, innermost first."""
+    root = str(target.tree_path().resolve())
+    found = []
+    while frame is not None:
+        rel = _relpath_in(frame.f_code.co_filename, root)
+        if rel is not None:
+            code = frame.f_code
+            found.append((rel, getattr(code, "co_qualname", code.co_name), frame.f_lineno))
+        frame = frame.f_back
+    return found
+
+
+def _from_subprocess(frame: FrameType | None) -> bool:
+    """subprocess forks to exec at once (and runs at-fork hooks only with preexec_fn)."""
+    return frame is not None and Path(frame.f_code.co_filename).name == "subprocess.py"
+
+
+# --- os._exit and os.fork -------------------------------------------------------
+
+
+def _guarded_exit(code: int) -> None:
+    # Another process (a fork child of multiprocessing, pytest-timeout's last
+    # resort on Windows) exits as asked; the test process refuses the code
+    # under test only.
+    if os.getpid() == _MAIN_PID and _armed and stack_in_tree(sys._getframe(1)):
+        raise ExitCalled(code)
+    _REAL_EXIT(code)
+
+
+def _after_fork_in_child() -> None:
+    caller = sys._getframe(1)
+    if _armed and not _from_subprocess(caller) and stack_in_tree(caller):
+        # A second copy of the whole test session: end it before it runs a
+        # single line more (no atexit, no flushing of inherited buffers).
+        _REAL_EXIT(0)
+
+
+def _after_fork_in_parent() -> None:
+    caller = sys._getframe(1)
+    if _armed and not _from_subprocess(caller):
+        where = stack_in_tree(caller)
+        if where:
+            _forks.append(where[0])
+
+
+def arm() -> None:
+    """From now on the process refuses os._exit and fork from the code under test."""
+    global _armed, _hooks_registered, _MAIN_PID
+    _MAIN_PID = os.getpid()
+    _armed = True
+    os._exit = _guarded_exit
+    if hasattr(os, "register_at_fork") and not _hooks_registered:
+        os.register_at_fork(
+            after_in_child=_after_fork_in_child, after_in_parent=_after_fork_in_parent
+        )
+        _hooks_registered = True
+
+
+def disarm() -> None:
+    global _armed
+    _armed = False
+    os._exit = _REAL_EXIT
+
+
+def take_forks() -> list[tuple[str, str, int]]:
+    """Where the code under test forked since the last call (relpath, function, line)."""
+    found = list(_forks)
+    _forks.clear()
+    return found
+
+
+def hard_exit(code: int) -> None:
+    """End the process now (the summary and results are written; a thread would block exit)."""
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    _REAL_EXIT(code)
+
+
+# --- threads the test left running -------------------------------------------------
+
+
+@dataclass
+class LeftThread:
+    name: str
+    where: str  # relpath: function, line N (the code under test it is running)
+    daemon: bool
+    busy: bool
+    stopped: bool
+
+
+def _thread_stack(thread: threading.Thread) -> list[tuple[str, str, int]]:
+    frame = sys._current_frames().get(thread.ident or -1)
+    found = stack_in_tree(frame)
+    if not found:
+        # Not running the tree's code this instant: its target may still be.
+        func = getattr(thread, "_target", None)
+        code = getattr(func, "__code__", None)
+        if code is not None:
+            rel = _relpath_in(code.co_filename, str(target.tree_path().resolve()))
+            if rel is not None:
+                found = [(rel, getattr(code, "co_qualname", code.co_name), code.co_firstlineno)]
+    return found
+
+
+def where_text(frames: list[tuple[str, str, int]]) -> str:
+    path, func, line = frames[0]
+    return f"{path}: {func}, line {line}"
+
+
+def stuck_threads(before: set[threading.Thread]) -> list[tuple[str, str]]:
+    """(thread name, where) of threads started since `before` that are in the tree's code now."""
+    found = []
+    for thread in threading.enumerate():
+        if thread in before or not thread.is_alive():
+            continue
+        frames = stack_in_tree(sys._current_frames().get(thread.ident or -1))
+        if frames:
+            found.append((thread.name, where_text(frames)))
+    return found
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_and_age(native_id: int | None) -> tuple[float, float] | None:
+    """Linux: (CPU seconds, seconds alive) of one thread of this process; else None."""
+    if native_id is None or not sys.platform.startswith("linux"):
+        return None
+    try:
+        stat = Path(f"/proc/self/task/{native_id}/stat").read_text()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError):
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # the name in parentheses may hold spaces
+    cpu = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    return cpu, max(0.0, uptime - int(fields[19]) / _CLOCK_TICKS)
+
+
+BUSY_SHARE = 0.4  # of one CPU, over the thread's life: an idle or waiting thread uses ~0
+_MIN_AGE = 0.2  # seconds of life before a share means something
+
+
+def is_busy(thread: threading.Thread) -> bool:
+    measured = _cpu_and_age(thread.native_id)
+    if measured is None:
+        return False
+    cpu, age = measured
+    if age < _MIN_AGE:
+        thread.join(_MIN_AGE - age)  # it may be about to end; otherwise measure again
+        if not thread.is_alive():
+            return False
+        measured = _cpu_and_age(thread.native_id)
+        if measured is None:
+            return False
+        cpu, age = measured
+    return age > 0 and cpu / age >= BUSY_SHARE
+
+
+class ThreadStopped(SystemExit):
+    """Raised inside a runaway thread to end it; threading drops a SystemExit silently."""
+
+
+def stop_thread(thread: threading.Thread, wait: float = 0.5) -> bool:
+    """Raise ThreadStopped in `thread` (CPython). True if it ended within `wait` seconds.
+
+    Works on a thread running Python code (a busy loop); one blocked in a C
+    call (a socket read without timeout) ends when that call returns.
+    """
+    if thread.ident is None or not thread.is_alive():
+        return True
+    with contextlib.suppress(AttributeError, OSError):
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(thread.ident), ctypes.py_object(ThreadStopped)
+        )
+    thread.join(wait)
+    return not thread.is_alive()
+
+
+def drop_stopped_threads() -> Callable[[], None]:
+    """threading.excepthook ignores ThreadStopped (a thread the kata ended); returns the undo."""
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is not None and issubclass(args.exc_type, ThreadStopped):
+            return
+        previous(args)
+
+    threading.excepthook = hook
+
+    def restore() -> None:
+        if threading.excepthook is hook:
+            threading.excepthook = previous
+
+    return restore
+
+
+def left_running(before: set[threading.Thread], grace: float = 0.5) -> list[LeftThread]:
+    """Threads of the code under test, started since `before`, that the test left behind.
+
+    Reported: a non-daemon thread (the interpreter waits for it at exit, so
+    the run would never end) and a busy one (it spins for the rest of the
+    session). Both are stopped if Python can stop them. An idle daemon
+    thread costs nothing and is left alone.
+    """
+    deadline = time.monotonic() + grace
+    found = []
+    for thread in threading.enumerate():
+        if thread in before or thread is threading.current_thread() or not thread.is_alive():
+            continue
+        frames = _thread_stack(thread)
+        if not frames:
+            continue  # the harness's or a library's own thread
+        if not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))  # it may be ending
+            if not thread.is_alive():
+                continue
+        busy = is_busy(thread)
+        if thread.daemon and not busy:
+            continue
+        frames = _thread_stack(thread) or frames
+        stopped = stop_thread(thread)
+        found.append(LeftThread(thread.name, where_text(frames), thread.daemon, busy, stopped))
+    return found
+
+
+def blocking_exit(wait: float = 0.5) -> list[tuple[str, str | None]]:
+    """Non-daemon threads still alive, which Python would wait for at exit: (name, where).
+
+    `where` is the tree's code the thread runs, None for a library's own
+    thread. The tree's are stopped if Python can; the others get `wait`
+    seconds to end by themselves.
+    """
+    alive: list[tuple[str, str | None]] = []
+    for thread in threading.enumerate():
+        if thread is threading.main_thread() or thread is threading.current_thread():
+            continue
+        if thread.daemon or not thread.is_alive():
+            continue
+        frames = _thread_stack(thread)
+        ended = stop_thread(thread, wait) if frames else (thread.join(wait) or False)
+        if not ended and thread.is_alive():
+            alive.append((thread.name, where_text(frames) if frames else None))
+    return alive
+
+
+# --- Ctrl-C and SIGTERM ---------------------------------------------------------------
+
+_interrupts: list[int] = []  # signals received: the run must stop
+_REDELIVER_AFTER = 0.01  # seconds: long enough to be out of a gc callback
+
+
+def interrupted() -> bool:
+    return bool(_interrupts)
+
+
+def _callback_codes() -> set[object]:
+    codes = set()
+    for callback in gc.callbacks:
+        func = getattr(callback, "__func__", callback)
+        codes.add(getattr(func, "__code__", None))
+    return codes
+
+
+def unsafe_to_raise(frame: FrameType | None) -> bool:
+    """Inside a gc callback or a __del__: Python would print and drop what a handler raises."""
+    codes = _callback_codes()
+    while frame is not None:
+        if frame.f_code in codes or frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _redeliver(signum: int) -> None:
+    """Send the signal again to the main thread in a moment, from another thread.
+
+    A real signal (not interrupt_main) also wakes a main thread blocked in a
+    wait; the moment lets the gc callback or __del__ return first.
+    """
+
+    def send() -> None:
+        threading.Event().wait(_REDELIVER_AFTER)
+        if hasattr(signal, "pthread_kill"):
+            with contextlib.suppress(OSError):
+                signal.pthread_kill(threading.main_thread().ident or 0, signum)
+        else:  # pragma: no cover - Windows
+            _thread.interrupt_main(signum)
+
+    threading.Thread(target=send, name="kata-interrupt", daemon=True).start()
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    _interrupts.append(signum)
+    if unsafe_to_raise(frame):
+        _redeliver(signum)
+        return
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def stop_on_signals() -> Callable[[], None]:
+    """Ctrl-C (SIGINT) and SIGTERM stop the test run at once, with cleanup; returns the undo.
+
+    SIGTERM (a CI time limit, `kill`, an IDE's stop button) cleans up like
+    Ctrl-C: without a handler the process dies and its brokers live on.
+    Python runs a handler between any two bytecodes of the main thread,
+    also inside a gc callback (hypothesis has one) or a __del__, where a
+    KeyboardInterrupt becomes an "Exception ignored in ..." message and the
+    run goes on (pytest may even pin it on an unrelated test). There the
+    signal is sent again a moment later; sys.unraisablehook (see
+    catch_lost_interrupts) catches the cases this misses.
+    A handler someone else installed (or SIG_IGN) is left alone.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    undo: list[Callable[[], None]] = []
+    for name, default in (("SIGINT", signal.default_int_handler), ("SIGTERM", signal.SIG_DFL)):
+        signum = getattr(signal, name, None)
+        if signum is None or signal.getsignal(signum) is not default:
+            continue
+        signal.signal(signum, _on_signal)
+        undo.append(functools.partial(signal.signal, signum, default))
+
+    def restore() -> None:
+        for step in undo:
+            step()
+        _interrupts.clear()
+
+    return restore
+
+
+def catch_lost_interrupts() -> Callable[[], None]:
+    """A KeyboardInterrupt Python would drop as unraisable is raised again; returns the undo."""
+    previous_hook = sys.unraisablehook
+
+    def on_unraisable(unraisable: sys.UnraisableHookArgs) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            _redeliver(_interrupts[-1] if _interrupts else signal.SIGINT)
+            return
+        previous_hook(unraisable)
+
+    sys.unraisablehook = on_unraisable
+
+    def restore() -> None:
+        if sys.unraisablehook is on_unraisable:
+            sys.unraisablehook = previous_hook
+
+    return restore
+
+
+# --- captured output ---------------------------------------------------------------------
+
+
+def cap_middle(text: str, limit: int, cut: Callable[[int], str]) -> str:
+    """`text` if short enough, else its start and end around cut(characters left out)."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return text[:half] + cut(len(text) - 2 * half) + text[-half:]

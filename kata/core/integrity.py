@@ -1,0 +1,165 @@
+"""Did pytest and the harness run the tests as written? Tampering found at run time.
+
+An exercise runs inside the pytest process and can replace anything there:
+`_pytest.python.Function.runtest = lambda self: None` at import made every
+later test "pass" without running. Two checks, both cheap:
+- Sentinels: the identity of the callables that run a test and report it
+  (pytest's, pluggy's, the kata's own), taken when the plugin starts, and the
+  implementations of the hooks that do it, taken once collection is done.
+  After every test they are compared; a replaced one is put back (so that the
+  next tests run as written) and named in results.json's `integrity` list.
+- Body proof: the plugin calls each test function through a closure that
+  marks the test as run; a test that passed unmarked did not run.
+A grader flags a submission with integrity lines (kata grade, classroom).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+from collections.abc import Iterable
+from types import ModuleType
+
+import pluggy
+import pytest
+from _pytest.unittest import TestCaseFunction
+
+# (module, class or None, attribute): the path from collecting a test to its report.
+_PYTEST_PATHS = (
+    ("_pytest.python", "Function", "runtest"),
+    ("_pytest.python", "Function", "setup"),
+    ("_pytest.python", None, "pytest_pyfunc_call"),
+    ("_pytest.runner", None, "runtestprotocol"),
+    ("_pytest.runner", None, "call_and_report"),
+    ("_pytest.runner", None, "call_runtest_hook"),
+    ("_pytest.runner", None, "pytest_runtest_makereport"),
+    ("_pytest.runner", None, "check_interactive_exception"),
+    ("_pytest.runner", "CallInfo", "from_call"),
+    ("_pytest.runner", "SetupState", "setup"),
+    ("_pytest.reports", "TestReport", "from_item_and_call"),
+    ("_pytest.reports", "TestReport", "__init__"),
+    ("_pytest.reports", "BaseReport", "passed"),
+    ("_pytest.reports", "BaseReport", "failed"),
+    ("_pytest.reports", "BaseReport", "skipped"),
+    ("_pytest.skipping", None, "pytest_runtest_makereport"),
+    ("_pytest.main", None, "pytest_runtestloop"),
+    ("_pytest.main", "Session", "perform_collect"),
+    ("_pytest.terminal", "TerminalReporter", "pytest_runtest_logreport"),
+    ("_pytest.junitxml", "LogXML", "pytest_runtest_logreport"),
+    ("_pytest.outcomes", None, "fail"),
+    ("_pytest.outcomes", None, "skip"),
+    ("pluggy._hooks", "HookCaller", "__call__"),
+    ("pluggy._manager", "PluginManager", "_hookexec"),
+    ("pluggy._callers", None, "_multicall"),
+)
+# The hooks whose implementations decide what runs and what is reported.
+WATCHED_HOOKS = (
+    "pytest_runtestloop",
+    "pytest_runtest_protocol",
+    "pytest_runtest_setup",
+    "pytest_runtest_call",
+    "pytest_runtest_teardown",
+    "pytest_pyfunc_call",
+    "pytest_runtest_makereport",
+    "pytest_runtest_logreport",
+    "pytest_report_teststatus",
+    "pytest_terminal_summary",
+    "pytest_sessionfinish",
+)
+
+
+def _owners(modules: Iterable[ModuleType]) -> list[tuple[object, str, str]]:
+    """(owner, attribute, label) for every function and method defined in `modules`."""
+    found: list[tuple[object, str, str]] = []
+    for module in modules:
+        for name, value in vars(module).items():
+            if inspect.isfunction(value) and value.__module__ == module.__name__:
+                found.append((module, name, f"{module.__name__}.{name}"))
+            elif inspect.isclass(value) and value.__module__ == module.__name__:
+                for attr, member in vars(value).items():
+                    if inspect.isfunction(member) or isinstance(
+                        member, (classmethod, staticmethod, property)
+                    ):
+                        found.append((value, attr, f"{module.__name__}.{name}.{attr}"))
+    return found
+
+
+class Sentinels:
+    """What must stay as it was while tests run, and what changed."""
+
+    def __init__(self, own_modules: Iterable[ModuleType]) -> None:
+        places: list[tuple[object, str, str]] = []
+        for module_name, class_name, attr in _PYTEST_PATHS:
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError:
+                continue
+            owner = getattr(module, class_name, None) if class_name else module
+            if owner is not None and attr in vars(owner):
+                label = ".".join(p for p in (module_name, class_name, attr) if p)
+                places.append((owner, attr, label))
+        places += _owners(own_modules)
+        self._expected = [(owner, attr, label, vars(owner)[attr]) for owner, attr, label in places]
+        self._hooks: dict[str, tuple[object, ...]] = {}
+        self._reported: set[str] = set()
+
+    def watch_hooks(self, pluginmanager: pluggy.PluginManager) -> None:
+        """Take the hook implementations now (every plugin and conftest is registered)."""
+        self._hooks = {name: self._impls(pluginmanager, name) for name in WATCHED_HOOKS}
+
+    @staticmethod
+    def _impls(pluginmanager: pluggy.PluginManager, name: str) -> tuple[object, ...]:
+        caller = getattr(pluginmanager.hook, name, None)
+        return tuple(impl.function for impl in caller.get_hookimpls()) if caller else ()
+
+    def check(self, pluginmanager: pluggy.PluginManager) -> list[str]:
+        """Labels of what changed since the start; replaced callables are put back."""
+        changed = []
+        for owner, attr, label, original in self._expected:
+            if vars(owner).get(attr) is not original:
+                # Put it back: the tests after this one run as written.
+                with contextlib.suppress(AttributeError, TypeError):
+                    setattr(owner, attr, original)
+                changed.append(label)
+        for name, before in self._hooks.items():
+            now = self._impls(pluginmanager, name)
+            if now != before:
+                added = [_name_of(f) for f in now if f not in before]
+                removed = [_name_of(f) for f in before if f not in now]
+                parts = [f"+{n}" for n in added] + [f"-{n}" for n in removed]
+                changed.append(f"hook {name} ({', '.join(parts) or 'reordered'})")
+                self._hooks[name] = now
+        new = [label for label in changed if label not in self._reported]
+        self._reported.update(new)
+        return new
+
+
+def _name_of(function: object) -> str:
+    module = getattr(function, "__module__", "?")
+    return f"{module}.{getattr(function, '__qualname__', repr(function))}"
+
+
+BODY_RAN = pytest.StashKey[bool]()
+
+
+def plain_function(item: pytest.Item) -> bool:
+    """A test whose body pytest runs through pytest_pyfunc_call (not unittest, not doctest)."""
+    return isinstance(item, pytest.Function) and not isinstance(item, TestCaseFunction)
+
+
+def run_marked(item: pytest.Function) -> object:
+    """Call the test function through a closure that marks the test as run; returns the original."""
+    original = item.obj
+
+    def body(*args: object, **kwargs: object) -> object:
+        item.stash[BODY_RAN] = True
+        return original(*args, **kwargs)
+
+    item.stash[BODY_RAN] = False
+    item.obj = body
+    return original
+
+
+def body_ran(item: pytest.Item) -> bool:
+    return item.stash.get(BODY_RAN, False)
