@@ -54,22 +54,32 @@ def _names(expected: Expected) -> str:
     return _say("expect.or").join(kind.__name__ for kind in kinds)
 
 
+def _stop_client(result: object) -> None:
+    if isinstance(result, mqtt.Client):
+        result.disconnect()
+        result.loop_stop()
+
+
 def expect_raises(
-    expected: Expected, call: Callable[..., object], *args: object, why: str, **kwargs: object
+    expected: Expected,
+    call: Callable[..., object],
+    *args: object,
+    why: str,
+    undo: Callable[[object], None] = _stop_client,
+    **kwargs: object,
 ) -> BaseException:
     """The `expected` exception that call(*args, **kwargs) raises; a teaching failure if none.
 
     `why` is the rule the input breaks (use kata.core.i18n.teach for both
-    languages). A paho client returned by mistake is closed before failing,
-    so its network thread does not outlive the test.
+    languages). When the call returns instead, `undo(result)` runs before
+    the failure, so that nothing it started outlives the test: by default a
+    paho client it returned is disconnected and its loop stopped.
     """
     try:
         result = call(*args, **kwargs)
     except expected as error:
         return error
-    if isinstance(result, mqtt.Client):
-        result.disconnect()
-        result.loop_stop()
+    undo(result)
     pytest.fail(
         _say(
             "expect.did_not_raise",

@@ -141,22 +141,19 @@ def test_start_waits_for_the_suback(scripted_broker, no_thread_leak) -> None:
     # This fake broker sends CONNACK, then never acknowledges anything.
     silent_after_connack = scripted_broker(suback_after=None, puback_after=None)
     sub = subscriber.Subscriber("127.0.0.1", silent_after_connack.port, "kata/no-suback", Inbox())
-    try:
-        expect_raises(
-            TimeoutError,
-            sub.start, timeout=0.5,
-            why=teach(
-                en="the broker never sent a SUBACK. Only the SUBACK tells you that the "
-                "subscription is in place: wait for on_subscribe (self.subscribed), not only "
-                "for on_connect",
-                ja="ブローカーは SUBACK を送っていません。サブスクリプションが登録されたと"
-                "分かるのは SUBACK が届いたときだけです: on_connect だけでなく on_subscribe "
-                "(self.subscribed) を待ちます",
-            ),
-        )  # fmt: skip
-    except pytest.fail.Exception:
-        sub.stop()  # it started after all: stop its network thread before failing
-        raise
+    expect_raises(
+        TimeoutError,
+        sub.start, timeout=0.5,
+        why=teach(
+            en="the broker never sent a SUBACK. Only the SUBACK tells you that the "
+            "subscription is in place: wait for on_subscribe (self.subscribed), not only "
+            "for on_connect",
+            ja="ブローカーは SUBACK を送っていません。サブスクリプションが登録されたと"
+            "分かるのは SUBACK が届いたときだけです: on_connect だけでなく on_subscribe "
+            "(self.subscribed) を待ちます",
+        ),
+        undo=lambda _: sub.stop(),  # it started after all: stop its network thread
+    )  # fmt: skip
     no_thread_leak()
 
 

@@ -261,6 +261,13 @@ def test_expect_raises_stops_a_paho_client_returned_by_mistake() -> None:
         server.close()
 
 
+def test_expect_raises_undoes_what_the_call_started() -> None:
+    undone: list[object] = []
+    with pytest.raises(pytest.fail.Exception):
+        expect_raises(ValueError, _positive, 5, why="-", undo=undone.append)
+    assert undone == [5]
+
+
 def test_short_keeps_long_inputs_readable() -> None:
     assert short("a/b") == "'a/b'"
     assert short("x" * 65536).endswith("... (65536 UTF-8 bytes)")
