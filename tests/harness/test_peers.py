@@ -290,9 +290,7 @@ def test_expect_connack_timeout_wants_the_connack_named(silent_server) -> None:
         says("no CONNACK within 0.1 s"), LOOPBACK, silent_server, timeout=0.1
     )
     assert "CONNACK" in str(error)
-    with pytest.raises(
-        AssertionError, match=r"e\.g\. 'no CONNACK within 0\.1 s from 127\.0\.0\.1:"
-    ):
+    with pytest.raises(AssertionError, match="name the CONNACK that never came"):
         expect_connack_timeout(says("timed out"), LOOPBACK, silent_server, timeout=0.1)
     with pytest.raises(pytest.fail.Exception, match="accepts TCP but never answers MQTT"):
         expect_connack_timeout(lambda host, port, timeout: None, LOOPBACK, free_port(), timeout=0.1)
