@@ -92,6 +92,11 @@ def expect_raises(
     )
 
 
+def nothing_listens() -> str:
+    """The reason why a call to a closed port raises, in the learner's language."""
+    return _say("expect.nothing_listens")
+
+
 def expect_connack_timeout(
     call: Callable[..., object], *args: object, why: str | None = None, **kwargs: object
 ) -> BaseException:

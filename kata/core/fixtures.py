@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pytest
 
@@ -26,6 +28,27 @@ from kata.core.probe import Probe
 
 def _t(key: str, **fields: object) -> str:
     return translate(key, pick_language(None), **fields)
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+Made = TypeVar("Made", bound=_Closable)
+
+
+def _closed_after(build: Callable[..., Made]) -> Iterator[Callable[..., Made]]:
+    """Hand out `build` to the test; close all it made afterwards, also after a failure."""
+    made: list[Made] = []
+
+    def make(*args: object, **kwargs: object) -> Made:
+        made.append(build(*args, **kwargs))
+        return made[-1]
+
+    yield make
+    for thing in made:
+        with contextlib.suppress(Exception):
+            thing.close()
 
 
 @pytest.fixture(scope="session")
@@ -49,21 +72,16 @@ def broker_factory(
     """
     if broker.kind == "external":
         pytest.skip(_t("skip.private_broker"))
-    started: list[Broker] = []
+    number = itertools.count()
 
     def start(kind: str | None = None, **kwargs: object) -> Broker:
         if kind == "local" and brokers.find_mosquitto() is None:
             pytest.skip(_t("skip.needs_mosquitto"))
         choice = Choice(kind or broker.kind, "private")
         kwargs.setdefault("listeners", ("mqtt",))
-        private = brokers.start(choice, tmp_path / f"broker{len(started)}", **kwargs)
-        started.append(private)
-        return private
+        return brokers.start(choice, tmp_path / f"broker{next(number)}", **kwargs)
 
-    yield start
-    for private in started:
-        with contextlib.suppress(Exception):
-            private.close()
+    yield from _closed_after(start)
 
 
 def _test_key(request: pytest.FixtureRequest) -> str:
@@ -107,23 +125,14 @@ def _probe_for(broker: Broker, **kwargs: object) -> Probe:
 @pytest.fixture
 def probe_factory(broker: Broker) -> Iterator[Callable[..., Probe]]:
     """probe_factory(**Probe kwargs) -> a connected recording client, closed after the test."""
-    made: list[Probe] = []
 
-    def make(**kwargs: object) -> Probe:
-        port = kwargs.pop("port", None)
+    def make(port: int | None = None, **kwargs: object) -> Probe:
         # On another listener of the session broker, or on the anonymous one.
-        p = (
-            Probe(broker.host, port, **kwargs)  # type: ignore[arg-type]
-            if port is not None
-            else _probe_for(broker, **kwargs)
-        )
-        made.append(p)
-        return p
+        if port is not None:
+            return Probe(broker.host, port, **kwargs)  # type: ignore[arg-type]
+        return _probe_for(broker, **kwargs)
 
-    yield make
-    for p in made:
-        with contextlib.suppress(Exception):
-            p.close()
+    yield from _closed_after(make)
 
 
 @pytest.fixture
@@ -166,15 +175,7 @@ def scripted_broker() -> Iterator[Callable[..., peers.ScriptedBroker]]:
     """scripted_broker(connack_code=0, suback_code=1, connack_after=0.0, suback_after=0.0,
     puback_after=0.0) -> a ScriptedBroker (answers after a delay, or never: None), closed after.
     """
-    made: list[peers.ScriptedBroker] = []
-
-    def make(**script: object) -> peers.ScriptedBroker:
-        made.append(peers.ScriptedBroker(**script))  # type: ignore[arg-type]
-        return made[-1]
-
-    yield make
-    for server in made:
-        server.close()
+    yield from _closed_after(peers.ScriptedBroker)
 
 
 @pytest.fixture
@@ -183,12 +184,4 @@ def relay() -> Iterator[Callable[..., peers.Relay]]:
 
     Closed after the test, also when it failed half way.
     """
-    made: list[peers.Relay] = []
-
-    def make(host: str, port: int, **how: object) -> peers.Relay:
-        made.append(peers.Relay(host, port, **how))  # type: ignore[arg-type]
-        return made[-1]
-
-    yield make
-    for link in made:
-        link.close()
+    yield from _closed_after(peers.Relay)

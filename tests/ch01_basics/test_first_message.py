@@ -17,7 +17,7 @@ import pytest
 
 from kata import exercise
 from kata.core.brokers import free_port
-from kata.core.expect import expect_raises
+from kata.core.expect import expect_raises, nothing_listens
 from kata.core.i18n import teach
 from kata.core.peers import in_background, silent_server
 
@@ -81,10 +81,7 @@ def test_send_to_a_closed_port_raises_oserror(no_thread_outlives) -> None:
         free_port(),
         "kata/nowhere",
         "x",
-        why=teach(
-            en="no broker listens on that port: the connection is refused at once",
-            ja="そのポートではブローカーが待ち受けていないので、接続はすぐに拒否されます",
-        ),
+        why=nothing_listens(),
     )
     assert not isinstance(error, TimeoutError), "no broker: the connection is refused"
     no_thread_outlives()
@@ -238,10 +235,7 @@ def test_receive_from_a_closed_port_raises_oserror(no_thread_outlives) -> None:
         free_port(),
         "kata/nowhere",
         timeout=2.0,
-        why=teach(
-            en="no broker listens on that port: the connection is refused at once",
-            ja="そのポートではブローカーが待ち受けていないので、接続はすぐに拒否されます",
-        ),
+        why=nothing_listens(),
     )
     assert not isinstance(error, TimeoutError), (
         "no broker listens: connect() raises ConnectionRefusedError at once; do not wait"

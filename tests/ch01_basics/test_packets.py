@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from kata import exercise
 from kata.core.brokers import free_port
-from kata.core.expect import expect_connack_timeout, expect_raises
+from kata.core.expect import expect_connack_timeout, expect_raises, nothing_listens
 from kata.core.i18n import teach
 
 packets = exercise("ch01_basics.packets")
@@ -328,10 +328,7 @@ def test_raw_publish_to_a_closed_port_raises_oserror() -> None:
         b"x",
         "kata-raw",
         2.0,
-        why=teach(
-            en="nothing listens on that port, so the connection is refused",
-            ja="そのポートでは何も待ち受けていないので、接続は拒否されます",
-        ),
+        why=nothing_listens(),
     )
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from kata import exercise
 from kata.core.brokers import free_port
-from kata.core.expect import expect_raises
+from kata.core.expect import expect_raises, nothing_listens
 from kata.core.i18n import teach
 
 sys_topics = exercise("ch02_broker.sys_topics")
@@ -95,9 +95,6 @@ def test_a_closed_port_fails_and_leaves_no_thread(no_thread_leak) -> None:
     expect_raises(
         (OSError, TimeoutError),
         sys_topics.broker_info, "127.0.0.1", port, timeout=1.0,
-        why=teach(
-            en=f"nothing listens on 127.0.0.1:{port}",
-            ja=f"127.0.0.1:{port} では何も待ち受けていません",
-        ),
+        why=nothing_listens(),
     )  # fmt: skip
     no_thread_leak()

@@ -7,7 +7,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from kata import exercise
 from kata.core.brokers import free_port
-from kata.core.expect import expect_connack_timeout, expect_raises
+from kata.core.expect import expect_connack_timeout, expect_raises, nothing_listens
 from kata.core.i18n import teach
 from kata.core.peers import Peer, mosquitto_tool
 
@@ -181,10 +181,7 @@ def test_a_closed_port_raises_at_once(no_thread_leak) -> None:
     expect_raises(
         OSError,
         publisher.publish_messages, "127.0.0.1", free_port(), "kata/nowhere", ["x"], timeout=2.0,
-        why=teach(
-            en="nothing listens on that port: the connection is refused at once",
-            ja="そのポートでは何も待ち受けていないので、接続はすぐに拒否されます",
-        ),
+        why=nothing_listens(),
     )  # fmt: skip
     no_thread_leak()
 

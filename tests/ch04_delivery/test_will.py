@@ -10,7 +10,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from kata import exercise
 from kata.core.brokers import free_port
-from kata.core.expect import expect_raises
+from kata.core.expect import expect_raises, nothing_listens
 from kata.core.i18n import teach
 
 will = exercise("ch04_delivery.will")
@@ -189,9 +189,6 @@ def test_connect_with_status_to_a_closed_port_fails_without_a_thread(
     expect_raises(
         (OSError, TimeoutError),
         will.connect_with_status, "127.0.0.1", free_port(), client_id("device"), f"{topic}/s",
-        why=teach(
-            en="nothing listens there (ConnectionRefusedError is an OSError)",
-            ja="そこでは何も待ち受けていません (ConnectionRefusedError は OSError の一種です)",
-        ),
+        why=nothing_listens(),
     )  # fmt: skip
     no_thread_leak()

@@ -8,7 +8,7 @@ import pytest
 
 from kata import exercise
 from kata.core.brokers import free_port
-from kata.core.expect import expect_raises
+from kata.core.expect import expect_raises, nothing_listens
 from kata.core.i18n import teach
 from kata.core.peers import Inbox, Relay
 from kata.core.probe import Probe
@@ -163,9 +163,6 @@ def test_start_without_a_broker_fails_and_leaves_no_thread(no_thread_leak) -> No
     expect_raises(
         (OSError, TimeoutError),
         sub.start, timeout=1.0,
-        why=teach(
-            en="nothing listens on that port, so start() cannot subscribe",
-            ja="そのポートでは何も待ち受けていないので、start() はサブスクライブできません",
-        ),
+        why=nothing_listens(),
     )  # fmt: skip
     no_thread_leak()

@@ -11,7 +11,7 @@ from paho.mqtt.properties import Properties
 
 from kata import exercise
 from kata.core.brokers import free_port
-from kata.core.expect import expect_raises
+from kata.core.expect import expect_raises, nothing_listens
 from kata.core.i18n import teach
 from kata.core.peers import in_background
 from kata.core.probe import Probe, Received
@@ -185,6 +185,6 @@ def test_serve_on_a_closed_port_fails_and_leaves_no_thread(no_thread_leak) -> No
     expect_raises(
         (OSError, TimeoutError),
         rr.serve, "127.0.0.1", free_port(), "kata/req", _echo, timeout=1.0,
-        why=teach(en="nothing listens there", ja="そこでは何も待ち受けていません"),
+        why=nothing_listens(),
     )  # fmt: skip
     no_thread_leak()
