@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from kata.core.fixtures import closed_after
 from kata.core.peers import silent_server
 from kata.core.probe import Probe
 
@@ -17,16 +17,7 @@ HTTP_400 = b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
 @pytest.fixture
 def connect() -> Iterator[Callable[..., Probe]]:
     """connect(host, port, **Probe kwargs) -> a Probe on any broker, closed after the test."""
-    made: list[Probe] = []
-
-    def make(host: str, port: int, **kwargs: object) -> Probe:
-        made.append(Probe(host, port, **kwargs))  # type: ignore[arg-type]
-        return made[-1]
-
-    yield make
-    for p in made:
-        with contextlib.suppress(Exception):
-            p.close()
+    yield from closed_after(Probe)
 
 
 @pytest.fixture

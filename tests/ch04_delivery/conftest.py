@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 import paho.mqtt.client as mqtt
 import pytest
 
+from kata.core.fixtures import closed_after
+
 
 class ConnectionWatch:
     """A second handle on a client's TCP connection, to see when the BROKER ends it.
@@ -45,13 +47,4 @@ class ConnectionWatch:
 @pytest.fixture
 def watch_connection() -> Iterator[Callable[[mqtt.Client], ConnectionWatch]]:
     """watch_connection(client) -> a ConnectionWatch, released after the test."""
-    watches: list[ConnectionWatch] = []
-
-    def make(client: mqtt.Client) -> ConnectionWatch:
-        watch = ConnectionWatch(client)
-        watches.append(watch)
-        return watch
-
-    yield make
-    for watch in watches:
-        watch.close()
+    yield from closed_after(ConnectionWatch)
