@@ -1,6 +1,9 @@
-"""Other parties a test talks to: background calls, command line peers, silent servers.
+"""Other parties a test talks to: background calls, command line peers, servers that
+stay silent or answer as scripted, a relay that loses or cuts the link, an inbox.
 
-Everything here waits on events with timeouts; nothing sleeps.
+Everything here waits on events with timeouts; nothing sleeps. Every chapter's
+tests share these (fixtures in kata/core/fixtures.py), so a fake broker is
+written once and behaves the same in every chapter.
 """
 
 from __future__ import annotations
@@ -13,12 +16,19 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 
 from kata.core.brokers import _EXTRA_BIN_DIRS, LOOPBACK
 from kata.core.i18n import pick_language, t
+
+
+def _say(key: str, why: str = "", **fields: object) -> str:
+    """A line of messages.toml in the learner's language, with the test's `why` after it."""
+    said = t(key, pick_language(None), **fields)
+    return t("peers.with_why", pick_language(None), said=said, why=why) if why else said
 
 
 def in_background(fn: Callable[..., object], *args: object, **kwargs: object) -> Future:
@@ -75,14 +85,13 @@ class LineQueue(io.TextIOBase):
             try:
                 line = self.lines.get(timeout=timeout)
             except queue.Empty:
-                lang = pick_language(None)
-                raise TimeoutError(t("peers.no_line", lang, timeout=timeout, seen=seen)) from None
+                raise TimeoutError(_say("peers.no_line", timeout=timeout, seen=seen)) from None
             if line is _END:
                 self.lines.put(_END)
                 future = self._followed
                 if future is not None and future.exception() is not None:
                     raise future.exception()  # type: ignore[misc]
-                raise AssertionError(t("peers.returned_early", pick_language(None), seen=seen))
+                raise AssertionError(_say("peers.returned_early", seen=seen))
             assert isinstance(line, str)
             seen.append(line)
             if predicate(line):
@@ -182,31 +191,431 @@ def python_module(module: str, *args: str, cwd: Path | None = None) -> Peer:
     return Peer([sys.executable, "-u", "-m", module, *args], cwd=cwd)
 
 
-@contextlib.contextmanager
-def silent_server() -> Iterator[int]:
-    """A TCP port that accepts connections and never says a word of MQTT."""
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind((LOOPBACK, 0))
-    server.listen(16)
+# --- servers that are not quite brokers ---------------------------------------------
+
+
+def _serve(
+    server: socket.socket, name: str, handle: Callable[[socket.socket], None]
+) -> Callable[[], None]:
+    """Accept connections on `server`, each handled on its own thread; returns stop().
+
+    stop() ends the accept loop and every connection (shutdown wakes a recv()
+    blocked on another thread; close alone does not), then joins the threads.
+    """
+    stopping = threading.Event()
     accepted: list[socket.socket] = []
-    stop = threading.Event()
+    threads: list[threading.Thread] = []
+    server.settimeout(0.2)  # for platforms where shutdown() does not wake accept()
+
+    def handled(conn: socket.socket) -> None:
+        try:
+            handle(conn)
+        finally:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
 
     def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
+        while not stopping.is_set():
             try:
                 conn, _ = server.accept()
-                accepted.append(conn)
-            except OSError:
+            except OSError:  # the accept timeout, or closed
                 continue
+            conn.settimeout(None)
+            accepted.append(conn)
+            thread = threading.Thread(target=handled, args=(conn,), name=name, daemon=True)
+            threads.append(thread)
+            thread.start()
 
-    thread = threading.Thread(target=accept, name="kata-silent-server", daemon=True)
-    thread.start()
+    acceptor = threading.Thread(target=accept, name=f"{name}-accept", daemon=True)
+    acceptor.start()
+
+    def stop() -> None:
+        stopping.set()
+        with contextlib.suppress(OSError):
+            server.shutdown(socket.SHUT_RDWR)  # wakes accept() at once on Linux
+        acceptor.join(2)
+        server.close()
+        for conn in accepted:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for thread in threads:
+            thread.join(2)
+        for conn in accepted:
+            conn.close()
+
+    return stop
+
+
+@contextlib.contextmanager
+def silent_server(other_protocol: bytes = b"") -> Iterator[int]:
+    """A TCP port that accepts connections and never says a word of MQTT.
+
+    Each connection is held open in silence; with `other_protocol`, it gets
+    those bytes at once and is closed (an HTTP server's answer, say).
+    """
+
+    def hold(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            if other_protocol:
+                conn.sendall(other_protocol)
+                return  # and hang up
+            while conn.recv(4096):
+                pass  # whatever the client says goes unanswered
+
+    server = socket.create_server((LOOPBACK, 0), backlog=16)
+    stop = _serve(server, "kata-silent-server", hold)
     try:
         yield server.getsockname()[1]
     finally:
-        stop.set()
-        thread.join(2)
-        for conn in accepted:
-            conn.close()
-        server.close()
+        stop()
+
+
+# MQTT 3.1.1 control packet types (the high nibble of the first byte).
+CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = (
+    0x10,
+    0x20,
+    0x30,
+    0x40,
+    0x50,
+    0x60,
+    0x70,
+)
+SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK = 0x80, 0x90, 0xA0, 0xB0
+PINGREQ, PINGRESP, DISCONNECT = 0xC0, 0xD0, 0xE0
+CONNACK_SIZE = 4  # an MQTT 3.1.1 CONNACK is exactly 4 bytes
+
+
+def _recv_exactly(conn: socket.socket, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def read_packet(conn: socket.socket) -> tuple[int, int, bytes] | None:
+    """(packet type, flags, body) of the next MQTT packet; None when the peer closed."""
+    head = _recv_exactly(conn, 1)
+    if head is None:
+        return None
+    length, shift = 0, 0
+    while True:
+        byte = _recv_exactly(conn, 1)
+        if byte is None or shift > 21:
+            return None
+        length |= (byte[0] & 0x7F) << shift
+        shift += 7
+        if not byte[0] & 0x80:
+            break
+    body = _recv_exactly(conn, length)
+    return None if body is None else (head[0] & 0xF0, head[0] & 0x0F, body)
+
+
+def _subscribed_filters(body: bytes) -> int:
+    """How many topic filters a SUBSCRIBE carries (each gets a return code in the SUBACK)."""
+    count, at = 0, 2  # after the packet identifier
+    while at + 2 <= len(body):
+        at += 2 + int.from_bytes(body[at : at + 2], "big") + 1
+        count += 1
+    return max(count, 1)
+
+
+class ScriptedBroker:
+    """A tiny MQTT 3.1.1 server that answers the way a test tells it: late, refusing, or never.
+
+    Every answer comes after its delay in seconds, or never (None):
+    `connack_after`, `suback_after`, and `puback_after` (the PUBACK of a QoS 1
+    message, the PUBREC of a QoS 2 one). `connack_code` is the CONNACK's
+    return code (5: not authorized), `suback_code` the code of each filter
+    in the SUBACK (the granted QoS, or 0x80: refused). PINGREQ, UNSUBSCRIBE and
+    PUBREL are answered at once; DISCONNECT ends the connection.
+
+    `sent[name]` ("CONNACK", "SUBACK", "PUBACK", "PUBREC") is set just BEFORE
+    that answer is written: a client call that returned while it is not set
+    returned without the answer. Serves any number of connections.
+    """
+
+    def __init__(
+        self,
+        *,
+        connack_code: int = 0,
+        suback_code: int = 1,
+        connack_after: float | None = 0.0,
+        suback_after: float | None = 0.0,
+        puback_after: float | None = 0.0,
+    ) -> None:
+        self.connack_code, self.suback_code = connack_code, suback_code
+        self.connack_after, self.suback_after = connack_after, suback_after
+        self.puback_after = puback_after
+        self.sent = {name: threading.Event() for name in ("CONNACK", "SUBACK", "PUBACK", "PUBREC")}
+        self._closing = threading.Event()
+        server = socket.create_server((LOOPBACK, 0))
+        self.port: int = server.getsockname()[1]
+        self._stop = _serve(server, "kata-scripted-broker", self._talk)
+
+    def _answer(self, conn: socket.socket, name: str, after: float | None, packet: bytes) -> None:
+        if after is None:
+            return  # never
+        if after > 0 and self._closing.wait(after):
+            return  # the test ended first
+        self.sent[name].set()
+        conn.sendall(packet)
+
+    def _talk(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while packet := read_packet(conn):
+                kind, flags, body = packet
+                if kind == CONNECT:
+                    connack = bytes([CONNACK, 2, 0, self.connack_code])
+                    self._answer(conn, "CONNACK", self.connack_after, connack)
+                elif kind == SUBSCRIBE:
+                    codes = bytes([self.suback_code]) * _subscribed_filters(body)
+                    suback = bytes([SUBACK, 2 + len(codes)]) + body[:2] + codes
+                    self._answer(conn, "SUBACK", self.suback_after, suback)
+                elif kind == PUBLISH and (qos := (flags >> 1) & 3):
+                    topic_end = 2 + int.from_bytes(body[:2], "big")
+                    packet_id = body[topic_end : topic_end + 2]
+                    name, ack = ("PUBACK", PUBACK) if qos == 1 else ("PUBREC", PUBREC)
+                    self._answer(conn, name, self.puback_after, bytes([ack, 2]) + packet_id)
+                elif kind == PUBREL:
+                    conn.sendall(bytes([PUBCOMP, 2]) + body[:2])
+                elif kind == UNSUBSCRIBE:
+                    conn.sendall(bytes([UNSUBACK, 2]) + body[:2])
+                elif kind == PINGREQ:
+                    conn.sendall(bytes([PINGRESP, 0]))
+                elif kind == DISCONNECT:
+                    return
+
+    def close(self) -> None:
+        self._closing.set()
+        self._stop()
+
+    def __enter__(self) -> ScriptedBroker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --- a relay in front of the broker ---------------------------------------------------
+
+
+class Relay:
+    """A TCP relay in front of a broker that can lose, delay or cut what the broker says.
+
+    - `pass_back=N`: of what the broker says on each connection, only the
+      first N bytes reach the client (CONNACK_SIZE: the CONNACK gets through,
+      every PUBACK or PUBREC after it is lost, as on a network that fails
+      right after the PUBLISH went out). Everything the client sends arrives.
+    - `delay=S`: every chunk the broker sends reaches the client S seconds late.
+    - `cut()` drops every live connection and turns new ones away (accepted and
+      closed at once, as a load balancer in front of a dead broker does) until
+      `restore()`. `attempts` holds when each connection came, so tests measure
+      a client's backoff without sleeping.
+    """
+
+    def __init__(
+        self, host: str, port: int, *, pass_back: int | None = None, delay: float = 0.0
+    ) -> None:
+        self.target = (host, port)
+        self.pass_back, self.delay = pass_back, delay
+        self._server = socket.create_server((LOOPBACK, 0))
+        self._server.settimeout(0.1)  # lets close() end the accept loop everywhere
+        self.port: int = self._server.getsockname()[1]
+        self.attempts: list[float] = []  # time.monotonic() of every accepted connection
+        self._cond = threading.Condition()
+        self._down = False
+        self._cut_at_attempt = 0
+        self._closed = threading.Event()
+        self._live: list[tuple[socket.socket, socket.socket]] = []
+        self._sockets: list[socket.socket] = []
+        self._pumps: list[threading.Thread] = []
+        self._from_broker: list[threading.Thread] = []
+        self._hung_up = threading.Event()
+        self._accepter = threading.Thread(target=self._accept, name="kata-relay", daemon=True)
+        self._accepter.start()
+
+    # --- test side ---------------------------------------------------------
+    def cut(self) -> None:
+        """Drop every live connection and turn new ones away until restore()."""
+        with self._cond:
+            self._down = True
+            self._cut_at_attempt = len(self.attempts)
+            self._hung_up.clear()
+            live, self._live = self._live, []
+        for client, upstream in live:
+            with contextlib.suppress(OSError):
+                upstream.shutdown(socket.SHUT_RDWR)
+            # Half-close towards the client: it reads EOF, and we see when it
+            # closes its end, i.e. when it noticed the loss.
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_WR)
+
+    def restore(self) -> None:
+        with self._cond:
+            self._down = False
+
+    def wait_hung_up(self, timeout: float = 5.0) -> None:
+        """Block until the client closed a connection that cut() dropped."""
+        if not self._hung_up.wait(timeout):
+            raise AssertionError(_say("peers.relay.no_hang_up", timeout=timeout))
+
+    def wait_attempts(self, count: int, timeout: float, why: str = "") -> list[float]:
+        """The times of the first `count` connection attempts since the last cut()."""
+        with self._cond:
+            first = self._cut_at_attempt
+            if not self._cond.wait_for(lambda: len(self.attempts) - first >= count, timeout):
+                got = len(self.attempts) - first
+                raise AssertionError(
+                    _say("peers.relay.attempts", why, got=got, timeout=timeout, count=count)
+                )
+            return list(self.attempts[first : first + count])
+
+    def broker_closed_all(self, timeout: float) -> bool:
+        """True once the broker ended every connection made through the relay.
+
+        Mosquitto closes a connection after it handled the DISCONNECT, and it
+        handles a client's packets in order: by then it has handled everything
+        the client sent before.
+        """
+        deadline = time.monotonic() + timeout
+        for pump in list(self._from_broker):
+            pump.join(max(0.0, deadline - time.monotonic()))
+        return bool(self._from_broker) and not any(p.is_alive() for p in self._from_broker)
+
+    def close(self) -> None:
+        self._closed.set()
+        with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)  # wakes accept() at once on Linux
+        self.cut()
+        self._accepter.join(2)
+        self._server.close()
+        # Whatever is still open ends now; each pump closes the socket it reads.
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for pump in self._pumps:
+            pump.join(2)
+        for sock in self._sockets:
+            sock.close()
+
+    def __enter__(self) -> Relay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- relay threads -----------------------------------------------------
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._cond:
+                self.attempts.append(time.monotonic())
+                self._cond.notify_all()
+                down = self._down
+            if down:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            client.settimeout(None)
+            upstream.settimeout(None)
+            with self._cond:
+                self._live.append((client, upstream))
+                self._sockets += [client, upstream]
+            up = self._start_pump(client, upstream, from_client=True)
+            down_pump = self._start_pump(upstream, client, from_client=False)
+            self._pumps += [up, down_pump]
+            self._from_broker.append(down_pump)
+
+    def _start_pump(
+        self, src: socket.socket, dst: socket.socket, *, from_client: bool
+    ) -> threading.Thread:
+        pump = threading.Thread(
+            target=self._pump, args=(src, dst, from_client), name="kata-relay", daemon=True
+        )
+        pump.start()
+        return pump
+
+    def _pump(self, src: socket.socket, dst: socket.socket, from_client: bool) -> None:
+        passed = 0
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                if not from_client:
+                    if self.delay and self._closed.wait(self.delay):
+                        break
+                    if self.pass_back is not None:
+                        data = data[: max(0, self.pass_back - passed)]
+                        passed += len(data)
+                if data:
+                    dst.sendall(data)
+        if from_client:
+            # The client closed its end (or reset it): it noticed.
+            self._hung_up.set()
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+        src.close()
+
+
+# --- a callback that records ---------------------------------------------------------
+
+
+class Inbox:
+    """A callback that records every call, so tests wait on it instead of sleeping.
+
+    Pass it where an exercise wants a handler (handler(topic, text),
+    callback(topic, msg)); `calls` holds every call's arguments in order,
+    `next()` and `wait_for()` wait for the next ones. With `fail_on`, a call
+    whose last argument is in it raises ValueError after it is recorded:
+    a handler that fails.
+    """
+
+    def __init__(self, fail_on: frozenset[object] | set[object] = frozenset()) -> None:
+        self.calls: list[tuple[object, ...]] = []
+        self.fail_on = fail_on
+        self._queue: queue.Queue[tuple[object, ...]] = queue.Queue()
+
+    def __call__(self, *args: object) -> None:
+        self.calls.append(args)
+        self._queue.put(args)
+        if args and args[-1] in self.fail_on:
+            raise ValueError(f"the handler does not like {args[-1]!r}")
+
+    def next_or_none(self, timeout: float = 5.0) -> tuple[object, ...] | None:
+        """The next call's arguments, or None when no call comes within `timeout`."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def next(self, timeout: float = 5.0, why: str = "") -> tuple[object, ...]:
+        """The next call's arguments; AssertionError (saying `why`) when none comes."""
+        call = self.next_or_none(timeout)
+        if call is None:
+            raise AssertionError(_say("peers.inbox.not_called", why, timeout=timeout))
+        return call
+
+    def wait_for(self, last: object, timeout: float = 5.0, why: str = "") -> tuple[object, ...]:
+        """Skip calls until one whose last argument is `last`; AssertionError after `timeout`."""
+        deadline = time.monotonic() + timeout
+        seen: list[object] = []
+        while True:
+            call = self.next_or_none(max(0.0, deadline - time.monotonic()))
+            if call is None:
+                raise AssertionError(
+                    _say("peers.inbox.missing", why, wanted=last, timeout=timeout, seen=seen)
+                )
+            if call and call[-1] == last:
+                return call
+            seen.append(call[-1] if call else None)

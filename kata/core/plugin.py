@@ -1,4 +1,4 @@
-"""The kata's pytest plugin: options, broker fixtures, friendly failure reports.
+"""The kata's pytest plugin: options, hooks, friendly failure reports (fixtures: fixtures.py).
 
 Loaded by the repository's conftest.py. What a learner sees:
 - which broker runs the tests, printed before the first test;
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import _thread
 import contextlib
-import hashlib
 import os
 import random
 import shutil
@@ -25,7 +24,6 @@ import sys
 import tempfile
 import threading
 import traceback
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +39,6 @@ from kata.core.catalog import load as load_catalog
 from kata.core.i18n import mark as mark_word
 from kata.core.i18n import pick_language
 from kata.core.i18n import t as translate
-from kata.core.probe import Probe
 from kata.core.results import (
     MESSAGE_CAP,
     OUTPUT_CAP,
@@ -116,6 +113,9 @@ class KataState:
 
 
 STATE = pytest.StashKey[KataState]()
+# The tests' fixtures live in kata/core/fixtures.py, which reads STATE: loaded
+# by name with this plugin, so that neither module imports the other both ways.
+pytest_plugins = ["kata.core.fixtures"]
 # The language of what the harness says (--lang of `kata`, KATA_LANG, the locale).
 _LANG = "en"
 
@@ -315,138 +315,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         # after the summary (which named it): the results are written, end now.
         ours = any(where is not None for _, where in blocking)
         guards.hard_exit(state.exitstatus or (pytest.ExitCode.TESTS_FAILED if ours else 0))
-
-
-# --- fixtures ---------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def broker(pytestconfig: pytest.Config) -> Broker:
-    """The session's broker: anonymous `port`, plus `auth_port` and `tls_port`."""
-    return pytestconfig.stash[STATE].session_broker()
-
-
-@pytest.fixture
-def broker_factory(
-    broker: Broker, pytestconfig: pytest.Config, tmp_path: Path
-) -> Iterator[Callable[..., Broker]]:
-    """Start private brokers (same kind as the session's) for tests that stop one.
-
-    broker_factory(listeners=("mqtt",), port=None, persistence=False,
-                   users=None, acl=None, extra="", config_text=None, kind=None)
-
-    Returns a Broker with stop(), start() (same ports), kill(), alive(),
-    log_tail(); each is closed after the test. kind="local" asks for the
-    mosquitto binary whatever the session uses (skips when it is missing).
-    """
-    if broker.kind == "external":
-        pytest.skip(_t("skip.private_broker"))
-    started: list[Broker] = []
-    workdirs: list[Path] = []
-
-    def start(kind: str | None = None, **kwargs: object) -> Broker:
-        if kind == "local" and brokers.find_mosquitto() is None:
-            pytest.skip(_t("skip.needs_mosquitto"))
-        choice = Choice(kind or broker.kind, "private")
-        kwargs.setdefault("listeners", ("mqtt",))
-        workdir = tmp_path / f"broker{len(workdirs)}"
-        workdirs.append(workdir)
-        private = brokers.start(choice, workdir, **kwargs)
-        started.append(private)
-        return private
-
-    yield start
-    for private in started:
-        with contextlib.suppress(Exception):
-            private.close()
-    for workdir in workdirs:
-        # Its key and password file: pytest keeps temp folders after the run.
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _test_key(request: pytest.FixtureRequest) -> str:
-    return hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:8]
-
-
-@pytest.fixture
-def topic(request: pytest.FixtureRequest, broker: Broker) -> Iterator[str]:
-    """A topic prefix no other test uses; retained messages under it are cleared after."""
-    prefix = f"kata/{_test_key(request)}/{uuid.uuid4().hex[:6]}"
-    yield prefix
-    if broker.kind == "external" and broker.username is None and broker.tls:
-        return
-    with contextlib.suppress(Exception), _probe_for(broker) as cleaner:
-        cleaner.subscribe(f"{prefix}/#", qos=1)
-        cleaner.subscribe(prefix, qos=1)
-        retained = {m.topic for m in cleaner.settle() if m.retain}
-        for name in retained:
-            cleaner.publish(name, b"", qos=1, retain=True)
-
-
-@pytest.fixture
-def client_id(request: pytest.FixtureRequest) -> Callable[[str], str]:
-    """client_id("sub") -> an id unique to this test and call."""
-    key = _test_key(request)
-
-    def make(role: str = "client") -> str:
-        return f"kata-{key}-{role}-{uuid.uuid4().hex[:6]}"
-
-    return make
-
-
-def _probe_for(broker: Broker, **kwargs: object) -> Probe:
-    if broker.kind == "external":
-        kwargs.setdefault("username", broker.username)
-        kwargs.setdefault("password", broker.password)
-        kwargs.setdefault("tls", broker.tls)
-    return Probe(broker.host, broker.port, **kwargs)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def probe_factory(broker: Broker) -> Iterator[Callable[..., Probe]]:
-    """probe_factory(**Probe kwargs) -> a connected recording client, closed after the test."""
-    made: list[Probe] = []
-
-    def make(**kwargs: object) -> Probe:
-        port = kwargs.pop("port", None)
-        # On another listener of the session broker, or on the anonymous one.
-        p = (
-            Probe(broker.host, port, **kwargs)  # type: ignore[arg-type]
-            if port is not None
-            else _probe_for(broker, **kwargs)
-        )
-        made.append(p)
-        return p
-
-    yield make
-    for p in made:
-        with contextlib.suppress(Exception):
-            p.close()
-
-
-@pytest.fixture
-def probe(probe_factory: Callable[..., Probe]) -> Probe:
-    """A connected recording client on the session broker (like caplog, for MQTT)."""
-    return probe_factory()
-
-
-@pytest.fixture
-def no_thread_leak() -> Iterator[Callable[[], None]]:
-    """Call the yielded check after the code under test returned: no new paho thread may live."""
-    before = set(threading.enumerate())
-
-    def check(grace: float = 1.0) -> None:
-        leaked = [
-            t
-            for t in threading.enumerate()
-            if t not in before and t.name.startswith("paho-mqtt-client")
-        ]
-        for thread in leaked:
-            thread.join(grace / max(1, len(leaked)))
-        alive = [thread.name for thread in leaked if thread.is_alive()]
-        assert not alive, _t("thread_leak", alive=alive)
-
-    yield check
 
 
 class EarlierHang(Exception):

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator
 from concurrent import futures
 
 import pytest
-from _ch01_expect import expect_raise
 
 from kata import exercise
 from kata.core.brokers import free_port
+from kata.core.expect import expect_raises, nothing_listens
 from kata.core.i18n import teach
 from kata.core.peers import in_background, silent_server
 
@@ -74,15 +74,14 @@ def test_send_publishes_the_text_to_the_topic(broker, topic, probe, qos) -> None
 
 
 def test_send_to_a_closed_port_raises_oserror(no_thread_outlives) -> None:
-    error = expect_raise(
+    error = expect_raises(
         OSError,
         first_message.send,
         "127.0.0.1",
         free_port(),
         "kata/nowhere",
         "x",
-        why_en="no broker listens on that port: the connection is refused at once",
-        why_ja="そのポートではブローカーが待ち受けていないので、接続はすぐに拒否されます",
+        why=nothing_listens(),
     )
     assert not isinstance(error, TimeoutError), "no broker: the connection is refused"
     no_thread_outlives()
@@ -161,15 +160,17 @@ def test_receive_times_out_when_the_filter_does_not_match(
     broker, topic, probe, suffix, why_en, why_ja
 ) -> None:
     _retain(probe, f"{topic}/sensors/kitchen/temperature", b"21.5")
-    error = expect_raise(
+    error = expect_raises(
         TimeoutError,
         first_message.receive,
         broker.host,
         broker.port,
         f"{topic}/{suffix}",
         0.3,
-        why_en=f"'{suffix}' does not match 'sensors/kitchen/temperature' ({why_en})",
-        why_ja=f"'{suffix}' は 'sensors/kitchen/temperature' にマッチしません ({why_ja})",
+        why=teach(
+            en=f"'{suffix}' does not match 'sensors/kitchen/temperature' ({why_en})",
+            ja=f"'{suffix}' は 'sensors/kitchen/temperature' にマッチしません ({why_ja})",
+        ),
     )
     assert f"{topic}/{suffix}" in str(error), f"name the filter in the TimeoutError: {error!r}"
 
@@ -177,15 +178,16 @@ def test_receive_times_out_when_the_filter_does_not_match(
 def test_receive_times_out_naming_the_filter(broker, topic, no_thread_outlives) -> None:
     wanted = f"{topic}/nobody/publishes/here"
     started = time.monotonic()
-    error = expect_raise(
+    error = expect_raises(
         TimeoutError,
         first_message.receive,
         broker.host,
         broker.port,
         wanted,
         timeout=0.3,
-        why_en="nobody publishes on that filter",
-        why_ja="そのフィルターには誰もパブリッシュしません",
+        why=teach(
+            en="nobody publishes on that filter", ja="そのフィルターには誰もパブリッシュしません"
+        ),
     )
     took = time.monotonic() - started
     assert took < 2.3, f"receive(timeout=0.3) should give up after about 0.3 s, took {took:.1f} s"
@@ -201,16 +203,18 @@ def test_receive_times_out_naming_the_filter(broker, topic, no_thread_outlives) 
 def test_receive_from_a_server_that_never_answers_times_out(no_thread_outlives) -> None:
     with silent_server() as port:
         started = time.monotonic()
-        expect_raise(
+        expect_raises(
             TimeoutError,
             first_message.receive,
             "127.0.0.1",
             port,
             "kata/silent",
             timeout=0.3,
-            why_en="the server accepts TCP but never answers MQTT: no CONNACK, no message",
-            why_ja="サーバーは TCP を受け付けますが MQTT では何も答えません。"
-            "CONNACK もメッセージも来ません",
+            why=teach(
+                en="the server accepts TCP but never answers MQTT: no CONNACK, no message",
+                ja="サーバーは TCP を受け付けますが MQTT では何も答えません。"
+                "CONNACK もメッセージも来ません",
+            ),
         )
         took = time.monotonic() - started
     no_thread_outlives()
@@ -224,15 +228,14 @@ def test_receive_from_a_server_that_never_answers_times_out(no_thread_outlives) 
 
 
 def test_receive_from_a_closed_port_raises_oserror(no_thread_outlives) -> None:
-    error = expect_raise(
+    error = expect_raises(
         OSError,
         first_message.receive,
         "127.0.0.1",
         free_port(),
         "kata/nowhere",
         timeout=2.0,
-        why_en="no broker listens on that port: the connection is refused at once",
-        why_ja="そのポートではブローカーが待ち受けていないので、接続はすぐに拒否されます",
+        why=nothing_listens(),
     )
     assert not isinstance(error, TimeoutError), (
         "no broker listens: connect() raises ConnectionRefusedError at once; do not wait"

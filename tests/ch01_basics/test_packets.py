@@ -5,13 +5,13 @@ from __future__ import annotations
 import socket
 
 import pytest
-from _ch01_expect import expect_raise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kata import exercise
 from kata.core.brokers import free_port
-from kata.core.peers import silent_server
+from kata.core.expect import expect_connack_timeout, expect_raises, nothing_listens
+from kata.core.i18n import teach
 
 packets = exercise("ch01_basics.packets")
 
@@ -59,12 +59,14 @@ def test_decode_remaining_length_at_the_byte_boundaries(value, wire) -> None:
 
 @pytest.mark.parametrize("value", [-1, MAX + 1, 2**32])
 def test_encode_rejects_values_outside_the_range(value) -> None:
-    error = expect_raise(
+    error = expect_raises(
         ValueError,
         packets.encode_remaining_length,
         value,
-        why_en="a remaining length is 0..268435455 (4 bytes of 7 bits)",
-        why_ja="Remaining Length は 0..268435455 です (7 ビットずつ 4 バイト)",
+        why=teach(
+            en="a remaining length is 0..268435455 (4 bytes of 7 bits)",
+            ja="Remaining Length は 0..268435455 です (7 ビットずつ 4 バイト)",
+        ),
     )
     assert str(error), "say why: the range is 0..268435455"
 
@@ -75,24 +77,28 @@ def test_encode_rejects_values_outside_the_range(value) -> None:
     ids=["empty", "one-byte-says-more", "two-bytes-say-more", "three-bytes-say-more"],
 )
 def test_decode_rejects_truncated_input(wire) -> None:
-    error = expect_raise(
+    error = expect_raises(
         ValueError,
         packets.decode_remaining_length,
         bytes.fromhex(wire),
-        why_en="the data ends while 0x80 says more bytes follow",
-        why_ja="0x80 が「まだ続く」と言っているのに、データが終わっています",
+        why=teach(
+            en="the data ends while 0x80 says more bytes follow",
+            ja="0x80 が「まだ続く」と言っているのに、データが終わっています",
+        ),
     )
     assert str(error), "say why: the data ends while 0x80 says more bytes follow"
 
 
 @pytest.mark.parametrize("wire", ["ff ff ff ff 01", "80 80 80 80 00", "ff ff ff ff"])
 def test_decode_rejects_a_fifth_byte(wire) -> None:
-    error = expect_raise(
+    error = expect_raises(
         ValueError,
         packets.decode_remaining_length,
         bytes.fromhex(wire),
-        why_en="a remaining length has at most 4 bytes: the 4th still has 0x80 set",
-        why_ja="Remaining Length は最大 4 バイトですが、4 バイト目にまだ 0x80 が立っています",
+        why=teach(
+            en="a remaining length has at most 4 bytes: the 4th still has 0x80 set",
+            ja="Remaining Length は最大 4 バイトですが、4 バイト目にまだ 0x80 が立っています",
+        ),
     )
     assert str(error), "say why: a remaining length has at most 4 bytes"
 
@@ -195,7 +201,7 @@ KEEPALIVE = (
 )
 def test_connect_packet_rejects_what_the_spec_forbids(kwargs, rule) -> None:
     why_en, why_ja = rule
-    expect_raise(ValueError, packets.connect_packet, **kwargs, why_en=why_en, why_ja=why_ja)
+    expect_raises(ValueError, packets.connect_packet, **kwargs, why=teach(en=why_en, ja=why_ja))
 
 
 def test_publish_packet_byte_for_byte() -> None:
@@ -224,13 +230,15 @@ def test_publish_packet_with_a_large_payload() -> None:
 
 @pytest.mark.parametrize("bad", ["", "a/+", "a/#"])
 def test_publish_packet_rejects_invalid_topic_names(bad) -> None:
-    expect_raise(
+    expect_raises(
         ValueError,
         packets.publish_packet,
         bad,
         b"x",
-        why_en="a topic name is not empty and holds no wildcard ('+', '#')",
-        why_ja="トピック名は空ではなく、ワイルドカード ('+'、'#') を含みません",
+        why=teach(
+            en="a topic name is not empty and holds no wildcard ('+', '#')",
+            ja="トピック名は空ではなく、ワイルドカード ('+'、'#') を含みません",
+        ),
     )
 
 
@@ -289,7 +297,7 @@ def test_raw_publish_twice_with_the_same_client_id(broker, topic, probe, client_
 @pytest.mark.needs_listener("auth")
 def test_raw_publish_refused_carries_the_connack_return_code(broker, topic, probe, client_id):
     probe.subscribe(f"{topic}/refused", qos=0)
-    exc = expect_raise(
+    exc = expect_raises(
         ConnectionRefusedError,
         packets.raw_publish,
         broker.host,
@@ -297,8 +305,10 @@ def test_raw_publish_refused_carries_the_connack_return_code(broker, topic, prob
         f"{topic}/refused",
         b"x",
         client_id("anon"),
-        why_en="the password listener answers an anonymous CONNECT with return code 5",
-        why_ja="パスワードが必要なリスナーは、匿名の CONNECT に戻りコード 5 で答えます",
+        why=teach(
+            en="the password listener answers an anonymous CONNECT with return code 5",
+            ja="パスワードが必要なリスナーは、匿名の CONNECT に戻りコード 5 で答えます",
+        ),
     )
     carried = {getattr(exc, "return_code", None), exc.errno, exc.args[0] if exc.args else None}
     assert 5 in carried, (
@@ -309,7 +319,7 @@ def test_raw_publish_refused_carries_the_connack_return_code(broker, topic, prob
 
 
 def test_raw_publish_to_a_closed_port_raises_oserror() -> None:
-    expect_raise(
+    expect_raises(
         OSError,
         packets.raw_publish,
         "127.0.0.1",
@@ -318,26 +328,17 @@ def test_raw_publish_to_a_closed_port_raises_oserror() -> None:
         b"x",
         "kata-raw",
         2.0,
-        why_en="nothing listens on that port, so the connection is refused",
-        why_ja="そのポートでは何も待ち受けていないので、接続は拒否されます",
+        why=nothing_listens(),
     )
 
 
-def test_raw_publish_times_out_naming_connack() -> None:
-    with silent_server() as port:
-        error = expect_raise(
-            TimeoutError,
-            packets.raw_publish,
-            "127.0.0.1",
-            port,
-            "kata/silent",
-            b"x",
-            "kata-raw",
-            timeout=0.2,
-            why_en="the server accepts TCP but never sends a CONNACK",
-            why_ja="サーバーは TCP を受け付けますが、CONNACK を送ってきません",
-        )
-    assert "CONNACK" in str(error), (
-        f"say what did not happen, e.g. 'no CONNACK within 0.2 s from 127.0.0.1:{port}'; "
-        f"got {error!r}"
+def test_raw_publish_times_out_naming_connack(silent_server) -> None:
+    expect_connack_timeout(
+        packets.raw_publish,
+        "127.0.0.1",
+        silent_server,
+        "kata/silent",
+        b"x",
+        "kata-raw",
+        timeout=0.2,
     )

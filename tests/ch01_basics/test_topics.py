@@ -10,12 +10,12 @@ import itertools
 import uuid
 
 import pytest
-from _ch01_expect import expect_raise
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paho.mqtt.client import topic_matches_sub
 
 from kata import exercise
+from kata.core.expect import expect_raises
 from kata.core.i18n import teach
 
 topics = exercise("ch01_basics.topics")
@@ -169,7 +169,7 @@ WHY_JA = {
 
 def _rejected(call, *args: str, why: str) -> BaseException:
     """The ValueError that call(*args) raises; a failure naming the input and the rule if none."""
-    return expect_raise(ValueError, call, *args, why_en=why, why_ja=WHY_JA[why])
+    return expect_raises(ValueError, call, *args, why=teach(en=why, ja=WHY_JA[why]))
 
 
 def _names_the_rule(error: BaseException, words: tuple[str, ...], why: str) -> None:

@@ -1,32 +1,23 @@
-"""Chapter 2 test helpers: probes on any broker, configs a test can run."""
+"""Chapter 2 test helpers: probes on any broker, configs a test can run, an HTTP server."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
-import threading
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from kata.core.brokers import LOOPBACK
+from kata.core.fixtures import closed_after
+from kata.core.peers import silent_server
 from kata.core.probe import Probe
+
+HTTP_400 = b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
 
 
 @pytest.fixture
 def connect() -> Iterator[Callable[..., Probe]]:
     """connect(host, port, **Probe kwargs) -> a Probe on any broker, closed after the test."""
-    made: list[Probe] = []
-
-    def make(host: str, port: int, **kwargs: object) -> Probe:
-        made.append(Probe(host, port, **kwargs))  # type: ignore[arg-type]
-        return made[-1]
-
-    yield make
-    for p in made:
-        with contextlib.suppress(Exception):
-            p.close()
+    yield from closed_after(Probe)
 
 
 @pytest.fixture
@@ -52,24 +43,5 @@ def runnable() -> Callable[[str], str]:
 @pytest.fixture
 def http_server() -> Iterator[int]:
     """A port that is open and answers at once, in another protocol: HTTP 400, then close."""
-    server = socket.create_server((LOOPBACK, 0))
-    server.settimeout(0.1)
-    stop = threading.Event()
-
-    def answer() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            with conn, contextlib.suppress(OSError):
-                conn.sendall(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-
-    thread = threading.Thread(target=answer, name="kata-http-server", daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(2)
-        server.close()
+    with silent_server(other_protocol=HTTP_400) as port:
+        yield port

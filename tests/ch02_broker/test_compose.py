@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import warnings
 from pathlib import Path, PureWindowsPath
@@ -13,6 +14,7 @@ import yaml
 from kata import exercise
 from kata.core.brokers import LOOPBACK, Broker, free_port, wait_ready
 from kata.core.catalog import ROOT
+from kata.core.expect import expect_raises
 from kata.core.i18n import teach
 
 compose = exercise("ch02_broker.compose")
@@ -148,13 +150,18 @@ def test_each_call_gives_a_fresh_mapping() -> None:
     ids=["port-0", "port-65536", "port-negative", "bind-localhost", "bind-with-port"],
 )
 def test_compose_service_rejects_what_docker_would_not_take(options, rule) -> None:
-    given = ", ".join(f"{key}={value!r}" for key, value in options.items())
-    with pytest.raises(ValueError, match=rule):
-        compose.compose_service("./config", "./data", "./log", **options)
-        pytest.fail(
-            f"compose_service(..., {given}) should raise ValueError naming the {rule} "
-            "(call check_arguments first)"
-        )
+    error = expect_raises(
+        ValueError,
+        compose.compose_service, "./config", "./data", "./log", **options,
+        why=teach(
+            en=f"Docker would not take this {rule} (call check_arguments first)",
+            ja=f"Docker はこの {rule} を受け付けません (先に check_arguments を呼びます)",
+        ),
+    )  # fmt: skip
+    assert re.search(rule, str(error)), teach(
+        en=f"the ValueError should name the {rule}; got {str(error)!r}",
+        ja=f"ValueError のメッセージには {rule} を書きます。実際は {str(error)!r} でした",
+    )
 
 
 @pytest.mark.needs_private_broker

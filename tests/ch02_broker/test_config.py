@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from kata import exercise
 from kata.core.brokers import connack_code, free_port
 from kata.core.catalog import ROOT
+from kata.core.expect import expect_raises
 from kata.core.i18n import teach
 from kata.core.mosquitto import password_line
 
@@ -91,11 +92,16 @@ def test_without_persistence_there_is_no_persistence_location() -> None:
     ids=["port-0", "port-65536", "newline-in-log-file", "newline-in-password-file", "no-one"],
 )
 def test_render_rejects_a_config_that_would_not_work(options, rule) -> None:
-    with pytest.raises(ValueError) as raised:
-        config.render_config(**options)
-        pytest.fail(f"render_config({options!r}) should raise ValueError about the {rule}")
-    assert rule in str(raised.value).lower(), (
-        f"the message should name the rule (mention {rule!r}); got {str(raised.value)!r}"
+    error = expect_raises(
+        ValueError,
+        config.render_config,
+        **options,
+        why=teach(
+            en=f"Mosquitto would not run it ({rule})", ja=f"Mosquitto はこれでは動きません ({rule})"
+        ),
+    )
+    assert rule in str(error).lower(), (
+        f"the message should name the rule (mention {rule!r}); got {str(error)!r}"
     )
 
 

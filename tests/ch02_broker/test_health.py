@@ -9,8 +9,9 @@ import pytest
 
 from kata import exercise
 from kata.core.brokers import LOOPBACK, free_port
+from kata.core.expect import expect_connack_timeout, expect_raises
 from kata.core.i18n import teach
-from kata.core.peers import in_background, silent_server
+from kata.core.peers import in_background
 
 health = exercise("ch02_broker.health")
 
@@ -40,18 +41,17 @@ def test_connack_code_of_a_refusal(broker) -> None:
 
 
 def test_connack_code_rejects_a_server_that_speaks_another_protocol(http_server) -> None:
-    with pytest.raises(OSError) as raised:
-        health.connack_code(LOOPBACK, http_server, 2.0)
-        pytest.fail(
-            teach(
-                en=f"127.0.0.1:{http_server} answers 'HTTP/1.0 400 ...', not a CONNACK "
-                "(0x20 0x02 ...): connack_code should raise ConnectionError",
-                ja=f"127.0.0.1:{http_server} の答えは 'HTTP/1.0 400 ...' で、CONNACK "
-                "(0x20 0x02 ...) ではありません: "
-                "connack_code は ConnectionError を送出するはずです",
-            )
-        )
-    error = raised.value
+    error = expect_raises(
+        OSError,
+        health.connack_code, LOOPBACK, http_server, 2.0,
+        why=teach(
+            en=f"127.0.0.1:{http_server} answers 'HTTP/1.0 400 ...', not a CONNACK "
+            "(0x20 0x02 ...): connack_code should raise ConnectionError",
+            ja=f"127.0.0.1:{http_server} の答えは 'HTTP/1.0 400 ...' で、CONNACK "
+            "(0x20 0x02 ...) ではありません: "
+            "connack_code は ConnectionError を送出するはずです",
+        ),
+    )  # fmt: skip
     assert isinstance(error, ConnectionError) and not isinstance(error, TimeoutError), teach(
         en="the server answered at once, and not with 0x20 0x02: raise ConnectionError "
         f"(then wait_for_broker tries again); got {error!r}",
@@ -60,18 +60,23 @@ def test_connack_code_rejects_a_server_that_speaks_another_protocol(http_server)
     )
 
 
-def test_connack_code_gives_up_on_a_silent_server() -> None:
-    with silent_server() as port:
-        began = time.monotonic()
-        with pytest.raises(OSError) as raised:
-            health.connack_code(LOOPBACK, port, 0.2)
-            pytest.fail(f"127.0.0.1:{port} never answers: connack_code should time out")
-        took = time.monotonic() - began
-    assert isinstance(raised.value, TimeoutError), teach(
+def test_connack_code_gives_up_on_a_silent_server(silent_server) -> None:
+    began = time.monotonic()
+    error = expect_raises(
+        OSError,
+        health.connack_code, LOOPBACK, silent_server, 0.2,
+        why=teach(
+            en=f"127.0.0.1:{silent_server} never answers: connack_code should time out",
+            ja=f"127.0.0.1:{silent_server} は何も答えません: "
+            "connack_code はタイムアウトするはずです",
+        ),
+    )  # fmt: skip
+    took = time.monotonic() - began
+    assert isinstance(error, TimeoutError), teach(
         en="a silent server: the socket's timeout ends the recv with TimeoutError "
-        f"(socket.timeout); got {raised.value!r}",
+        f"(socket.timeout); got {error!r}",
         ja="何も答えないサーバー: ソケットのタイムアウトで recv が TimeoutError "
-        f"(socket.timeout) になって終わります。結果: {raised.value!r}",
+        f"(socket.timeout) になって終わります。結果: {error!r}",
     )
     assert took <= 1.0, teach(
         en=f"timeout=0.2 bounds the connect and every recv; it took {took:.2f} s "
@@ -137,53 +142,45 @@ def test_a_broker_that_starts_late_is_found(broker_factory) -> None:
 def test_a_closed_port_times_out_close_to_the_timeout() -> None:
     port = free_port()
     began = time.monotonic()
-    with pytest.raises(TimeoutError) as raised:
-        health.wait_for_broker("127.0.0.1", port, timeout=0.2)
-        pytest.fail(f"nothing listens on 127.0.0.1:{port}: expected TimeoutError")
+    expect_connack_timeout(
+        health.wait_for_broker, "127.0.0.1", port, timeout=0.2,
+        why=teach(
+            en="nothing listens there: the broker is not ready",
+            ja="そこでは何も待ち受けていません: ブローカーは準備できていません",
+        ),
+    )  # fmt: skip
     took = time.monotonic() - began
-    assert 0.18 <= took <= 1.2, (
-        f"with timeout=0.2 keep trying until about 0.2 s have passed, then raise; took {took:.2f} s"
-    )
-    assert "CONNACK" in str(raised.value), (
-        f"say what did not happen, e.g. 'no CONNACK from 127.0.0.1:{port} within 0.2 s'; "
-        f"got {raised.value!r}"
+    assert 0.18 <= took <= 1.2, teach(
+        en="with timeout=0.2 keep trying until about 0.2 s have passed, then raise; "
+        f"took {took:.2f} s",
+        ja="timeout=0.2 なら、約 0.2 秒が過ぎるまで試し続けてから例外を送出します。"
+        f"かかった時間: {took:.2f} 秒",
     )
 
 
-def test_a_silent_tcp_server_is_not_ready(no_thread_leak) -> None:
+def test_a_silent_tcp_server_is_not_ready(silent_server, no_thread_leak) -> None:
     # It accepts the connection, so the port is open; it never sends a CONNACK.
-    with silent_server() as port:
-        began = time.monotonic()
-        with pytest.raises(TimeoutError) as raised:
-            health.wait_for_broker("127.0.0.1", port, timeout=0.2)
-            pytest.fail(
-                teach(
-                    en=f"127.0.0.1:{port} accepts TCP but never answers MQTT: not ready, "
-                    "expected TimeoutError",
-                    ja=f"127.0.0.1:{port} は TCP 接続を受け付けますが MQTT で答えません: "
-                    "準備完了ではないので TimeoutError になるはずです",
-                )
-            )
-        took = time.monotonic() - began
+    began = time.monotonic()
+    expect_connack_timeout(health.wait_for_broker, "127.0.0.1", silent_server, timeout=0.2)
+    took = time.monotonic() - began
     assert took <= 1.2, teach(
         en=f"a silent server must not hold you past the timeout (0.2 s): {took:.2f} s",
         ja=f"何も答えないサーバーに timeout (0.2 秒) を越えて待たされてはいけません: {took:.2f} 秒",
     )
-    assert "CONNACK" in str(raised.value), f"name the missing CONNACK; got {raised.value!r}"
     no_thread_leak()
 
 
 def test_a_server_that_speaks_another_protocol_is_not_ready(http_server) -> None:
-    with pytest.raises(TimeoutError):
-        health.wait_for_broker(LOOPBACK, http_server, timeout=0.3)
-        pytest.fail(
-            teach(
-                en=f"127.0.0.1:{http_server} is an open port that answers in HTTP: "
-                "an open port is not a broker, expected TimeoutError",
-                ja=f"127.0.0.1:{http_server} は開いていて HTTP で答えるポートです: "
-                "ポートが開いているだけではブローカーではないので、TimeoutError になるはずです",
-            )
-        )
+    expect_raises(
+        TimeoutError,
+        health.wait_for_broker, LOOPBACK, http_server, timeout=0.3,
+        why=teach(
+            en=f"127.0.0.1:{http_server} is an open port that answers in HTTP: "
+            "an open port is not a broker",
+            ja=f"127.0.0.1:{http_server} は開いていて HTTP で答えるポートです: "
+            "ポートが開いているだけではブローカーではありません",
+        ),
+    )  # fmt: skip
 
 
 @pytest.mark.needs_listener("auth")

@@ -6,6 +6,7 @@ import pytest
 
 from kata import exercise
 from kata.core.brokers import free_port
+from kata.core.expect import expect_raises, nothing_listens
 from kata.core.i18n import teach
 
 sys_topics = exercise("ch02_broker.sys_topics")
@@ -68,30 +69,32 @@ def test_broker_info_reads_the_session_broker(mosquitto_broker, probe, no_thread
 @pytest.mark.needs_private_broker
 def test_a_broker_without_sys_times_out_naming_the_topics(broker_factory, no_thread_leak):
     private = broker_factory(kind="local", extra="sys_interval 0")  # 0 turns $SYS off
-    with pytest.raises(TimeoutError) as raised:
-        sys_topics.broker_info(private.host, private.port, timeout=0.2)
-        pytest.fail(
-            teach(
-                en="sys_interval 0: this broker publishes no $SYS topics, so broker_info "
-                "should raise TimeoutError after timeout=0.2 s",
-                ja="sys_interval 0: このブローカーは $SYS トピックを出さないので、broker_info は "
-                "timeout=0.2 秒のあと TimeoutError を送出するはずです",
-            )
-        )
-    assert "$SYS/broker/uptime" in str(raised.value), (
-        f"name the topics that did not arrive (wait_for_topics does); got {raised.value!r}"
+    error = expect_raises(
+        TimeoutError,
+        sys_topics.broker_info, private.host, private.port, timeout=0.2,
+        why=teach(
+            en="sys_interval 0: this broker publishes no $SYS topics, so broker_info "
+            "should give up after timeout=0.2 s",
+            ja="sys_interval 0: このブローカーは $SYS トピックを出さないので、broker_info は "
+            "timeout=0.2 秒で諦めるはずです",
+        ),
+    )  # fmt: skip
+    assert "$SYS/broker/uptime" in str(error), (
+        f"name the topics that did not arrive (wait_for_topics does); got {error!r}"
     )
-    # The traceback holds broker_info's frame and its paho client, and `raised`
+    # The traceback holds broker_info's frame and its paho client, and `error`
     # holds the traceback: a reference cycle. Collected later by gc, paho's
     # internal socket pair would be reported unclosed (paho closes it only in
-    # Client.__del__). Dropping `raised` frees it all now.
-    del raised
+    # Client.__del__). Dropping `error` frees it all now.
+    del error
     no_thread_leak()
 
 
 def test_a_closed_port_fails_and_leaves_no_thread(no_thread_leak) -> None:
     port = free_port()
-    with pytest.raises((OSError, TimeoutError)):
-        sys_topics.broker_info("127.0.0.1", port, timeout=1.0)
-        pytest.fail(f"nothing listens on 127.0.0.1:{port}: broker_info should raise")
+    expect_raises(
+        (OSError, TimeoutError),
+        sys_topics.broker_info, "127.0.0.1", port, timeout=1.0,
+        why=nothing_listens(),
+    )  # fmt: skip
     no_thread_leak()

@@ -7,8 +7,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from kata import exercise
 from kata.core.brokers import free_port
+from kata.core.expect import expect_connack_timeout, expect_raises, nothing_listens
 from kata.core.i18n import teach
-from kata.core.peers import Peer, mosquitto_tool, silent_server
+from kata.core.peers import Peer, mosquitto_tool
 
 publisher = exercise("ch03_clients.publisher")
 
@@ -75,23 +76,16 @@ def test_connect_client_returns_once_the_connack_accepted_it(broker, topic, prob
 @pytest.mark.needs_listener("auth")
 def test_connect_client_raises_when_the_connack_refuses(broker, no_thread_leak) -> None:
     # The auth listener refuses clients without a user name: CONNACK "Not authorized".
-    try:
-        client = publisher.connect_client(broker.host, broker.auth_port, timeout=5.0)
-    except ConnectionRefusedError:
-        pass
-    else:
-        client.disconnect()
-        client.loop_stop()
-        pytest.fail(
-            teach(
-                en="connect_client to a listener that refuses anonymous clients returned a "
-                "client; expected ConnectionRefusedError. A CONNACK can say no: check "
-                "reason_code.is_failure in on_connect",
-                ja="匿名のクライアントを拒否するリスナーに connect_client で接続したのに、"
-                "クライアントが返されました。ConnectionRefusedError が期待されます。CONNACK は"
-                "拒否を返すこともあります: on_connect で reason_code.is_failure を確かめます",
-            )
-        )
+    expect_raises(
+        ConnectionRefusedError,
+        publisher.connect_client, broker.host, broker.auth_port, timeout=5.0,
+        why=teach(
+            en="this listener refuses anonymous clients. A CONNACK can say no: check "
+            "reason_code.is_failure in on_connect",
+            ja="このリスナーは匿名のクライアントを拒否します。CONNACK は拒否を返すことも"
+            "あります: on_connect で reason_code.is_failure を確かめます",
+        ),
+    )  # fmt: skip
     no_thread_leak()
 
 
@@ -134,26 +128,21 @@ def test_every_message_is_confirmed_before_the_disconnect(broker, topic, probe, 
 
 
 @pytest.mark.parametrize(("qos", "ack"), [(1, "PUBACK"), (2, "PUBREC")])
-def test_an_unconfirmed_message_is_a_timeout(connack_only, no_thread_leak, qos, ack) -> None:
+def test_an_unconfirmed_message_is_a_timeout(scripted_broker, no_thread_leak, qos, ack) -> None:
     # This fake broker sends CONNACK, then never acknowledges anything.
-    try:
-        sent = publisher.publish_messages(
-            "127.0.0.1", connack_only, "kata/unconfirmed", ["x"], qos=qos, timeout=0.5
-        )
-    except TimeoutError:
-        pass
-    else:
-        pytest.fail(
-            teach(
-                en=f"publish_messages returned {sent!r}, yet no {ack} came back for its QoS "
-                f"{qos} message; expected TimeoutError. wait_for_publish(timeout) returns "
-                "quietly at the timeout: check info.is_published() afterwards",
-                ja=f"QoS {qos} のメッセージに {ack} が返ってこないのに、publish_messages が "
-                f"{sent!r} を返しました。TimeoutError が期待されます。wait_for_publish(timeout) "
-                "はタイムアウトしても例外を出さずに戻ります。そのあと info.is_published() "
-                "を確かめます",
-            )
-        )
+    silent_after_connack = scripted_broker(suback_after=None, puback_after=None)
+    expect_raises(
+        TimeoutError,
+        publisher.publish_messages,
+        "127.0.0.1", silent_after_connack.port, "kata/unconfirmed", ["x"], qos=qos, timeout=0.5,
+        why=teach(
+            en=f"no {ack} came back for its QoS {qos} message. wait_for_publish(timeout) "
+            "returns quietly at the timeout: check info.is_published() afterwards",
+            ja=f"QoS {qos} のメッセージに {ack} が返ってきません。wait_for_publish(timeout) "
+            "はタイムアウトしても例外を出さずに戻ります。そのあと info.is_published() "
+            "を確かめます",
+        ),
+    )  # fmt: skip
     no_thread_leak()
 
 
@@ -189,27 +178,19 @@ def test_no_network_thread_outlives_the_call(broker, topic, no_thread_leak) -> N
 
 
 def test_a_closed_port_raises_at_once(no_thread_leak) -> None:
-    port = free_port()
-    with pytest.raises(OSError):
-        publisher.publish_messages("127.0.0.1", port, "kata/nowhere", ["x"], timeout=2.0)
+    expect_raises(
+        OSError,
+        publisher.publish_messages, "127.0.0.1", free_port(), "kata/nowhere", ["x"], timeout=2.0,
+        why=nothing_listens(),
+    )  # fmt: skip
     no_thread_leak()
 
 
-def test_a_server_that_never_answers_times_out_naming_connack(no_thread_leak) -> None:
-    with silent_server() as port:
-        try:
-            publisher.publish_messages("127.0.0.1", port, "kata/silent", ["x"], timeout=0.5)
-        except TimeoutError as exc:
-            error = str(exc)
-        else:
-            error = None
-    assert error is not None and "CONNACK" in error, teach(
-        en="publish_messages to a server that never sends CONNACK should raise TimeoutError "
-        f"naming what did not happen ('no CONNACK within 0.5 s from 127.0.0.1:{port}'); "
-        f"got {error!r}",
-        ja="CONNACK を返さないサーバーに publish_messages したら、起きなかったことを書いた "
-        f"TimeoutError ('no CONNACK within 0.5 s from 127.0.0.1:{port}') を送出します。"
-        f"結果: {error!r}",
+def test_a_server_that_never_answers_times_out_naming_connack(
+    silent_server, no_thread_leak
+) -> None:
+    expect_connack_timeout(
+        publisher.publish_messages, "127.0.0.1", silent_server, "kata/silent", ["x"], timeout=0.5
     )
     no_thread_leak()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import queue
 import subprocess
 import sys
 
@@ -10,8 +9,9 @@ import pytest
 
 from kata import exercise
 from kata.core.brokers import free_port
+from kata.core.expect import expect_raises, nothing_listens
 from kata.core.i18n import teach
-from kata.core.peers import LineQueue, in_background, mosquitto_tool
+from kata.core.peers import Inbox, LineQueue, in_background, mosquitto_tool
 from kata.core.probe import Probe
 
 subscriber = exercise("ch03_clients.subscriber")
@@ -73,11 +73,15 @@ def test_collect_gets_the_retained_messages_with_their_flag(broker, topic, probe
 
 def test_collect_times_out_listing_what_arrived(broker, topic, probe, no_thread_leak) -> None:
     probe.publish(f"{topic}/few", b"only-one", qos=1, retain=True)
-    with pytest.raises(TimeoutError) as raised:
-        subscriber.collect_messages(broker.host, broker.port, f"{topic}/few", 2, timeout=0.3)
-    assert "only-one" in str(raised.value), (
-        f"the TimeoutError should list what did arrive; got {raised.value!r}"
-    )
+    error = expect_raises(
+        TimeoutError,
+        subscriber.collect_messages, broker.host, broker.port, f"{topic}/few", 2, timeout=0.3,
+        why=teach(
+            en="one message waits there, and two are wanted",
+            ja="そこにあるメッセージは 1 件で、求めているのは 2 件です",
+        ),
+    )  # fmt: skip
+    assert "only-one" in str(error), f"the TimeoutError should list what did arrive; got {error!r}"
     no_thread_leak()
 
 
@@ -87,34 +91,13 @@ def test_collect_leaves_no_network_thread(broker, topic, probe, no_thread_leak) 
     no_thread_leak()
 
 
-class Inbox:
-    """A handler for Subscriber that records calls and can be told to fail."""
-
-    def __init__(self, fail_on: set[str] = frozenset()) -> None:
-        self.calls: queue.Queue[tuple[object, object]] = queue.Queue()
-        self.fail_on = fail_on
-
-    def __call__(self, topic, text) -> None:
-        self.calls.put((topic, text))
-        if text in self.fail_on:
-            raise ValueError(f"the handler does not like {text!r}")
-
-    def next(self, timeout: float = 5.0) -> tuple[object, object]:
-        call = self.next_or_none(timeout)
-        assert call is not None, teach(
-            en=f"the handler was not called within {timeout} s for a message published after "
-            "start() returned (does start() wait for the SUBACK? does on_message call it?)",
-            ja=f"start() が戻ったあとにパブリッシュしたメッセージで、ハンドラーが {timeout} 秒"
-            "以内に呼ばれませんでした (start() は SUBACK を待っていますか? on_message から"
-            "呼んでいますか?)",
-        )
-        return call
-
-    def next_or_none(self, timeout: float = 5.0) -> tuple[object, object] | None:
-        try:
-            return self.calls.get(timeout=timeout)
-        except queue.Empty:
-            return None
+# What to check when the handler is not called for a message published after start().
+NOT_CALLED = teach(
+    en="a message published after start() returned should reach it (does start() wait for "
+    "the SUBACK? does on_message call it?)",
+    ja="start() が戻ったあとにパブリッシュしたメッセージは届くはずです (start() は SUBACK を"
+    "待っていますか? on_message から呼んでいますか?)",
+)
 
 
 @pytest.fixture
@@ -154,26 +137,23 @@ def test_started_subscriber_gets_a_message_published_right_away(topic, probe, ru
     assert call == expected, f"handler(topic, text) was called with {call!r}, not {expected!r}"
 
 
-def test_start_waits_for_the_suback(connack_only, no_thread_leak) -> None:
+def test_start_waits_for_the_suback(scripted_broker, no_thread_leak) -> None:
     # This fake broker sends CONNACK, then never acknowledges anything.
-    sub = subscriber.Subscriber("127.0.0.1", connack_only, "kata/no-suback", Inbox())
-    try:
-        sub.start(timeout=0.5)
-    except TimeoutError:
-        pass
-    else:
-        sub.stop()
-        pytest.fail(
-            teach(
-                en="start() returned although the broker never sent a SUBACK; expected "
-                "TimeoutError. Only the SUBACK tells you that the subscription is in place: "
-                "wait for on_subscribe (self.subscribed), not only for on_connect",
-                ja="ブローカーが SUBACK を送っていないのに start() が戻りました。"
-                "TimeoutError が期待されます。サブスクリプションが登録されたと分かるのは "
-                "SUBACK が届いたときだけです: on_connect だけでなく on_subscribe "
-                "(self.subscribed) を待ちます",
-            )
-        )
+    silent_after_connack = scripted_broker(suback_after=None, puback_after=None)
+    sub = subscriber.Subscriber("127.0.0.1", silent_after_connack.port, "kata/no-suback", Inbox())
+    expect_raises(
+        TimeoutError,
+        sub.start, timeout=0.5,
+        why=teach(
+            en="the broker never sent a SUBACK. Only the SUBACK tells you that the "
+            "subscription is in place: wait for on_subscribe (self.subscribed), not only "
+            "for on_connect",
+            ja="ブローカーは SUBACK を送っていません。サブスクリプションが登録されたと"
+            "分かるのは SUBACK が届いたときだけです: on_connect だけでなく on_subscribe "
+            "(self.subscribed) を待ちます",
+        ),
+        undo=lambda _: sub.stop(),  # it started after all: stop its network thread
+    )  # fmt: skip
     no_thread_leak()
 
 
@@ -181,7 +161,7 @@ def test_handler_gets_text_not_bytes(topic, probe, running) -> None:
     inbox = Inbox()
     running(f"{topic}/text", inbox, qos=1)
     probe.publish(f"{topic}/text", "21.5 °C".encode(), qos=1)
-    got_topic, text = inbox.next()
+    got_topic, text = inbox.next(why=NOT_CALLED)
     assert isinstance(text, str), teach(
         en=f"handler(topic, text) gets str, got {type(text).__name__}: message.payload is "
         "bytes; decode it with message.payload.decode('utf-8')",
@@ -216,8 +196,11 @@ def test_stop_leaves_no_network_thread(topic, running, no_thread_leak) -> None:
 
 def test_start_on_a_closed_port_fails_and_leaves_no_thread(no_thread_leak) -> None:
     sub = subscriber.Subscriber("127.0.0.1", free_port(), "kata/x", Inbox())
-    with pytest.raises((OSError, TimeoutError)):
-        sub.start(timeout=1.0)
+    expect_raises(
+        (OSError, TimeoutError),
+        sub.start, timeout=1.0,
+        why=nothing_listens(),
+    )  # fmt: skip
     no_thread_leak()
 
 
@@ -279,4 +262,4 @@ def test_subscriber_hears_mosquitto_pub(broker, topic, running) -> None:
     running(f"{topic}/tool", inbox)
     pub = [mosquitto_tool("mosquitto_pub"), "-h", broker.host, "-p", str(broker.port)]
     subprocess.run([*pub, "-t", f"{topic}/tool", "-m", "from mosquitto_pub"], check=True, timeout=5)
-    assert inbox.next() == (f"{topic}/tool", "from mosquitto_pub")
+    assert inbox.next(why=NOT_CALLED) == (f"{topic}/tool", "from mosquitto_pub")

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kata import exercise
+from kata.core.expect import expect_raises
 from kata.core.i18n import teach
-from kata.core.peers import mosquitto_tool, silent_server
+from kata.core.peers import mosquitto_tool
 
 retain = exercise("ch04_delivery.retain")
 
@@ -159,16 +160,16 @@ def test_what_is_set_is_read_back_until_cleared(broker, topic) -> None:
     check()
 
 
-def test_read_retained_without_connack_raises_timeout(no_thread_leak, expect_raises) -> None:
-    with silent_server() as port:
-        expect_raises(
-            TimeoutError,
-            lambda: retain.read_retained("127.0.0.1", port, "kata/silent", timeout=0.2),
-            en=f"read_retained from 127.0.0.1:{port}, a server that never sends CONNACK, "
-            "should raise TimeoutError within its timeout=0.2.",
-            ja=f"CONNACK を返さないサーバー 127.0.0.1:{port} に対する read_retained は、"
-            "timeout=0.2 の範囲で TimeoutError を送出するはずです。",
-        )
+def test_read_retained_without_connack_raises_timeout(silent_server, no_thread_leak) -> None:
+    expect_raises(
+        TimeoutError,
+        retain.read_retained, "127.0.0.1", silent_server, "kata/silent", timeout=0.2,
+        why=teach(
+            en=f"127.0.0.1:{silent_server} never sends CONNACK: give up within timeout=0.2",
+            ja=f"127.0.0.1:{silent_server} は CONNACK を返しません: timeout=0.2 の範囲で"
+            "諦めます",
+        ),
+    )  # fmt: skip
     no_thread_leak()
 
 

@@ -10,6 +10,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from kata import exercise
 from kata.core.brokers import free_port
+from kata.core.expect import expect_raises, nothing_listens
 from kata.core.i18n import teach
 
 will = exercise("ch04_delivery.will")
@@ -183,15 +184,11 @@ def test_go_offline_says_offline_and_the_will_stays_unsent(
 
 
 def test_connect_with_status_to_a_closed_port_fails_without_a_thread(
-    topic, client_id, no_thread_leak, expect_raises
+    topic, client_id, no_thread_leak
 ) -> None:
-    port = free_port()
     expect_raises(
         (OSError, TimeoutError),
-        lambda: will.connect_with_status("127.0.0.1", port, client_id("device"), f"{topic}/s"),
-        en=f"connect_with_status to 127.0.0.1:{port}, where nothing listens, should raise "
-        "(ConnectionRefusedError, another OSError, or TimeoutError).",
-        ja=f"何も待ち受けていない 127.0.0.1:{port} への connect_with_status は例外を送出する"
-        "はずです (ConnectionRefusedError などの OSError、または TimeoutError)。",
-    )
+        will.connect_with_status, "127.0.0.1", free_port(), client_id("device"), f"{topic}/s",
+        why=nothing_listens(),
+    )  # fmt: skip
     no_thread_leak()

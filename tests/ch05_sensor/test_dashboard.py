@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import re
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 
 import matplotlib.image
 import paho.mqtt.client as mqtt
@@ -25,8 +21,9 @@ from kata import exercise
 from kata.core import target
 from kata.core.brokers import LOOPBACK, free_port
 from kata.core.catalog import ROOT
+from kata.core.expect import expect_raises
 from kata.core.i18n import teach
-from kata.core.peers import LineQueue, Peer, in_background, python_module, silent_server
+from kata.core.peers import LineQueue, Peer, in_background, python_module
 from kata.core.probe import Probe
 
 dashboard = exercise("ch05_sensor.dashboard")
@@ -205,66 +202,12 @@ def test_subscribe_feed_returns_after_the_suback_and_hands_over_every_message(
     )
 
 
-def _read_packet(conn: socket.socket) -> tuple[int | None, bytes]:
-    """(packet type, body) of one MQTT packet; (None, b"") when the client closed."""
-    head = conn.recv(1)
-    if not head:
-        return None, b""
-    length, shift = 0, 0
-    while True:
-        byte = conn.recv(1)[0]
-        length |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            break
-    body = b""
-    while len(body) < length:
-        chunk = conn.recv(length - len(body))
-        if not chunk:
-            return None, b""
-        body += chunk
-    return head[0] & 0xF0, body
-
-
-@contextlib.contextmanager
-def fake_broker(
-    *, connack_code: int = 0, suback_code: int = 1, suback_delay: float = 0.0
-) -> Iterator[tuple[int, threading.Event]]:
-    """A one-client MQTT 3.1.1 server that answers as told; yields (port, suback_sent)."""
-    server = socket.create_server((LOOPBACK, 0))
-    server.settimeout(5.0)
-    suback_sent, done = threading.Event(), threading.Event()
-
-    def serve() -> None:
-        with contextlib.suppress(OSError), server.accept()[0] as conn:
-            conn.settimeout(5.0)
-            if _read_packet(conn)[0] != 0x10:  # CONNECT
-                return
-            conn.sendall(bytes([0x20, 2, 0, connack_code]))
-            kind, body = _read_packet(conn)
-            if kind == 0x80:  # SUBSCRIBE: the packet identifier comes first
-                done.wait(suback_delay)  # a slow broker (woken early when the test ends)
-                suback_sent.set()
-                conn.sendall(bytes([0x90, 3]) + body[:2] + bytes([suback_code]))
-            while kind not in (None, 0xE0):  # until DISCONNECT or the socket closes
-                kind, _ = _read_packet(conn)
-
-    thread = threading.Thread(target=serve, name="kata-fake-broker", daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1], suback_sent
-    finally:
-        done.set()
-        server.close()
-        thread.join(5.0)
-
-
-def test_subscribe_feed_waits_for_the_suback(no_thread_leak) -> None:
-    with fake_broker(suback_delay=0.5) as (port, suback_sent):
-        client = dashboard.subscribe_feed(LOOPBACK, port, "kata/slow", print, timeout=5.0)
-        returned_too_early = not suback_sent.is_set()
-        client.disconnect()
-        client.loop_stop()
+def test_subscribe_feed_waits_for_the_suback(scripted_broker, no_thread_leak) -> None:
+    slow = scripted_broker(suback_after=0.5)
+    client = dashboard.subscribe_feed(LOOPBACK, slow.port, "kata/slow", print, timeout=5.0)
+    returned_too_early = not slow.sent["SUBACK"].is_set()
+    client.disconnect()
+    client.loop_stop()
     assert not returned_too_early, teach(
         en="subscribe_feed returned before the broker's SUBACK (this broker sends it 0.5 s "
         "after the CONNACK): a message published right after could be lost. Wait for "
@@ -284,26 +227,19 @@ def test_subscribe_feed_waits_for_the_suback(no_thread_leak) -> None:
     ],
     ids=["connack-refused", "suback-refused"],
 )
-def test_subscribe_feed_reports_a_refusal(answer, what, no_thread_leak) -> None:
-    with fake_broker(**answer) as (port, _):
-        try:
-            client = dashboard.subscribe_feed(LOOPBACK, port, "kata/no", print, timeout=2.0)
-        except ConnectionError:
-            pass
-        else:
-            client.disconnect()
-            client.loop_stop()
-            pytest.fail(
-                teach(
-                    en=f"the broker answered with {what}, and subscribe_feed returned a client: "
-                    "raise ConnectionError when reason_code.is_failure (on_connect) or "
-                    "reason_codes[0].is_failure (on_subscribe)",
-                    ja=f"ブローカーの応答は {what} でしたが、subscribe_feed はクライアントを"
-                    "返しました。on_connect の reason_code.is_failure、または on_subscribe の "
-                    "reason_codes[0].is_failure が真なら ConnectionError を送出します",
-                ),
-                pytrace=False,
-            )
+def test_subscribe_feed_reports_a_refusal(scripted_broker, answer, what, no_thread_leak) -> None:
+    refusing = scripted_broker(**answer)
+    expect_raises(
+        ConnectionError,
+        dashboard.subscribe_feed, LOOPBACK, refusing.port, "kata/no", print, timeout=2.0,
+        why=teach(
+            en=f"the broker answered with {what}: raise ConnectionError when "
+            "reason_code.is_failure (on_connect) or reason_codes[0].is_failure (on_subscribe)",
+            ja=f"ブローカーの応答は {what} でした。on_connect の reason_code.is_failure、"
+            "または on_subscribe の reason_codes[0].is_failure が真なら ConnectionError を"
+            "送出します",
+        ),
+    )  # fmt: skip
     no_thread_leak()
 
 
@@ -311,28 +247,20 @@ WHERE_JA = {"closed port": "閉じたポート", "silent server": "MQTT を話�
 
 
 @pytest.mark.parametrize("where", WHERE_JA)
-def test_subscribe_feed_fails_without_a_broker_and_leaves_no_thread(where, no_thread_leak) -> None:
-    with contextlib.ExitStack() as stack:
-        port = free_port() if where == "closed port" else stack.enter_context(silent_server())
-        try:
-            client = dashboard.subscribe_feed(LOOPBACK, port, "kata/x", print, timeout=0.5)
-        except (OSError, TimeoutError):
-            pass
-        else:
-            client.disconnect()
-            client.loop_stop()
-            pytest.fail(
-                teach(
-                    en=f"subscribe_feed on a {where} (port {port}) should raise: "
-                    "ConnectionRefusedError from connect(), or TimeoutError when no SUBACK "
-                    "comes within timeout",
-                    ja=f"subscribe_feed を{WHERE_JA[where]} (ポート {port}) に向けたら"
-                    "例外を送出するはずです: "
-                    "connect() の ConnectionRefusedError か、timeout 以内に SUBACK が来ないときの "
-                    "TimeoutError",
-                ),
-                pytrace=False,
-            )
+def test_subscribe_feed_fails_without_a_broker_and_leaves_no_thread(
+    where, request, no_thread_leak
+) -> None:
+    port = free_port() if where == "closed port" else request.getfixturevalue("silent_server")
+    expect_raises(
+        (OSError, TimeoutError),
+        dashboard.subscribe_feed, LOOPBACK, port, "kata/x", print, timeout=0.5,
+        why=teach(
+            en=f"no broker there ({where}): ConnectionRefusedError from connect(), or "
+            "TimeoutError when no SUBACK comes within timeout",
+            ja=f"そこにブローカーはいません ({WHERE_JA[where]}): connect() の "
+            "ConnectionRefusedError か、timeout 以内に SUBACK が来ないときの TimeoutError です",
+        ),
+    )  # fmt: skip
     no_thread_leak()
 
 

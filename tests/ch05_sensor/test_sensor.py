@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kata import exercise
+from kata.core.expect import expect_raises
 from kata.core.i18n import teach
 
 sensor = exercise("ch05_sensor.sensor")
@@ -22,22 +22,6 @@ finite = st.floats(allow_nan=False, allow_infinity=False)
 # Any text MQTT and UTF-8 can carry: lone surrogates cannot be encoded at all.
 text = st.text(st.characters(exclude_categories=("Cs",)), max_size=24)
 sensor_ids = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=24)
-
-
-@contextlib.contextmanager
-def refused(call: str) -> Iterator[None]:
-    """Like pytest.raises(ValueError), but a miss names the call that should have raised."""
-    try:
-        yield
-    except ValueError:
-        return
-    pytest.fail(
-        teach(
-            en=f"{call} should raise ValueError, and returned normally",
-            ja=f"{call} は ValueError を送出するはずですが、そのまま戻りました",
-        ),
-        pytrace=False,
-    )
 
 
 # --- the reading and its payload ----------------------------------------------------
@@ -80,19 +64,26 @@ def test_values_are_rounded_half_up_to_two_places(value, expected) -> None:
     )
 
 
+NOT_A_NUMBER = (
+    "a measurement is a finite number (math.isfinite)",
+    "計測値は有限の数です (math.isfinite)",
+)
+NO_SENSOR = ("a reading names its sensor", "計測値にはセンサーの名前が必要です")
+
+
 @pytest.mark.parametrize(
-    ("args", "call"),
+    ("args", "rule"),
     [
-        (("room1", math.nan, 0.0), "make_reading('room1', nan, 0.0)"),
-        (("room1", math.inf, 0.0), "make_reading('room1', inf, 0.0)"),
-        (("room1", 21.0, -math.inf), "make_reading('room1', 21.0, -inf)"),
-        (("", 21.0, 0.0), "make_reading('', 21.0, 0.0)"),
+        (("room1", math.nan, 0.0), NOT_A_NUMBER),
+        (("room1", math.inf, 0.0), NOT_A_NUMBER),
+        (("room1", 21.0, -math.inf), NOT_A_NUMBER),
+        (("", 21.0, 0.0), NO_SENSOR),
     ],
     ids=["value-nan", "value-inf", "ts-inf", "empty-sensor-id"],
 )
-def test_a_reading_refuses_what_is_not_a_measurement(args, call) -> None:
-    with refused(call):
-        sensor.make_reading(*args)
+def test_a_reading_refuses_what_is_not_a_measurement(args, rule) -> None:
+    en, ja = rule
+    expect_raises(ValueError, sensor.make_reading, *args, why=teach(en=en, ja=ja))
 
 
 def test_the_payload_is_compact_utf8_json() -> None:
@@ -118,8 +109,15 @@ def test_the_payload_is_compact_utf8_json() -> None:
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf], ids=["nan", "inf"])
 def test_the_payload_refuses_what_json_cannot_carry(bad) -> None:
-    with refused(f"encode_reading({{..., 'value': {bad!r}}})  (json.dumps(..., allow_nan=False))"):
-        sensor.encode_reading({**GOOD, "value": bad})
+    expect_raises(
+        ValueError,
+        sensor.encode_reading, {**GOOD, "value": bad},
+        why=teach(
+            en="JSON has no NaN or Infinity: json.dumps(..., allow_nan=False) refuses them",
+            ja="JSON には NaN も Infinity もありません: json.dumps(..., allow_nan=False) は"
+            "それらを拒否します",
+        ),
+    )  # fmt: skip
 
 
 @settings(max_examples=60, deadline=None)
@@ -157,18 +155,19 @@ BAD_PAYLOADS = {
 
 @pytest.mark.parametrize("payload", BAD_PAYLOADS.values(), ids=BAD_PAYLOADS.keys())
 def test_decode_refuses_what_is_not_a_reading(payload) -> None:
-    with refused(f"decode_reading({payload!r})"):
-        sensor.decode_reading(payload)
+    expect_raises(
+        ValueError,
+        sensor.decode_reading, payload,
+        why=teach(
+            en="a reading is UTF-8 JSON with the four schema fields, its value a finite number",
+            ja="計測値は、スキーマの 4 つのフィールドを持つ UTF-8 の JSON で、value は有限の数です",
+        ),
+    )  # fmt: skip
 
 
 def test_decode_names_the_cleared_retained_message() -> None:
-    message = ""
-    with refused("decode_reading(b'')"):
-        try:
-            sensor.decode_reading(b"")
-        except ValueError as exc:
-            message = str(exc)
-            raise
+    empty = teach(en="an empty payload is no reading", ja="空のペイロードは計測値ではありません")
+    message = str(expect_raises(ValueError, sensor.decode_reading, b"", why=empty))
     assert "empty" in message.lower(), teach(
         en="an empty payload is what a subscriber receives when someone clears a retained "
         f"message: say 'empty' in the ValueError; it said {message!r}",

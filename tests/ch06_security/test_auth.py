@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from _security_helpers import Relay, assert_publishes_then_close, expect_error, publish_v5
+from _security_helpers import assert_publishes_then_close, publish_v5
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kata import exercise
+from kata.core.expect import expect_connack_timeout, expect_raises
 from kata.core.i18n import teach
-from kata.core.peers import silent_server
+from kata.core.peers import Relay
 from kata.core.probe import Probe
 
 auth = exercise("ch06_security.auth")
@@ -37,9 +38,10 @@ def test_a_refusal_raises_permission_error_after_one_attempt(
     # The relay counts TCP connections: paho's loop would retry a refused
     # connection every 1, 2, 4 ... s if nobody stops it.
     with Relay(broker.host, broker.auth_port) as relay:
-        error = expect_error(
+        error = expect_raises(
             PermissionError,
-            teach(
+            auth.connect_authenticated, broker.host, relay.port, username, password, timeout=5.0,
+            why=teach(
                 en=f"the broker refused the login of {username!r}. connect() returning only "
                 "means CONNECT was sent: the answer is the reason_code on_connect receives "
                 "(reason_code.is_failure)",
@@ -47,7 +49,6 @@ def test_a_refusal_raises_permission_error_after_one_attempt(
                 "CONNECT を送っただけです: 答えは on_connect が受け取る reason_code "
                 "(reason_code.is_failure) です",
             ),
-            auth.connect_authenticated, broker.host, relay.port, username, password, timeout=5.0,
         )  # fmt: skip
         no_thread_leak()
         attempts = len(relay.attempts)
@@ -67,15 +68,11 @@ def test_a_refusal_raises_permission_error_after_one_attempt(
     )
 
 
-def test_a_server_that_never_answers_times_out_naming_connack(no_thread_leak) -> None:
-    with silent_server() as port:
-        error = expect_error(
-            TimeoutError, "this server accepts TCP and never answers: no CONNACK, no login",
-            auth.connect_authenticated, "127.0.0.1", port, "kata", "kata-secret", timeout=0.2,
-        )  # fmt: skip
-    assert "CONNACK" in str(error), (
-        f"say what did not happen, e.g. 'no CONNACK within 0.2 s from 127.0.0.1:{port}'; "
-        f"got {error!r}"
+def test_a_server_that_never_answers_times_out_naming_connack(
+    silent_server, no_thread_leak
+) -> None:
+    expect_connack_timeout(
+        auth.connect_authenticated, "127.0.0.1", silent_server, "kata", "kata-secret", timeout=0.2
     )
     no_thread_leak()
 
@@ -142,15 +139,15 @@ def test_render_acl_keeps_every_rule_in_order(rules) -> None:
 
 @pytest.mark.parametrize("access", ["rw", "READ", "write-only", ""])
 def test_render_acl_rejects_an_unknown_access(access) -> None:
-    expect_error(
+    expect_raises(
         ValueError,
-        teach(
+        auth.render_acl, {"sensor": [(access, "sensors/#")]},
+        why=teach(
             en=f"access {access!r} is not read, write, readwrite or deny: Mosquitto would refuse "
             "the whole acl_file",
             ja=f"アクセス {access!r} は read、write、readwrite、deny のどれでもありません: "
             "Mosquitto は acl_file 全体を読み込めなくなります",
         ),
-        auth.render_acl, {"sensor": [(access, "sensors/#")]},
     )  # fmt: skip
 
 
@@ -166,15 +163,15 @@ def test_render_acl_rejects_an_unknown_access(access) -> None:
     ids=["newline-in-user", "newline-in-topic", "empty-user", "empty-topic", "blank-around-user"],
 )
 def test_render_acl_rejects_what_would_change_the_rules(rules) -> None:
-    expect_error(
+    expect_raises(
         ValueError,
-        teach(
+        auth.render_acl, rules,
+        why=teach(
             en=f"{rules!r} holds a name or topic that is empty, padded or spans lines: "
             "written as it is, it would change what the acl_file means (check it with _one_line)",
             ja=f"{rules!r} には、空か、前後に空白があるか、複数行にわたる名前かトピックがあります: "
             "そのまま書くと acl_file の意味が変わってしまいます (_one_line で確かめます)",
         ),
-        auth.render_acl, rules,
     )  # fmt: skip
 
 

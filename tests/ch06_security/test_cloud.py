@@ -7,11 +7,12 @@ import ssl
 import urllib.parse
 
 import pytest
-from _security_helpers import assert_publishes_then_close, expect_error, leaves_a_failed_tls_socket
+from _security_helpers import assert_publishes_then_close, leaves_a_failed_tls_socket
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kata import exercise
+from kata.core.expect import expect_raises
 from kata.core.i18n import teach
 from kata.core.probe import Probe
 
@@ -68,15 +69,15 @@ def test_parse_broker_url(url, expected) -> None:
     ],
 )
 def test_parse_broker_url_rejects(url) -> None:
-    expect_error(
+    expect_raises(
         ValueError,
-        teach(
+        cloud.parse_broker_url, url,
+        why=teach(
             en=f"{url!r} names no broker: only mqtt:// and mqtts:// URLs with a host and a "
             "valid port do",
             ja=f"{url!r} はブローカーを表していません: 表せるのは、ホストと正しいポートを持つ "
             "mqtt:// か mqtts:// の URL だけです",
         ),
-        cloud.parse_broker_url, url,
     )  # fmt: skip
 
 
@@ -140,10 +141,14 @@ def test_connect_url_logs_in_with_the_url_credentials(broker, topic, probe, sche
 
 @pytest.mark.needs_listener("tls")
 def test_connect_url_with_a_wrong_password_is_refused(broker, no_thread_leak) -> None:
-    expect_error(
-        PermissionError, "the URL's password is wrong, so the broker refuses the login",
+    expect_raises(
+        PermissionError,
         cloud.connect_url, f"mqtts://kata:wrong@127.0.0.1:{broker.tls_port}",
         ca_certs=broker.ca_path,
+        why=teach(
+            en="the URL's password is wrong, so the broker refuses the login",
+            ja="URL のパスワードが間違っているので、ブローカーはログインを拒否します",
+        ),
     )  # fmt: skip
     no_thread_leak()
 
@@ -151,15 +156,15 @@ def test_connect_url_with_a_wrong_password_is_refused(broker, no_thread_leak) ->
 @pytest.mark.needs_listener("tls")
 @leaves_a_failed_tls_socket
 def test_connect_url_trusts_only_the_system_cas_by_default(broker, no_thread_leak) -> None:
-    expect_error(
+    expect_raises(
         ssl.SSLCertVerificationError,
-        teach(
+        cloud.connect_url, f"mqtts://localhost:{broker.tls_port}",
+        why=teach(
             en="without ca_certs only the system's CAs are trusted, and none of them signed "
             "the kata's certificate: the check must fail, never be switched off",
             ja="ca_certs がなければシステムの CA だけを信頼し、そのどれもこの kata の証明書には"
             "署名していません: チェックは失敗すべきで、無効にしてはいけません",
         ),
-        cloud.connect_url, f"mqtts://localhost:{broker.tls_port}",
     )  # fmt: skip
     no_thread_leak()
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import queue
 import time
 
 import pytest
-from _security_helpers import Relay, expect_error
 
 from kata import exercise
 from kata.core.brokers import free_port
+from kata.core.expect import expect_raises, nothing_listens
 from kata.core.i18n import teach
+from kata.core.peers import Inbox, Relay
 from kata.core.probe import Probe
 
 reconnect = exercise("ch06_security.reconnect")
@@ -27,32 +27,6 @@ BACKOFF = teach(
     ja="ブローカーが止まっている間は、min_delay 待ってから再試行し、待ち時間を max_delay まで"
     "倍々に延ばします: client.reconnect_delay_set(min_delay, max_delay)",
 )
-
-
-class Inbox:
-    """A handler that records (topic, text) calls on a queue."""
-
-    def __init__(self) -> None:
-        self.calls: queue.Queue[tuple[object, object]] = queue.Queue()
-
-    def __call__(self, topic, text) -> None:
-        self.calls.put((topic, text))
-
-    def wait_for(self, text: str, timeout: float = 5.0, why: str = "") -> None:
-        """Skip other calls until one with `text` comes; AssertionError after `timeout`."""
-        deadline = time.monotonic() + timeout
-        seen = []
-        while True:
-            try:
-                _, got = self.calls.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(
-                    f"the handler did not get {text!r} within {timeout} s (got {seen})"
-                    + (f": {why}" if why else "")
-                ) from None
-            if got == text:
-                return
-            seen.append(got)
 
 
 @pytest.fixture
@@ -186,8 +160,9 @@ def test_stop_leaves_no_network_thread(broker, topic, resilient, no_thread_leak)
 
 def test_start_without_a_broker_fails_and_leaves_no_thread(no_thread_leak) -> None:
     sub = reconnect.ResilientSubscriber("127.0.0.1", free_port(), "kata/x", Inbox())
-    expect_error(
-        (OSError, TimeoutError), "nothing listens on that port, so start() cannot subscribe",
+    expect_raises(
+        (OSError, TimeoutError),
         sub.start, timeout=1.0,
+        why=nothing_listens(),
     )  # fmt: skip
     no_thread_leak()

@@ -7,10 +7,11 @@ import ssl
 
 import pytest
 import trustme
-from _security_helpers import assert_publishes_then_close, expect_error, leaves_a_failed_tls_socket
+from _security_helpers import assert_publishes_then_close, leaves_a_failed_tls_socket
 
 from kata import exercise
 from kata.core.brokers import free_port
+from kata.core.expect import expect_raises
 from kata.core.i18n import teach
 
 tls = exercise("ch06_security.tls")
@@ -34,14 +35,14 @@ def test_username_and_password_work_over_tls(broker, topic, probe) -> None:
 
 @pytest.mark.needs_listener("tls")
 def test_a_wrong_password_over_tls_is_refused(broker, no_thread_leak) -> None:
-    expect_error(
+    expect_raises(
         PermissionError,
-        teach(
+        tls.connect_tls, "127.0.0.1", broker.tls_port, broker.ca_path,
+        username="kata", password="wrong",
+        why=teach(
             en="over TLS too, the broker refuses a wrong password in its CONNACK",
             ja="TLS でも、間違ったパスワードはブローカーが CONNACK で拒否します",
         ),
-        tls.connect_tls, "127.0.0.1", broker.tls_port, broker.ca_path,
-        username="kata", password="wrong",
     )  # fmt: skip
     no_thread_leak()
 
@@ -49,9 +50,10 @@ def test_a_wrong_password_over_tls_is_refused(broker, no_thread_leak) -> None:
 @pytest.mark.needs_listener("tls")
 @leaves_a_failed_tls_socket
 def test_without_the_ca_the_certificate_is_rejected(broker, no_thread_leak) -> None:
-    expect_error(
+    expect_raises(
         ssl.SSLCertVerificationError,
-        teach(
+        tls.connect_tls, "127.0.0.1", broker.tls_port, None,
+        why=teach(
             en="ca_certs=None trusts only the system's CAs, which never signed the kata's "
             "per-session certificate: the check must fail. Keep tls_set()'s default "
             "cert_reqs=ssl.CERT_REQUIRED",
@@ -59,7 +61,6 @@ def test_without_the_ca_the_certificate_is_rejected(broker, no_thread_leak) -> N
             "証明書には署名していません: チェックは失敗しなければなりません。tls_set() の"
             "デフォルト cert_reqs=ssl.CERT_REQUIRED のままにします",
         ),
-        tls.connect_tls, "127.0.0.1", broker.tls_port, None,
     )  # fmt: skip
     no_thread_leak()
 
@@ -67,15 +68,15 @@ def test_without_the_ca_the_certificate_is_rejected(broker, no_thread_leak) -> N
 @pytest.mark.needs_listener("tls")
 @leaves_a_failed_tls_socket
 def test_the_plain_port_does_not_speak_tls(broker, no_thread_leak) -> None:
-    error = expect_error(
+    error = expect_raises(
         OSError,
-        teach(
+        tls.connect_tls, "127.0.0.1", broker.port, broker.ca_path, timeout=2.0,
+        why=teach(
             en=f"port {broker.port} speaks plain MQTT and cannot answer a TLS handshake: call "
             "tls_set() before connect()",
             ja=f"ポート {broker.port} は普通の MQTT のポートで、TLS のハンドシェイクには答えられ"
             "ません: connect() の前に tls_set() を呼びます",
         ),
-        tls.connect_tls, "127.0.0.1", broker.port, broker.ca_path, timeout=2.0,
     )  # fmt: skip
     no_thread_leak()
     assert not isinstance(error, PermissionError), (
@@ -110,16 +111,16 @@ def test_a_certificate_for_another_name_is_rejected(
         ),
     )
     for host in ("127.0.0.1", "localhost"):
-        error = expect_error(
+        error = expect_raises(
             ssl.SSLCertVerificationError,
-            teach(
+            tls.connect_tls, host, port, tmp_path / "other-ca.crt", timeout=2.0,
+            why=teach(
                 en=f"the certificate is for mqtt.example.net, not {host}: the host name check "
                 "must fail. Never switch it off (tls_insecure_set(True))",
                 ja=f"証明書は mqtt.example.net のもので、{host} のものではありません: ホスト名の"
                 "チェックは失敗しなければなりません。無効にしてはいけません "
                 "(tls_insecure_set(True))",
             ),
-            tls.connect_tls, host, port, tmp_path / "other-ca.crt", timeout=2.0,
         )  # fmt: skip
         assert "mismatch" in str(error), f"expected a host name mismatch, got {error!r}"
     no_thread_leak()

@@ -16,6 +16,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from kata import exercise
+from kata.core.expect import expect_raises
 from kata.core.i18n import teach
 from kata.core.probe import Probe
 
@@ -92,19 +93,18 @@ def test_the_receiver_sees_the_lifetime_that_remains(broker, topic, v5_probe) ->
 
 def test_an_impossible_expiry_is_refused(broker, topic) -> None:
     for wrong in (0, -5, 2**32):
-        with pytest.raises(ValueError):
-            properties.publish_with_properties(
-                broker.host, broker.port, f"{topic}/x", b"x", user_properties={},
-                message_expiry_s=wrong,
-            )  # fmt: skip
-            pytest.fail(
-                teach(
-                    en=f"message_expiry_s={wrong} should raise ValueError: the Message Expiry "
-                    "Interval is 1..4294967295 s (a four-byte integer); use _check_interval",
-                    ja=f"message_expiry_s={wrong} は ValueError になるはずです: メッセージの"
-                    "有効期限は 1..4294967295 秒 (4 バイトの整数) です。_check_interval を使います",
-                )
-            )
+        expect_raises(
+            ValueError,
+            properties.publish_with_properties,
+            broker.host, broker.port, f"{topic}/x", b"x", user_properties={},
+            message_expiry_s=wrong,
+            why=teach(
+                en="the Message Expiry Interval is 1..4294967295 s (a four-byte integer); "
+                "use _check_interval",
+                ja="メッセージの有効期限は 1..4294967295 秒 (4 バイトの整数) です。"
+                "_check_interval を使います",
+            ),
+        )  # fmt: skip
 
 
 _TEXT = st.text(
@@ -158,12 +158,16 @@ def test_collect_returns_each_message_with_its_properties(broker, topic, v5_prob
 
 def test_collect_times_out_listing_what_arrived(broker, topic, v5_probe, no_thread_leak) -> None:
     v5_probe.publish(f"{topic}/one", b"only-one", qos=1, retain=True)
-    with pytest.raises(TimeoutError) as raised:
-        properties.collect_with_properties(broker.host, broker.port, f"{topic}/one", 2, timeout=0.2)
-        pytest.fail(f"one message waits on {topic}/one: asking for 2 should raise TimeoutError")
-    assert "only-one" in str(raised.value), (
-        f"the TimeoutError should list what did arrive; got {raised.value!r}"
-    )
+    error = expect_raises(
+        TimeoutError,
+        properties.collect_with_properties, broker.host, broker.port, f"{topic}/one", 2,
+        timeout=0.2,
+        why=teach(
+            en="one message waits there, and two are wanted",
+            ja="そこにあるメッセージは 1 件で、求めているのは 2 件です",
+        ),
+    )  # fmt: skip
+    assert "only-one" in str(error), f"the TimeoutError should list what did arrive; got {error!r}"
     no_thread_leak()
 
 

@@ -11,6 +11,7 @@ from paho.mqtt.properties import Properties
 
 from kata import exercise
 from kata.core.brokers import free_port
+from kata.core.expect import expect_raises, nothing_listens
 from kata.core.i18n import teach
 from kata.core.peers import in_background
 from kata.core.probe import Probe, Received
@@ -163,12 +164,14 @@ def test_request_ignores_answers_that_are_not_its_own(broker, topic, v5_probe) -
 
 
 def test_a_request_nobody_serves_times_out(broker, topic, no_thread_leak) -> None:
-    with pytest.raises(TimeoutError) as raised:
-        rr.request(broker.host, broker.port, f"{topic}/nobody", b"?", timeout=0.2)
-        pytest.fail(f"nobody serves {topic}/nobody: request() should raise TimeoutError")
-    assert f"{topic}/nobody" in str(raised.value), (
+    error = expect_raises(
+        TimeoutError,
+        rr.request, broker.host, broker.port, f"{topic}/nobody", b"?", timeout=0.2,
+        why=teach(en="nobody serves that topic", ja="そのトピックに答える人はいません"),
+    )  # fmt: skip
+    assert f"{topic}/nobody" in str(error), (
         "say which request got no response, e.g. "
-        f"\"no response to the request on '{topic}/nobody' within 0.2 s\"; got {raised.value!r}"
+        f"\"no response to the request on '{topic}/nobody' within 0.2 s\"; got {error!r}"
     )
     no_thread_leak()
 
@@ -179,10 +182,9 @@ def test_stop_leaves_no_network_thread(topic, serving, no_thread_leak) -> None:
 
 
 def test_serve_on_a_closed_port_fails_and_leaves_no_thread(no_thread_leak) -> None:
-    port = free_port()
-    with pytest.raises((OSError, TimeoutError)):
-        rr.serve("127.0.0.1", port, "kata/req", _echo, timeout=1.0)
-        pytest.fail(
-            f"nothing listens on 127.0.0.1:{port}: serve() should raise OSError or TimeoutError"
-        )
+    expect_raises(
+        (OSError, TimeoutError),
+        rr.serve, "127.0.0.1", free_port(), "kata/req", _echo, timeout=1.0,
+        why=nothing_listens(),
+    )  # fmt: skip
     no_thread_leak()

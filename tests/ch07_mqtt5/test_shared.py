@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 from kata import exercise
+from kata.core.expect import expect_raises
 from kata.core.i18n import teach
 
 shared = exercise("ch07_mqtt5.shared")
@@ -145,28 +146,34 @@ def test_a_failing_handler_is_counted_and_the_worker_goes_on(topic, probe, group
     assert worker.errors == 1, f"errors counts handler failures: expected 1, got {worker.errors}"
 
 
+def _stop_all(workers) -> None:
+    """Stop the workers that start_workers returned by mistake."""
+    for worker in workers or ():
+        worker.stop()
+
+
 @pytest.mark.parametrize("group", ["", "a/b", "+", "#"])
 def test_a_group_name_is_one_plain_level(broker, topic, group) -> None:
-    with pytest.raises(ValueError):
-        workers = shared.start_workers(
-            broker.host, broker.port, group, f"{topic}/jobs/#", 1, Jobs()
-        )
-        for worker in workers:
-            worker.stop()
-        pytest.fail(
-            teach(
-                en=f"group {group!r} should raise ValueError: a share name is one topic level "
-                "of at least one character, without '/', '+' or '#' (MQTT 5.0 §4.8.2)",
-                ja=f"グループ {group!r} は ValueError になるはずです: 共有名は 1 文字以上の 1 つの"
-                "トピックレベルで、'/'、'+'、'#' は使えません (MQTT 5.0 §4.8.2)",
-            )
-        )
+    expect_raises(
+        ValueError,
+        shared.start_workers, broker.host, broker.port, group, f"{topic}/jobs/#", 1, Jobs(),
+        why=teach(
+            en="a share name is one topic level of at least one character, without '/', '+' "
+            "or '#' (MQTT 5.0 §4.8.2)",
+            ja="共有名は 1 文字以上の 1 つのトピックレベルで、'/'、'+'、'#' は使えません "
+            "(MQTT 5.0 §4.8.2)",
+        ),
+        undo=_stop_all,
+    )  # fmt: skip
 
 
 def test_a_group_needs_a_worker(broker, topic) -> None:
-    with pytest.raises(ValueError):
-        shared.start_workers(broker.host, broker.port, "workers", f"{topic}/jobs/#", 0, Jobs())
-        pytest.fail("start_workers(..., n=0, ...) should raise ValueError: a group needs a worker")
+    expect_raises(
+        ValueError,
+        shared.start_workers, broker.host, broker.port, "workers", f"{topic}/jobs/#", 0, Jobs(),
+        why=teach(en="a group needs a worker", ja="グループにはワーカーが 1 つ以上必要です"),
+        undo=_stop_all,
+    )  # fmt: skip
 
 
 def test_stopped_workers_leave_no_thread(topic, groups, no_thread_leak) -> None:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from kata import exercise
 from kata.core.brokers import Broker
+from kata.core.expect import expect_raises
 from kata.core.i18n import teach
 from kata.core.probe import Probe
 
@@ -158,13 +159,16 @@ def test_every_topic_becomes_one_line_in_order() -> None:
     ],
 )  # fmt: skip
 def test_what_mosquitto_would_refuse_is_a_value_error(name, host, port, topics) -> None:
-    with pytest.raises(ValueError):
-        bridge.render_bridge_config(name, host, port, topics)
-        pytest.fail(
-            f"render_bridge_config({name!r}, {host!r}, {port}, {topics!r}) should raise "
-            "ValueError: names, hosts and patterns are one word, the port is 1..65535, "
-            "directions are in/out/both, qos is 0/1/2, and there is at least one topic"
-        )
+    expect_raises(
+        ValueError,
+        bridge.render_bridge_config, name, host, port, topics,
+        why=teach(
+            en="names, hosts and patterns are one word, the port is 1..65535, directions are "
+            "in/out/both, qos is 0/1/2, and there is at least one topic",
+            ja="名前、ホスト、パターンは 1 語で、ポートは 1..65535、向きは in/out/both、"
+            "qos は 0/1/2 で、トピックは 1 つ以上必要です",
+        ),
+    )  # fmt: skip
 
 
 @pytest.mark.needs_private_broker

@@ -15,20 +15,11 @@ from hypothesis import strategies as st
 
 from kata import exercise
 from kata.core.brokers import free_port
+from kata.core.expect import expect_connack_timeout, expect_raises
 from kata.core.i18n import teach
-from kata.core.peers import silent_server
+from kata.core.peers import Inbox
 
 tiny_client = exercise("ch08_scale.tiny_client")
-
-
-class Inbox:
-    """A TinyClient callback that records (topic, msg)."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[object, object]] = []
-
-    def __call__(self, topic, msg) -> None:
-        self.calls.append((topic, msg))
 
 
 @pytest.fixture
@@ -232,33 +223,38 @@ def test_disconnect_closes_the_socket(tiny, topic, probe) -> None:
 @pytest.mark.needs_listener("auth")
 def test_a_refused_connect_raises_with_the_return_code(broker, client_id) -> None:
     client = tiny_client.TinyClient(client_id("tiny"), broker.host, broker.auth_port)
-    with pytest.raises(ConnectionRefusedError) as raised:
-        client.connect()
-        pytest.fail(
-            f"the password listener {broker.host}:{broker.auth_port} refuses a client without "
-            "credentials: connect() should raise ConnectionRefusedError"
-        )
-    assert 5 in raised.value.args, (
+    error = expect_raises(
+        ConnectionRefusedError,
+        client.connect,
+        why=teach(
+            en=f"the password listener {broker.host}:{broker.auth_port} refuses a client "
+            "without credentials",
+            ja=f"パスワード付きのリスナー {broker.host}:{broker.auth_port} は、資格情報のない"
+            "クライアントを拒否します",
+        ),
+    )
+    assert 5 in error.args, (
         "the password listener refuses a client without credentials with return code 5 "
-        f"(not authorized): raise ConnectionRefusedError(5, ...), got {raised.value.args}"
+        f"(not authorized): raise ConnectionRefusedError(5, ...), got {error.args}"
     )
     assert client.sock is None, "after a refused CONNECT the socket is closed and sock is None"
 
 
-def test_a_server_that_never_answers_times_out_naming_connack() -> None:
-    with silent_server() as port:
-        client = tiny_client.TinyClient("kata-tiny-silent", "127.0.0.1", port)
-        client.timeout = 0.3
-        with pytest.raises(TimeoutError) as raised:
-            client.connect()
-            pytest.fail(f"127.0.0.1:{port} never answers: connect() should raise TimeoutError")
-    assert "CONNACK" in str(raised.value), f"say what did not come; got {raised.value!r}"
+def test_a_server_that_never_answers_times_out_naming_connack(silent_server) -> None:
+    client = tiny_client.TinyClient("kata-tiny-silent", "127.0.0.1", silent_server)
+    client.timeout = 0.3
+    expect_connack_timeout(client.connect)
     assert client.sock is None, "after a failed connect() the socket is closed and sock is None"
 
 
 def test_a_closed_port_raises_oserror() -> None:
     port = free_port()
     client = tiny_client.TinyClient("kata-tiny-closed", "127.0.0.1", port)
-    with pytest.raises(OSError):
-        client.connect()
-        pytest.fail(f"nothing listens on 127.0.0.1:{port}: connect() should raise OSError")
+    expect_raises(
+        OSError,
+        client.connect,
+        why=teach(
+            en=f"nothing listens on 127.0.0.1:{port}",
+            ja=f"127.0.0.1:{port} では何も待ち受けていません",
+        ),
+    )

@@ -80,6 +80,42 @@ MISTAKES = {
         ),
         SUB_TESTS + "test_handler_gets_text_not_bytes",
     ),
+    # The shared peers (kata/core/peers.py) catch what the chapters' own fakes caught.
+    "trust wait_for_publish (ScriptedBroker, no PUBACK)": Mistake(
+        "ch03_clients/publisher.py",
+        (
+            (
+                "            if not info.is_published():\n                raise TimeoutError(f",
+                "            if False:\n                raise TimeoutError(f",
+            ),
+        ),
+        PUB_TESTS + "test_an_unconfirmed_message_is_a_timeout[1-PUBACK]",
+    ),
+    "confirmed without the ack (Relay loses it)": Mistake(
+        "ch04_delivery/qos.py",
+        (("        return info.is_published()", "        return True"),),
+        "tests/ch04_delivery/test_qos.py::test_no_confirmation_when_the_ack_is_lost[1]",
+    ),
+    "return before the SUBACK (ScriptedBroker, late SUBACK)": Mistake(
+        "ch05_sensor/dashboard.py",
+        (
+            (
+                "            client.subscribe(topic_filter, qos=qos)",
+                "            client.subscribe(topic_filter, qos=qos)\n            subscribed.set()",
+            ),
+        ),
+        "tests/ch05_sensor/test_dashboard.py::test_subscribe_feed_waits_for_the_suback",
+    ),
+    "no cap on the backoff (Relay cuts the link)": Mistake(
+        "ch06_security/reconnect.py",
+        (
+            (
+                "self._client.reconnect_delay_set(min_delay, max_delay)",
+                "self._client.reconnect_delay_set(min_delay, 120)",
+            ),
+        ),
+        "tests/ch06_security/test_reconnect.py::test_backoff_doubles_up_to_max_delay",
+    ),
 }
 
 

@@ -1,0 +1,3 @@
+"""The golden trees are data for tests/harness/test_golden.py, not tests of this kata."""
+
+collect_ignore_glob = ["*"]
