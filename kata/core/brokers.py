@@ -435,8 +435,16 @@ def _broker_record(
 # --- docker ----------------------------------------------------------------
 
 
+DOCKER_SOCKET = "/var/run/docker.sock"  # docker-py's default on Linux and macOS
+
+
 def docker_engine_answers(timeout: float = 2.0) -> tuple[bool, str]:
     """Ask the Docker engine for a ping, bounded by `timeout`; (ok, why-not)."""
+    if not os.environ.get("DOCKER_HOST") and sys.platform != "win32":
+        # Where docker-py would look without DOCKER_HOST. No socket, no engine:
+        # importing docker (~0.15 s) to hear that would slow every run.
+        if not Path(DOCKER_SOCKET).exists():
+            return False, f"no Docker engine answered (no {DOCKER_SOCKET})"
     try:
         import docker
     except ImportError:

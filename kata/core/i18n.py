@@ -121,6 +121,17 @@ def t(key: str, lang: str, /, **fields: object) -> str:
     return texts[lang].format(**fields)
 
 
+def tn(key: str, lang: str, count: int, /, **fields: object) -> str:
+    """t() for a message about `count` things: the `key.one` variant when count is 1.
+
+    English says "1 test", "2 tests"; Japanese has one form, so its `.one`
+    text is the same as the other. A key without a `.one` variant is used as is.
+    """
+    if count == 1 and f"{key}.one" in MESSAGES:
+        key = f"{key}.one"
+    return t(key, lang, count=count, **fields)
+
+
 def teach(en: str, ja: str) -> str:
     """A test's message that teaches a concept, in the learner's language.
 

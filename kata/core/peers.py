@@ -206,6 +206,9 @@ def silent_server() -> Iterator[int]:
         yield server.getsockname()[1]
     finally:
         stop.set()
+        # Wake the accept() now rather than at its next time-out.
+        with contextlib.suppress(OSError), socket.create_connection(server.getsockname(), 1):
+            pass
         thread.join(2)
         for conn in accepted:
             conn.close()

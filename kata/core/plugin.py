@@ -52,6 +52,9 @@ from kata.core.results import (
 if sys.version_info < (3, 11):  # pragma: no cover - Python 3.10
     from exceptiongroup import BaseExceptionGroup
 
+# Fast start, fail-fast bookkeeping and the names of beginner mistakes.
+pytest_plugins = ["kata.core.loop"]
+
 # --- outcomes the harness recognises ----------------------------------------
 
 NOT_DONE, BROKEN, HANG = Category.NOT_DONE, Category.BROKEN, Category.HANG
@@ -164,8 +167,6 @@ def pytest_configure(config: pytest.Config) -> None:
     stubs = config.getoption("--stubs-must-fail")
     if stubs and tree != "exercises":
         raise pytest.UsageError("--stubs-must-fail checks the exercises tree, not solutions")
-    if stubs or config.getoption("--kata-json"):
-        _no_shrinking()
     config.stash[STATE] = KataState(
         tree=tree,
         mode=mode,
@@ -173,20 +174,6 @@ def pytest_configure(config: pytest.Config) -> None:
         hang_after=float(config.getini("kata_hang_after")),
     )
     brokers.stop_cleanly_on_sigterm()
-
-
-def _no_shrinking() -> None:
-    """Scores and stub checks need pass or fail, not hypothesis's smallest failing example.
-
-    Shrinking a stub's NotImplementedError costs ~2 s per property test for nothing;
-    a learner's own `kata check` or pytest run still shrinks.
-    """
-    from hypothesis import Phase, settings
-
-    settings.register_profile(
-        "kata-no-shrink", phases=[phase for phase in Phase if phase is not Phase.shrink]
-    )
-    settings.load_profile("kata-no-shrink")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

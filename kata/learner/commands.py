@@ -17,7 +17,14 @@ from kata.core.results import Status, explain
 from kata.core.results import load as load_results
 from kata.core.target import TREES
 from kata.learner import explore, watch
-from kata.learner.progress import RunFailed, explain_failed_run, next_exercise, progress, run_pytest
+from kata.learner.progress import (
+    FAIL_FAST,
+    RunFailed,
+    explain_failed_run,
+    next_exercise,
+    progress,
+    run_pytest,
+)
 
 Command = Callable[[argparse.Namespace, Catalog], int]
 
@@ -117,12 +124,12 @@ def cmd_next(args: argparse.Namespace, catalog: Catalog) -> int:
         print("\n" + lesson + "\n")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "results.json"
-        code, output = run_pytest([ex.tests, "-x"], json_out=out, quiet=True)
+        code, output = run_pytest([ex.tests, *FAIL_FAST], json_out=out, quiet=True)
         if code not in (0, 1) or not out.exists():
             print(explain_failed_run(code, output), file=sys.stderr)
             return 2
         results = load_results(out)
-    print("\n".join(explain(results.tests, pick_language(None))))
+    print("\n".join(explain(results.tests, pick_language(None), full_first=True)))
     hints = ex.hints_in(pick_language(None))
     print("\n" + _t("hint.first", count=len(hints), hint=hints[0]))
     if len(hints) > 1:
@@ -168,7 +175,7 @@ def cmd_check(args: argparse.Namespace, catalog: Catalog) -> int:
     fail_fast: list[str] = []
     if args.exercise:
         files = [find_exercise(catalog, args.exercise).tests]
-        fail_fast = ["-x"]  # one exercise: its first failure, in full
+        fail_fast = FAIL_FAST  # one exercise: its first failure, in full
     elif args.chapter:
         try:
             chapter = catalog.chapter(args.chapter)
