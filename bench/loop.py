@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import platform
 import queue
@@ -94,9 +95,20 @@ def bench_solutions(runs: int) -> list[str]:
 # --- kata watch: save -> result -------------------------------------------------
 
 
+def _harness_sandbox() -> type:
+    """tests/harness/conftest.py's Sandbox: one recipe for a throwaway copy of the kata."""
+    spec = importlib.util.spec_from_file_location(
+        "kata_harness_conftest", ROOT / "tests" / "harness" / "conftest.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Sandbox
+
+
 @contextlib.contextmanager
-def sandbox() -> Iterator[Path]:
-    """A copy of the kata with chapter 3 only, the learner's publisher unsolved."""
+def sandbox(*chapters: str) -> Iterator[Path]:
+    """A copy of the kata (only `chapters`, default chapter 3), the exercises unsolved."""
     tmp = Path(tempfile.mkdtemp(prefix="kata-bench-"))
     try:
         for name in ("kata", "exercises", "solutions", "tests"):
@@ -107,6 +119,7 @@ def sandbox() -> Iterator[Path]:
             )
         for name in ("conftest.py", "pyproject.toml"):
             shutil.copy(ROOT / name, tmp / name)
+        _harness_sandbox()(tmp).only_chapters(*(chapters or ("ch03_clients",)))
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
