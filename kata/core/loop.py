@@ -10,7 +10,9 @@ Loaded by kata/core/plugin.py (its `pytest_plugins`). What it does:
 - a failing test keeps pytest's own report of it (--tb=short, capped) in
   results.json, so `kata next` and `kata watch` can show it in full;
 - tests that never ran because an earlier one failed (-x) are recorded as
-  "not run", so that counts stay right.
+  "not run", so that counts stay right;
+- a classic beginner mistake (kata/core/diagnose.py) is named in the first
+  line of the failure, and a test that waits on one is stopped early.
 """
 
 from __future__ import annotations
@@ -22,12 +24,33 @@ from pathlib import Path
 
 import pytest
 
+from kata.core import diagnose
 from kata.core.catalog import load as load_catalog
-from kata.core.plugin import STATE, _relpath
-from kata.core.results import DETAILS_CAP, Outcome, TestResult, cap
+from kata.core.plugin import STATE, OneLine, _relpath
+from kata.core.results import DETAILS_CAP, MESSAGE_CAP, Outcome, TestResult, cap
 
 # The name the hypothesis distribution registers its pytest plugin under.
 HYPOTHESIS_PLUGIN = "hypothesispytest"
+# What the learner's paho clients did during a test's call.
+TEST_LOG = pytest.StashKey[diagnose.TestLog]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    diagnose.install()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    log = diagnose.start_test()
+    item.stash[TEST_LOG] = log
+    watchdog = diagnose.Watchdog(log)
+    watchdog.start()
+    try:
+        return (yield)
+    finally:
+        watchdog.stop()
+        diagnose.stop_test()
 
 
 def _no_shrinking() -> None:
@@ -90,10 +113,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     if report.failed:
         state = item.config.stash.get(STATE, None)
         result = state.outcomes.get(item.nodeid) if state is not None else None
+        if call.when == "call" and result is not None:
+            _name_the_mistake(item, call, report, result)
         text = str(report.longrepr or "").strip()
         if result is not None and not result.details and text and text != result.message:
             result.details = cap(text, DETAILS_CAP)
     return report
+
+
+def _name_the_mistake(
+    item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport, result: TestResult
+) -> None:
+    """The cause in the first line, when paho recorded a classic mistake."""
+    exc = call.excinfo.value if call.excinfo is not None else None
+    mistake = diagnose.name_mistake(exc, item.stash.get(TEST_LOG, None))
+    if mistake is None:
+        return
+    if isinstance(exc, diagnose.LearnerMistake):
+        result.message = cap(mistake, MESSAGE_CAP)
+        report.longrepr = OneLine(mistake)
+        return
+    before = str(report.longrepr or "").strip()
+    result.message = cap(f"{mistake}\n{result.message}", MESSAGE_CAP)
+    report.longrepr = OneLine(f"{mistake}\n{before}")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -10,7 +10,6 @@ Loaded by the repository's conftest.py. What a learner sees:
 
 from __future__ import annotations
 
-import _thread
 import contextlib
 import hashlib
 import os
@@ -29,7 +28,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from kata.core import brokers, target
+from kata.core import brokers, diagnose, target
 from kata.core.brokers import Broker, BrokerError, Choice
 from kata.core.catalog import ROOT, CatalogError, Exercise
 from kata.core.catalog import load as load_catalog
@@ -397,7 +396,7 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         if timer is not None and len(caught) == 1:
             # Wake the test now instead of letting it wait for what the dead
             # thread will never deliver: the alarm handler raises ThreadCrash.
-            _thread.interrupt_main(signal.SIGALRM)
+            diagnose.wake_main(signal.SIGALRM)
 
     previous_hook = threading.excepthook
     threading.excepthook = on_thread_exception
@@ -449,19 +448,12 @@ def _thread_crash(caught: list[threading.ExceptHookArgs]) -> ThreadCrash:
     name = first.thread.name if first.thread is not None else "?"
     where = _target_frames(first.exc_value)
     place = _t("thread_crash.place", path=where[-1][0], func=where[-1][1]) if where else ""
+    named = diagnose.callback_signature(first.exc_value)
+    if named is not None:
+        return ThreadCrash(named)  # the cause says it all; paho's traceback would not
     hint = _t("thread_crash.hint")
-    if issubclass(first.exc_type, TypeError) and "positional argument" in str(first.exc_value):
-        hint = _t("thread_crash.signatures", signatures=CALLBACK_SIGNATURES)
     error = f"{first.exc_type.__name__}: {first.exc_value}"
     return ThreadCrash(_t("thread_crash", name=name, place=place, error=error) + f"\n{hint}\n{tb}")
-
-
-CALLBACK_SIGNATURES = """\
-    on_connect(client, userdata, flags, reason_code, properties)
-    on_disconnect(client, userdata, flags, reason_code, properties)
-    on_subscribe(client, userdata, mid, reason_code_list, properties)
-    on_publish(client, userdata, mid, reason_code, properties)
-    on_message(client, userdata, message)"""
 
 
 # --- reporting ----------------------------------------------------------------
