@@ -133,6 +133,7 @@ class ClientNotes:
     failed_subscribes: list[str] = field(default_factory=list)  # MQTT_ERR_NO_CONN
     subscribed: bool = False  # a subscribe() paho accepted
     unconfirmed_at_disconnect: list[tuple[str, int]] = field(default_factory=list)
+    disconnected_at: float | None = None  # when disconnect() left messages unconfirmed
 
 
 @dataclass
@@ -213,13 +214,14 @@ def _after_subscribe(client: mqtt.Client, result: object, *args: object, **kwarg
 
 def _before_disconnect(client: mqtt.Client, *args: object, **kwargs: object) -> None:
     notes = _CURRENT.notes(client) if _CURRENT is not None else None
-    if notes is None:
+    if notes is None or notes.unconfirmed_at_disconnect:
         return
     messages = getattr(client, "_out_messages", {})
     with contextlib.suppress(RuntimeError):  # changed by paho's thread meanwhile
-        notes.unconfirmed_at_disconnect = [
-            (m.topic, m.qos) for m in list(messages.values()) if m.qos > 0
-        ]
+        unconfirmed = [(m.topic, m.qos) for m in list(messages.values()) if m.qos > 0]
+        if unconfirmed:
+            notes.unconfirmed_at_disconnect = unconfirmed
+            notes.disconnected_at = time.monotonic()
 
 
 def _wrap(original: Callable, before: Callable | None, after: Callable | None) -> Callable:
@@ -305,7 +307,20 @@ def early_mistake(log: TestLog, now: float | None = None) -> str | None:
     since = failed.connected_at if failed is not None else None
     if failed is not None and since is not None and now - since >= EARLY_AFTER:
         return _subscribe_first(failed)
+    for notes in list(log.clients.values()):
+        left = notes.disconnected_at
+        if left is not None and now - left >= EARLY_AFTER:
+            return _in_flight(notes)
     return None
+
+
+def _in_flight(notes: ClientNotes) -> str:
+    unconfirmed = notes.unconfirmed_at_disconnect
+    qos = max(q for _, q in unconfirmed)
+    topic = unconfirmed[0][0]
+    return tn(
+        "mistake.disconnect_in_flight", pick_language(None), len(unconfirmed), qos=qos, topic=topic
+    )
 
 
 def _timed_out(exc: BaseException | None) -> bool:
@@ -333,12 +348,20 @@ def name_mistake(exc: BaseException | None, log: TestLog | None) -> str | None:
         return _subscribe_first(failed)
     for notes in list(log.clients.values()):
         if notes.unconfirmed_at_disconnect:
-            count = len(notes.unconfirmed_at_disconnect)
-            qos = max(q for _, q in notes.unconfirmed_at_disconnect)
-            topic = notes.unconfirmed_at_disconnect[0][0]
-            return tn(
-                "mistake.disconnect_in_flight", pick_language(None), count, qos=qos, topic=topic
-            )
+            return _in_flight(notes)
+    return _blocked_in_loop_forever(exc)
+
+
+def _blocked_in_loop_forever(exc: BaseException | None) -> str | None:
+    """A hang stopped inside paho's loop_forever(), which the tree under test called."""
+    if exc is None or type(exc).__name__ != "KataHang":
+        return None
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "loop_forever" and _is_paho(code.co_filename):
+            return _t("mistake.loop_forever")
+        tb = tb.tb_next
     return None
 
 

@@ -26,7 +26,9 @@ import pytest
 
 from kata.core import diagnose
 from kata.core.catalog import load as load_catalog
-from kata.core.plugin import STATE, OneLine, _relpath
+from kata.core.i18n import pick_language
+from kata.core.i18n import t as translate
+from kata.core.plugin import STATE, OneLine, _relpath, _target_frames
 from kata.core.results import DETAILS_CAP, MESSAGE_CAP, Outcome, TestResult, cap
 
 # The name the hypothesis distribution registers its pytest plugin under.
@@ -130,6 +132,13 @@ def _name_the_mistake(
     if mistake is None:
         return
     if isinstance(exc, diagnose.LearnerMistake):
+        frames = _target_frames(exc)
+        if frames:
+            path, func, line = frames[-1]
+            where = translate(
+                "mistake.stopped_at", pick_language(None), path=path, func=func, line=line
+            )
+            mistake = f"{mistake}\n{where}"
         result.message = cap(mistake, MESSAGE_CAP)
         report.longrepr = OneLine(mistake)
         return

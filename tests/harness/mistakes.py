@@ -14,13 +14,11 @@ class Named:
     module: str  # under exercises/ and solutions/
     edits: tuple[tuple[str, str], ...]  # (text of the reference answer, the mistake)
     named: str  # the start of the first line of the failure a learner reads
-    test: str  # the test that meets the mistake first (kata check runs until it)
+    also: str = ""  # and somewhere in the failure
 
 
 PUBLISHER = "ch03_clients/publisher.py"
 SUBSCRIBER = "ch03_clients/subscriber.py"
-PUB_TESTS = "tests/ch03_clients/test_publisher.py::"
-SUB_TESTS = "tests/ch03_clients/test_subscriber.py::"
 
 MISTAKES = {
     "no network loop": Named(
@@ -32,7 +30,6 @@ MISTAKES = {
             ),
         ),
         "no network loop: client 'kata-pub-",
-        PUB_TESTS + "test_messages_arrive_in_order_with_the_requested_qos[0]",
     ),
     "1.x callback signature": Named(
         SUBSCRIBER,
@@ -44,7 +41,6 @@ MISTAKES = {
         ),
         "paho 1.x callback signature: paho 2.x calls "
         "on_connect(client, userdata, flags, reason_code, properties)",
-        SUB_TESTS + "test_started_subscriber_gets_a_message_published_right_away",
     ),
     "subscribe before connect": Named(
         SUBSCRIBER,
@@ -57,13 +53,11 @@ MISTAKES = {
             ),
         ),
         "subscribe() before connect(): paho answered MQTT_ERR_NO_CONN",
-        SUB_TESTS + "test_collect_returns_the_first_messages_in_order",
     ),
     "disconnect before QoS completes": Named(
         PUBLISHER,
         (("            _confirm(info, deadline, f", "            print(info, f"),),
         "disconnect() before QoS ",
-        PUB_TESTS + "test_messages_arrive_in_order_with_the_requested_qos[1]",
     ),
     "a function that never returns": Named(
         PUBLISHER,
@@ -73,7 +67,8 @@ MISTAKES = {
                 "    client.loop_forever()\n    try:\n        if not connack.wait(timeout):",
             ),
         ),
+        "loop_forever() does not return while the client is connected: call client.loop_start()",
+        # kata check stops a learner's hang after 5 s (plain pytest: 15 s)
         "hang: exercises/ch03_clients/publisher.py: publish_messages did not return within 5 s",
-        PUB_TESTS + "test_messages_arrive_in_order_with_the_requested_qos[0]",
     ),
 }
