@@ -173,6 +173,36 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+def row(head: str, note: str, width: int = 120) -> str:
+    """A table row `head  note` of at most `width` columns; a long note is cut at a word.
+
+    The cut note ends in " ..."; English is cut at a space, Japanese (no spaces
+    between words) between two characters.
+    """
+    if not note:
+        return head
+    room = width - display_width(head) - 2
+    if display_width(note) <= room:
+        return f"{head}  {note}".rstrip()
+    end = 0
+    while end < len(note) and display_width(note[: end + 1]) <= room - 4:
+        end += 1
+    while end > 0 and not _word_boundary(note, end):
+        end -= 1
+    kept = note[:end].rstrip()
+    return f"{head}  {kept} ..." if kept else f"{head}  ..."
+
+
+def _word_boundary(text: str, at: int) -> bool:
+    """Whether text[:at] ends between two words (or two Japanese characters)."""
+    before, after = text[at - 1], text[at]
+    return " " in (before, after) or _is_wide(before) or _is_wide(after)
+
+
+def _is_wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in "WF"
+
+
 def ljust(text: str, width: int) -> str:
     """str.ljust by terminal columns, so tables with Japanese words stay aligned."""
     return text + " " * max(0, width - display_width(text))

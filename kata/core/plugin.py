@@ -34,6 +34,7 @@ from kata.core.catalog import ROOT, CatalogError, Exercise
 from kata.core.catalog import load as load_catalog
 from kata.core.i18n import mark as mark_word
 from kata.core.i18n import pick_language
+from kata.core.i18n import row as table_row
 from kata.core.i18n import t as translate
 from kata.core.probe import Probe
 from kata.core.results import (
@@ -649,8 +650,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         for e in rows:
             note = _t("progress.not_done") if e.status == Status.TODO else e.first_failure
             counts = _t("progress.passed", passed=e.passed, total=e.total)
-            row = f"  [{mark_word(marks[e.status], _LANG)}] {e.module:<16} {counts}  {note}"
-            write(row[:120])
+            head = f"  [{mark_word(marks[e.status], _LANG)}] {e.module:<16} {counts}"
+            write(table_row(head, note.splitlines()[0] if note else ""))
             if e.status in (Status.TODO, Status.FAILING) and next_up is None:
                 next_up = catalog.exercise(e.id)
     if next_up is not None and not state.stubs_must_fail and state.tree == "exercises":

@@ -12,7 +12,7 @@ from pathlib import Path
 from kata.core.brokers import MODES
 from kata.core.catalog import PATHS, Catalog, Exercise
 from kata.core.i18n import mark as mark_word
-from kata.core.i18n import pick_language, t
+from kata.core.i18n import pick_language, row, t
 from kata.core.results import Status, explain
 from kata.core.results import load as load_results
 from kata.core.target import TREES
@@ -68,7 +68,7 @@ def cmd_list(args: argparse.Namespace, catalog: Catalog) -> int:
                 if skipped:
                     note = _t("list.skipped", count=skipped) + (f"  {note}" if note else "")
                 extra = _t("list.minutes_column", minutes=ex.minutes, points=ex.points)
-                print(_row(f"    {pointer}[{mark}] {ex.module:<18} {counts} {extra}", note))
+                print(row(f"    {pointer}[{mark}] {ex.module:<18} {counts} {extra}", note))
         print()
     print(_t("list.points", earned=earned, possible=possible))
     if nxt is not None:
@@ -76,17 +76,6 @@ def cmd_list(args: argparse.Namespace, catalog: Catalog) -> int:
     else:
         print(_t("all_done"))
     return 0
-
-
-def _row(head: str, note: str, width: int = 120) -> str:
-    """A table row whose note is cut at a word, never in the middle of one."""
-    if not note:
-        return head
-    room = width - len(head) - 2
-    if len(note) > room:
-        cut = note[: max(room - 4, 0)].rsplit(" ", 1)[0]
-        note = f"{cut} ..." if cut else ""
-    return f"{head}  {note}".rstrip()
 
 
 def _lesson_text(ex: Exercise, lang: str) -> str:
