@@ -49,7 +49,8 @@ def test_a_failure_keeps_pytests_own_report_of_it(kata_broker, tmp_path):
 
 def test_hypothesis_is_imported_only_by_runs_that_use_it(kata_broker):
     # Without the sandbox's -p no:hypothesispytest: as a learner's run loads it.
-    argv = [sys.executable, "-X", "importtime", "-m", "pytest", "-p", "no:cacheprovider"]
+    # -s: importtime writes to stderr, which pytest would otherwise capture and drop.
+    argv = [sys.executable, "-X", "importtime", "-m", "pytest", "-s", "-p", "no:cacheprovider"]
     plain = kata_broker._run([*argv, PUBLISHER_TESTS, "-k", "make_client"], timeout=60)
     assert "1 failed" in plain.stdout or "3 failed" in plain.stdout, plain.stdout
     assert not HYPOTHESIS.search(plain.stderr), "no test of test_publisher.py uses hypothesis"
