@@ -190,9 +190,24 @@ def _after_init(client: mqtt.Client, result: object, *args: object, **kwargs: ob
 
 
 def _after_connect(client: mqtt.Client, result: object, *args: object, **kwargs: object) -> None:
+    """connect() returned: the connection is open and CONNECT was sent."""
     notes = _CURRENT.notes(client) if _CURRENT is not None else None
-    if notes is not None and notes.connected_at is None:
+    if notes is not None and notes.connected_at is None and _socket_of(client) is not None:
         notes.connected_at = time.monotonic()
+
+
+def _after_connect_async(
+    client: mqtt.Client, result: object, *args: object, **kwargs: object
+) -> None:
+    """connect_async() by the learner (paho's connect() calls it too): only a loop connects."""
+    notes = _CURRENT.notes(client) if _CURRENT is not None else None
+    caller = sys._getframe(2).f_code.co_filename  # above the wrapper
+    if notes is not None and notes.connected_at is None and not _is_paho(caller):
+        notes.connected_at = time.monotonic()
+
+
+def _socket_of(client: mqtt.Client) -> object:
+    return getattr(client, "_sock", None)
 
 
 def _after_loop(client: mqtt.Client, result: object, *args: object, **kwargs: object) -> None:
@@ -247,7 +262,7 @@ def install() -> None:
     plan: dict[str, tuple[Callable | None, Callable | None]] = {
         "__init__": (None, _after_init),
         "connect": (None, _after_connect),
-        "connect_async": (None, _after_connect),
+        "connect_async": (None, _after_connect_async),
         "loop_start": (None, _after_loop),
         "loop_forever": (_before_loop, None),
         "loop": (_before_loop, None),
@@ -282,12 +297,9 @@ def _failed_subscribe(log: TestLog) -> ClientNotes | None:
     return None
 
 
-def _shown_id(notes: ClientNotes) -> str:
-    return notes.client_id or "(no client id)"
-
-
 def _no_loop(notes: ClientNotes) -> str:
-    return _t("mistake.no_loop", client=_shown_id(notes))
+    # No client id: a report of the same code must read the same every time.
+    return _t("mistake.no_loop")
 
 
 def _subscribe_first(notes: ClientNotes) -> str:
@@ -301,7 +313,7 @@ def early_mistake(log: TestLog, now: float | None = None) -> str | None:
         client = notes.client()
         if client is None or notes.looped or notes.connected_at is None:
             continue
-        if now - notes.connected_at >= EARLY_AFTER and getattr(client, "_sock", None) is not None:
+        if now - notes.connected_at >= EARLY_AFTER and _socket_of(client) is not None:
             return _no_loop(notes)
     failed = _failed_subscribe(log)
     since = failed.connected_at if failed is not None else None
@@ -387,49 +399,64 @@ def wake_main(signum: int) -> None:
 
 
 class Watchdog:
-    """Looks at the test's log while it runs; stops the test when a mistake is certain."""
+    """One thread for the whole session: looks at the running test's log, stops it early.
 
-    # The one handler of EARLY_SIGNAL, kept for the whole process: a signal
-    # that arrives after its test ended finds no watchdog and is ignored.
-    _active: Watchdog | None = None
-    _handler_installed = False
+    Started before the first test (a test that checks for threads it did not
+    start must not find it). Armed with each test's log, disarmed after it; a
+    signal that arrives once its test is over finds nothing to raise.
+    """
 
-    def __init__(self, log: TestLog) -> None:
-        self.log = log
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._armed = threading.Event()
+        self._log: TestLog | None = None
+        self._since = 0.0
         self.found: str | None = None
-        self._done = threading.Event()
         self._thread: threading.Thread | None = None
 
-    @classmethod
-    def _on_signal(cls, signum: int, frame: object) -> None:
-        active = cls._active
-        if active is not None and active.found is not None and not active._done.is_set():
-            raise LearnerMistake(active.found)
-
     def start(self) -> None:
-        if EARLY_SIGNAL is None or threading.current_thread() is not threading.main_thread():
+        if self._thread is not None or EARLY_SIGNAL is None:
             return
-        if not Watchdog._handler_installed:
-            signal.signal(EARLY_SIGNAL, Watchdog._on_signal)
-            Watchdog._handler_installed = True
-        Watchdog._active = self
+        if threading.current_thread() is not threading.main_thread():
+            return
+        signal.signal(EARLY_SIGNAL, self._on_signal)
         self._thread = threading.Thread(target=self._watch, name="kata-diagnose", daemon=True)
         self._thread.start()
 
-    def _watch(self) -> None:
-        if self._done.wait(EARLY_AFTER):
-            return
-        while not self._done.is_set():
-            found = early_mistake(self.log)
-            if found is not None:
-                self.found = found
-                wake_main(EARLY_SIGNAL)  # type: ignore[arg-type]
-                return
-            self._done.wait(CHECK_EVERY)
+    def arm(self, log: TestLog) -> None:
+        with self._lock:
+            self._log, self._since, self.found = log, time.monotonic(), None
+        self._armed.set()
 
-    def stop(self) -> None:
-        self._done.set()
-        if Watchdog._active is self:
-            Watchdog._active = None
-        if self._thread is not None:
-            self._thread.join(1)
+    def disarm(self) -> None:
+        with self._lock:
+            self._log, self.found = None, None
+        self._armed.clear()
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        with self._lock:
+            found = self.found if self._log is not None else None
+        if found is not None:
+            raise LearnerMistake(found)
+
+    def _watch(self) -> None:
+        while True:
+            self._armed.wait()
+            time.sleep(CHECK_EVERY)
+            with self._lock:
+                log, since = self._log, self._since
+            if log is None or self.found is not None:
+                continue
+            if time.monotonic() - since < EARLY_AFTER:
+                continue
+            found = early_mistake(log)
+            if found is None:
+                continue
+            with self._lock:
+                if self._log is not log:
+                    continue  # that test is over
+                self.found = found
+            wake_main(EARLY_SIGNAL)  # type: ignore[arg-type]
+
+
+WATCHDOG = Watchdog()

@@ -40,18 +40,18 @@ TEST_LOG = pytest.StashKey[diagnose.TestLog]()
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     diagnose.install()
+    diagnose.WATCHDOG.start()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     log = diagnose.start_test()
     item.stash[TEST_LOG] = log
-    watchdog = diagnose.Watchdog(log)
-    watchdog.start()
+    diagnose.WATCHDOG.arm(log)
     try:
         return (yield)
     finally:
-        watchdog.stop()
+        diagnose.WATCHDOG.disarm()
         diagnose.stop_test()
 
 

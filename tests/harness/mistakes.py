@@ -29,7 +29,7 @@ MISTAKES = {
                 "    client.connect(host, port, keepalive=60)\n",
             ),
         ),
-        "no network loop: client 'kata-pub-",
+        "no network loop: the client called connect() but never loop_start()",
     ),
     "1.x callback signature": Named(
         SUBSCRIBER,

@@ -266,7 +266,7 @@ def test_one_thing_is_singular_in_english_and_the_same_in_japanese() -> None:
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_a_long_reason_in_a_table_row_is_cut_at_a_word(lang) -> None:
-    reason = t("mistake.no_loop", lang, client="kata-pub-1")
+    reason = t("mistake.no_loop", lang)
     head = f"  [{mark('fail', lang)}] publisher          3/16"
     line = i18n.row(head, reason, width=100)
     assert display_width(line) <= 100 and line.endswith(" ...")
