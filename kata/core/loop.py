@@ -18,8 +18,10 @@ Loaded by kata/core/plugin.py (its `pytest_plugins`). What it does:
 from __future__ import annotations
 
 import gc
+import json
 import sys
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,36 @@ TEST_LOG = pytest.StashKey[diagnose.TestLog]()
 def pytest_configure(config: pytest.Config) -> None:
     diagnose.install()
     diagnose.WATCHDOG.start()
+    if _distributing(config):
+        config.pluginmanager.register(ResultsFromWorkers(config.stash[STATE]), "kata-results")
+
+
+# --- pytest-xdist: the tests run in workers, the results are told here ----------
+
+
+def _in_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _distributing(config: pytest.Config) -> bool:
+    """This process hands the tests to pytest-xdist workers (-n N, N > 0)."""
+    dist = getattr(config.option, "dist", "no")
+    return not _in_worker(config) and dist not in (None, "no")
+
+
+RESULT_PROPERTY = "kata_result"
+
+
+class ResultsFromWorkers:
+    """The controller's record of every test, from what each worker's reports carry."""
+
+    def __init__(self, state: object) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == RESULT_PROPERTY and isinstance(value, dict):
+                self.state.outcomes[report.nodeid] = TestResult(**value)  # type: ignore[attr-defined]
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -120,6 +152,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         text = str(report.longrepr or "").strip()
         if result is not None and not result.details and text and text != result.message:
             result.details = cap(text, DETAILS_CAP)
+    if _in_worker(item.config):
+        state = item.config.stash.get(STATE, None)
+        result = state.outcomes.get(item.nodeid) if state is not None else None
+        if result is not None:
+            # Each phase's report carries the record so far; the last one wins.
+            report.user_properties.append((RESULT_PROPERTY, json.loads(json.dumps(asdict(result)))))
     return report
 
 

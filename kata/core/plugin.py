@@ -608,7 +608,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         state.hung.setdefault(result.exercise, f"{message} (in {item.name})")
     if category in (NOT_DONE, BROKEN, HANG, THREAD_CRASH, BROKER_DIED):
         report.longrepr = OneLine(message)
-    report.user_properties.append(("kata_category", category))
+    report.user_properties.append(("kata_category", str(category)))  # plain text travels
     return report
 
 
@@ -689,7 +689,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state is None:
         return
     json_path = session.config.getoption("--kata-json")
-    if json_path:
+    if json_path and not hasattr(session.config, "workerinput"):  # xdist: the controller writes
         _write_results(Path(json_path), state, exitstatus)
     if not state.stubs_must_fail:
         return

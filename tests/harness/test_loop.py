@@ -75,3 +75,16 @@ def test_scored_runs_load_the_no_shrink_profile_before_property_tests_are_define
     assert scored.returncode == 0, scored.stdout
     plain = sandbox.run("tests/test_profile_probe.py")
     assert plain.returncode == 1 and "2 failed" in plain.stdout, "a plain run keeps shrinking"
+
+
+def test_parallel_workers_report_every_test_to_the_controllers_results(kata_broker, tmp_path):
+    pytest.importorskip("xdist")
+    out = tmp_path / "results.json"
+    run = kata_broker.run(PUBLISHER_TESTS, "-n", "2", "--kata-json", str(out))
+    assert run.returncode == 1, run.stdout
+    assert "[todo] publisher         0/16 passed" in run.stdout, "the controller's table"
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert len(data["tests"]) == 16 and {t["status"] for t in data["tests"]} == {"fail"}
+    assert {t["category"] for t in data["tests"]} == {"not done"}
+    (publisher,) = data["exercises"]
+    assert (publisher["status"], publisher["total"]) == ("todo", 16)
