@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -245,6 +246,7 @@ def _no_binary() -> str:
     return t("no_broker.not_on_path", pick_language(None))
 
 
+@functools.lru_cache(maxsize=8)
 def mosquitto_version(binary: str) -> str:
     try:
         out = subprocess.run(

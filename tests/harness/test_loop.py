@@ -88,3 +88,16 @@ def test_parallel_workers_report_every_test_to_the_controllers_results(kata_brok
     assert {t["category"] for t in data["tests"]} == {"not done"}
     (publisher,) = data["exercises"]
     assert (publisher["status"], publisher["total"]) == ("todo", 16)
+
+
+def test_retained_under_finds_what_the_broker_keeps_in_two_round_trips(probe_factory, topic):
+    writer = probe_factory()
+    writer.publish(f"{topic}/a/b", b"kept", qos=1, retain=True)
+    writer.publish(topic, b"root", qos=1, retain=True)
+    writer.publish(f"{topic}/live", b"not kept", qos=1)
+    writer.publish(f"{topic}-sibling", b"other prefix", qos=1, retain=True)
+    try:
+        reader = probe_factory()
+        assert reader.retained_under(f"{topic}/#", topic) == {f"{topic}/a/b", topic}
+    finally:
+        writer.publish(f"{topic}-sibling", b"", qos=1, retain=True)
