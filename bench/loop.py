@@ -80,16 +80,33 @@ def bench_exercise(runs: int) -> list[str]:
     return rows
 
 
+def _parallel() -> list[tuple[str, list[str]]]:
+    """Serial, and with pytest-xdist's one worker per core when it is installed."""
+    ways = [("", [])]
+    if importlib.util.find_spec("xdist") is not None:
+        ways.append((", -n auto", ["-n", "auto"]))
+    return ways
+
+
 def bench_chapters(runs: int) -> list[str]:
     argv = [sys.executable, "-m", "pytest", "--target", "solutions", "--ignore=tests/harness"]
-    samples = [timed([*argv, "-q"], env=_env(KATA_BROKER="local")) for _ in range(runs)]
-    return [row("all chapters against the solutions (local broker)", median(samples), 8, samples)]
+    rows = []
+    for label, extra in _parallel():
+        env = _env(KATA_BROKER="local")
+        samples = [timed([*argv, "-q", *extra], env=env) for _ in range(runs)]
+        what = f"all chapters against the solutions (local broker{label})"
+        rows.append(row(what, median(samples), 8, samples))
+    return rows
 
 
 def bench_solutions(runs: int) -> list[str]:
     argv = [sys.executable, "-m", "pytest", "--target", "solutions", "-q"]
-    samples = [timed(argv, env=_env(KATA_BROKER="local")) for _ in range(runs)]
-    return [row("tox -e solutions (chapters + harness tests)", median(samples), 40, samples)]
+    rows = []
+    for label, extra in _parallel():
+        samples = [timed([*argv, *extra], env=_env(KATA_BROKER="local")) for _ in range(runs)]
+        what = f"tox -e solutions: chapters + harness tests{label}"
+        rows.append(row(what, median(samples), 40, samples))
+    return rows
 
 
 # --- kata watch: save -> result -------------------------------------------------
