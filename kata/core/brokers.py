@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -272,6 +273,7 @@ def _no_binary() -> str:
     return t("no_broker.not_on_path", pick_language(None))
 
 
+@functools.lru_cache(maxsize=8)
 def mosquitto_version(binary: str) -> str:
     try:
         out = subprocess.run(
@@ -462,8 +464,16 @@ def _broker_record(
 # --- docker ----------------------------------------------------------------
 
 
+DOCKER_SOCKET = "/var/run/docker.sock"  # docker-py's default on Linux and macOS
+
+
 def docker_engine_answers(timeout: float = 2.0) -> tuple[bool, str]:
     """Ask the Docker engine for a ping, bounded by `timeout`; (ok, why-not)."""
+    if not os.environ.get("DOCKER_HOST") and sys.platform != "win32":
+        # Where docker-py would look without DOCKER_HOST. No socket, no engine:
+        # importing docker (~0.15 s) to hear that would slow every run.
+        if not Path(DOCKER_SOCKET).exists():
+            return False, f"no Docker engine answered (no {DOCKER_SOCKET})"
     try:
         import docker
     except ImportError:

@@ -104,10 +104,7 @@ def topic(request: pytest.FixtureRequest, broker: Broker) -> Iterator[str]:
     if broker.kind == "external" and broker.username is None and broker.tls:
         return
     with contextlib.suppress(Exception), _probe_for(broker) as cleaner:
-        cleaner.subscribe(f"{prefix}/#", qos=1)
-        cleaner.subscribe(prefix, qos=1)
-        retained = {m.topic for m in cleaner.settle() if m.retain}
-        for name in retained:
+        for name in cleaner.retained_under(f"{prefix}/#", prefix):
             cleaner.publish(name, b"", qos=1, retain=True)
 
 

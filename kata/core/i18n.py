@@ -123,6 +123,17 @@ def t(key: str, lang: str, /, **fields: object) -> str:
     return texts[lang].format(**fields)
 
 
+def tn(key: str, lang: str, count: int, /, **fields: object) -> str:
+    """t() for a message about `count` things: the `key.one` variant when count is 1.
+
+    English says "1 test", "2 tests"; Japanese has one form, so its `.one`
+    text is the same as the other. A key without a `.one` variant is used as is.
+    """
+    if count == 1 and f"{key}.one" in MESSAGES:
+        key = f"{key}.one"
+    return t(key, lang, count=count, **fields)
+
+
 def teach(en: str, ja: str) -> str:
     """A test's message that teaches a concept, in the learner's language.
 
@@ -162,6 +173,36 @@ def fields_of(text: str) -> set[str]:
 def display_width(text: str) -> int:
     """Columns a terminal gives `text`: CJK characters take two."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def row(head: str, note: str, width: int = 120) -> str:
+    """A table row `head  note` of at most `width` columns; a long note is cut at a word.
+
+    The cut note ends in " ..."; English is cut at a space, Japanese (no spaces
+    between words) between two characters.
+    """
+    if not note:
+        return head
+    room = width - display_width(head) - 2
+    if display_width(note) <= room:
+        return f"{head}  {note}".rstrip()
+    end = 0
+    while end < len(note) and display_width(note[: end + 1]) <= room - 4:
+        end += 1
+    while end > 0 and not _word_boundary(note, end):
+        end -= 1
+    kept = note[:end].rstrip()
+    return f"{head}  {kept} ..." if kept else f"{head}  ..."
+
+
+def _word_boundary(text: str, at: int) -> bool:
+    """Whether text[:at] ends between two words (or two Japanese characters)."""
+    before, after = text[at - 1], text[at]
+    return " " in (before, after) or _is_wide(before) or _is_wide(after)
+
+
+def _is_wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in "WF"
 
 
 def ljust(text: str, width: int) -> str:

@@ -14,7 +14,6 @@ and listed in results.json's `integrity` (integrity.py).
 
 from __future__ import annotations
 
-import _thread
 import contextlib
 import os
 import random
@@ -32,12 +31,13 @@ from types import FrameType, SimpleNamespace
 import pytest
 from _pytest.junitxml import xml_key as junit_xml_key
 
-from kata.core import brokers, guards, integrity, results, target
+from kata.core import brokers, diagnose, guards, integrity, results, target
 from kata.core.brokers import Broker, BrokerError, Choice
 from kata.core.catalog import ROOT, CatalogError, Exercise
 from kata.core.catalog import load as load_catalog
 from kata.core.i18n import mark as mark_word
 from kata.core.i18n import pick_language
+from kata.core.i18n import row as table_row
 from kata.core.i18n import t as translate
 from kata.core.results import (
     MESSAGE_CAP,
@@ -53,6 +53,9 @@ from kata.core.results import (
 
 if sys.version_info < (3, 11):  # pragma: no cover - Python 3.10
     from exceptiongroup import BaseExceptionGroup
+
+# Fast start, fail-fast bookkeeping and the names of beginner mistakes.
+pytest_plugins = ["kata.core.loop"]
 
 # --- outcomes the harness recognises ----------------------------------------
 
@@ -188,8 +191,6 @@ def pytest_configure(config: pytest.Config) -> None:
     stubs = config.getoption("--stubs-must-fail")
     if stubs and tree != "exercises":
         raise pytest.UsageError("--stubs-must-fail checks the exercises tree, not solutions")
-    if stubs or config.getoption("--kata-json"):
-        _no_shrinking()
     state = config.stash[STATE] = KataState(
         tree=tree,
         mode=mode,
@@ -225,20 +226,6 @@ def _one_hang_timer(config: pytest.Config) -> None:
     if config.getoption("timeout", None) is None and not os.environ.get("PYTEST_TIMEOUT"):
         with contextlib.suppress(AttributeError):
             config.option.timeout = 0
-
-
-def _no_shrinking() -> None:
-    """Scores and stub checks need pass or fail, not hypothesis's smallest failing example.
-
-    Shrinking a stub's NotImplementedError costs ~2 s per property test for nothing;
-    a learner's own `kata check` or pytest run still shrinks.
-    """
-    from hypothesis import Phase, settings
-
-    settings.register_profile(
-        "kata-no-shrink", phases=[phase for phase in Phase if phase is not Phase.shrink]
-    )
-    settings.load_profile("kata-no-shrink")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -415,7 +402,7 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         if timer is not None and len(caught) == 1:
             # Wake the test now instead of letting it wait for what the dead
             # thread will never deliver: the alarm handler raises ThreadCrash.
-            _thread.interrupt_main(signal.SIGALRM)
+            diagnose.wake_main(signal.SIGALRM)
 
     previous_hook = threading.excepthook
     threading.excepthook = on_thread_exception
@@ -525,19 +512,12 @@ def _thread_crash(caught: list[threading.ExceptHookArgs]) -> ThreadCrash:
     name = first.thread.name if first.thread is not None else "?"
     where = _target_frames(first.exc_value)
     place = _t("thread_crash.place", path=where[-1][0], func=where[-1][1]) if where else ""
+    named = diagnose.callback_signature(first.exc_value)
+    if named is not None:
+        return ThreadCrash(named)  # the cause says it all; paho's traceback would not
     hint = _t("thread_crash.hint")
-    if issubclass(first.exc_type, TypeError) and "positional argument" in str(first.exc_value):
-        hint = _t("thread_crash.signatures", signatures=CALLBACK_SIGNATURES)
     error = f"{first.exc_type.__name__}: {first.exc_value}"
     return ThreadCrash(_t("thread_crash", name=name, place=place, error=error) + f"\n{hint}\n{tb}")
-
-
-CALLBACK_SIGNATURES = """\
-    on_connect(client, userdata, flags, reason_code, properties)
-    on_disconnect(client, userdata, flags, reason_code, properties)
-    on_subscribe(client, userdata, mid, reason_code_list, properties)
-    on_publish(client, userdata, mid, reason_code, properties)
-    on_message(client, userdata, message)"""
 
 
 # --- reporting ----------------------------------------------------------------
@@ -727,7 +707,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         state.hung.setdefault(result.exercise, f"{message} (in {item.name})")
     if category in (NOT_DONE, BROKEN, HANG, THREAD_CRASH, BROKER_DIED, RUNAWAY):
         report.longrepr = OneLine(message)
-    report.user_properties.append(("kata_category", category))
+    report.user_properties.append(("kata_category", str(category)))  # plain text travels
     return report
 
 
@@ -789,8 +769,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             counts = _t("progress.passed", passed=e.passed, total=e.total)
             if e.skipped:
                 counts += _t("progress.skipped", count=e.skipped)
-            row = f"  [{mark_word(marks[e.status], _LANG)}] {e.module:<16} {counts}  {note}"
-            write(row[:120])
+            head = f"  [{mark_word(marks[e.status], _LANG)}] {e.module:<16} {counts}"
+            write(table_row(head, note.splitlines()[0] if note else ""))
             if e.status in (Status.TODO, Status.FAILING) and next_up is None:
                 next_up = catalog.exercise(e.id)
     if next_up is not None and not state.stubs_must_fail and state.tree == "exercises":
@@ -839,7 +819,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     state.exitstatus = int(session.exitstatus)
     json_path = session.config.getoption("--kata-json")
-    if json_path:
+    if json_path and not hasattr(session.config, "workerinput"):  # xdist: the controller writes
         _write_results(Path(json_path), state, exitstatus)
     if not state.stubs_must_fail:
         return

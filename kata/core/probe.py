@@ -228,6 +228,29 @@ class Probe:
         self.unsubscribe(marker)
         return self.drain()
 
+    def retained_under(self, *filters: str, timeout: float | None = None) -> set[str]:
+        """Topics matching `filters` whose retained message the broker keeps: two round trips.
+
+        One SUBSCRIBE for the filters and a marker: the broker sends what it
+        retains right after the SUBACK, so once the marker published next comes
+        back, every retained message is in. The subscriptions stay (the topics
+        are the caller's own).
+        """
+        self.drain()
+        marker = f"{_MARKER_ROOT}/{_MARKER_WORD}{uuid.uuid4().hex[:10]}"
+        arrived = threading.Event()
+        with self._lock:
+            self._markers[marker] = arrived
+            result, mid = self.client.subscribe([(f, 1) for f in (*filters, marker)])
+            self._acks.setdefault(mid, threading.Event())
+        if result != mqtt.MQTT_ERR_SUCCESS:
+            raise ConnectionError(f"probe: subscribe failed: {mqtt.error_string(result)}")
+        self._wait_ack(mid, "SUBACK", timeout)
+        self.publish(marker, b"marker", qos=0)
+        if not arrived.wait(timeout or self.timeout):
+            raise TimeoutError(f"probe: the marker {marker!r} did not come back")
+        return {m.topic for m in self.drain() if m.retain}
+
     def drain(self) -> list[Received]:
         """What has arrived so far, without waiting."""
         out = []

@@ -14,10 +14,11 @@ from enum import Enum
 from pathlib import Path
 
 from kata.core.catalog import Catalog
-from kata.core.i18n import status_word, t
+from kata.core.i18n import status_word, t, tn
 
 OUTPUT_CAP = 500  # characters of captured output kept per test
 MESSAGE_CAP = 300
+DETAILS_CAP = 2000  # characters of pytest's own report of a failure (--tb=short)
 
 
 class Word(str, Enum):
@@ -77,6 +78,9 @@ class TestResult:
     message: str = ""
     output: str = ""
     duration: float = 0.0
+    # The failure as pytest reported it (assertion, short traceback), capped;
+    # empty where the one-line message says it all.
+    details: str = ""
 
     def __post_init__(self) -> None:
         self.status, self.category = Outcome(self.status), Category(self.category)
@@ -182,19 +186,48 @@ def score(tests: list[TestResult], catalog: Catalog, exercise_ids: set[str] | No
     return scores
 
 
-def explain(tests: list[TestResult], lang: str = "en", limit: int = 8) -> list[str]:
-    """Why an exercise fails, in short lines; a reason shared by many tests is shown once."""
+def explain(
+    tests: list[TestResult], lang: str = "en", limit: int = 8, *, full_first: bool = False
+) -> list[str]:
+    """Why an exercise fails, in short lines; a reason shared by many tests is shown once.
+
+    full_first: the first failure also in full (pytest's report of it, capped to
+    DETAILS_LINES lines), as `kata next` and `kata watch` show it; tests that a
+    fail-fast run did not reach are counted at the end.
+    """
     failing = [r for r in tests if r.status in (Outcome.FAIL, Outcome.ERROR)]
     passed = sum(r.status == Outcome.PASS for r in tests)
     lines = [t("next.passed", lang, passed=passed, total=len(tests))]
-    reasons: dict[str, list[str]] = {}
+    reasons: dict[str, list[TestResult]] = {}
     for r in failing:
         reason = r.message.splitlines()[0] if r.message else r.category
-        reasons.setdefault(reason, []).append(r.name)
-    for reason, names in list(reasons.items())[:limit]:
-        more = t("next.more_tests", lang, count=len(names) - 1) if len(names) > 1 else ""
-        lines += [f"  x {names[0]}{more}", f"      {reason}"]
-    return lines if len(reasons) <= limit else [*lines, "  ..."]
+        reasons.setdefault(reason, []).append(r)
+    for n, (reason, same) in enumerate(list(reasons.items())[:limit]):
+        more = tn("next.more_tests", lang, len(same) - 1) if len(same) > 1 else ""
+        lines += [f"  x {same[0].name}{more}", f"      {reason}"]
+        if n == 0 and full_first:
+            lines += [f"      {line}" for line in _full_text(same[0], reason)]
+    if len(reasons) > limit:
+        lines.append("  ...")
+    not_run = sum(r.status == Outcome.NOT_RUN for r in tests)
+    if not_run:
+        lines.append(tn("next.not_run", lang, not_run))
+    return lines
+
+
+DETAILS_LINES = 30
+
+
+def _full_text(result: TestResult, shown: str) -> list[str]:
+    """The rest of a failure's text: its message and pytest's report, minus what is shown."""
+    text = result.details or result.message
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    said = shown.strip()
+    # pytest repeats the assertion message after "E": it is on the line above.
+    lines = [line for line in lines if line.strip() and line.lstrip("E ").strip() != said]
+    if len(lines) > DETAILS_LINES:
+        lines = [*lines[: DETAILS_LINES - 1], "..."]
+    return lines
 
 
 def markdown_report(results: Results, catalog: Catalog, lang: str = "en") -> str:

@@ -12,12 +12,19 @@ from pathlib import Path
 from kata.core.brokers import MODES
 from kata.core.catalog import PATHS, Catalog, Exercise
 from kata.core.i18n import mark as mark_word
-from kata.core.i18n import pick_language, t
+from kata.core.i18n import pick_language, row, t
 from kata.core.results import Status, explain
 from kata.core.results import load as load_results
 from kata.core.target import TREES
 from kata.learner import explore, watch
-from kata.learner.progress import RunFailed, explain_failed_run, next_exercise, progress, run_pytest
+from kata.learner.progress import (
+    FAIL_FAST,
+    RunFailed,
+    explain_failed_run,
+    next_exercise,
+    progress,
+    run_pytest,
+)
 
 Command = Callable[[argparse.Namespace, Catalog], int]
 
@@ -61,7 +68,7 @@ def cmd_list(args: argparse.Namespace, catalog: Catalog) -> int:
                 if skipped:
                     note = _t("list.skipped", count=skipped) + (f"  {note}" if note else "")
                 extra = _t("list.minutes_column", minutes=ex.minutes, points=ex.points)
-                print(_row(f"    {pointer}[{mark}] {ex.module:<18} {counts} {extra}", note))
+                print(row(f"    {pointer}[{mark}] {ex.module:<18} {counts} {extra}", note))
         print()
     print(_t("list.points", earned=earned, possible=possible))
     if nxt is not None:
@@ -69,17 +76,6 @@ def cmd_list(args: argparse.Namespace, catalog: Catalog) -> int:
     else:
         print(_t("all_done"))
     return 0
-
-
-def _row(head: str, note: str, width: int = 120) -> str:
-    """A table row whose note is cut at a word, never in the middle of one."""
-    if not note:
-        return head
-    room = width - len(head) - 2
-    if len(note) > room:
-        cut = note[: max(room - 4, 0)].rsplit(" ", 1)[0]
-        note = f"{cut} ..." if cut else ""
-    return f"{head}  {note}".rstrip()
 
 
 def _lesson_text(ex: Exercise, lang: str) -> str:
@@ -117,12 +113,12 @@ def cmd_next(args: argparse.Namespace, catalog: Catalog) -> int:
         print("\n" + lesson + "\n")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "results.json"
-        code, output = run_pytest([ex.tests, "-x"], json_out=out, quiet=True)
+        code, output = run_pytest([ex.tests, *FAIL_FAST], json_out=out, quiet=True)
         if code not in (0, 1) or not out.exists():
             print(explain_failed_run(code, output), file=sys.stderr)
             return 2
         results = load_results(out)
-    print("\n".join(explain(results.tests, pick_language(None))))
+    print("\n".join(explain(results.tests, pick_language(None), full_first=True)))
     hints = ex.hints_in(pick_language(None))
     print("\n" + _t("hint.first", count=len(hints), hint=hints[0]))
     if len(hints) > 1:
@@ -168,7 +164,7 @@ def cmd_check(args: argparse.Namespace, catalog: Catalog) -> int:
     fail_fast: list[str] = []
     if args.exercise:
         files = [find_exercise(catalog, args.exercise).tests]
-        fail_fast = ["-x"]  # one exercise: its first failure, in full
+        fail_fast = FAIL_FAST  # one exercise: its first failure, in full
     elif args.chapter:
         try:
             chapter = catalog.chapter(args.chapter)

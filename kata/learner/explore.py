@@ -29,11 +29,24 @@ from typing import TextIO
 
 from kata.core.brokers import BrokerAddress as Target
 from kata.core.brokers import parse_url
+from kata.core.i18n import pick_language, t, tn
 
 DEFAULT_URL = "mqtt://localhost:1883"
 REDRAW_TTY = 0.2  # seconds between two redraws of a terminal
 SNAPSHOT_EVERY = 1.0  # seconds between two printed snapshots (not a terminal)
-RETAINED = "[retained]"
+# Seconds between the client's pings: a broker that vanished without closing
+# the connection is noticed within about two of them.
+KEEPALIVE = 1
+# Seconds between two reconnection attempts while the broker is away.
+RECONNECT_DELAY = 1
+
+
+def _t(key: str, **fields: object) -> str:
+    return t(key, pick_language(None), **fields)
+
+
+def _count(key: str, count: int) -> str:
+    return tn(key, pick_language(None), count)
 
 
 def enable_ansi() -> None:
@@ -104,7 +117,7 @@ class TopicTree:
 def format_payload(payload: bytes, width: int) -> str:
     """Text as it is (one line), anything else as hex; cut to `width` characters."""
     if not payload:
-        return "(empty)"
+        return _t("explore.empty_payload")
     try:
         text = payload.decode("utf-8")
         printable = all(ch.isprintable() or ch in "\n\r\t" for ch in text)
@@ -113,13 +126,9 @@ def format_payload(payload: bytes, width: int) -> str:
     if printable:
         shown = text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", " ")
     else:
-        shown = f"<{len(payload)} bytes: {payload[:16].hex(' ')}>"
+        shown = _t("explore.bytes", count=len(payload), hex=payload[:16].hex(" "))
     width = max(width, 8)
     return shown if len(shown) <= width else shown[: width - 3] + "..."
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def render(tree: TopicTree, *, width: int = 100, height: int | None = None) -> list[str]:
@@ -130,20 +139,19 @@ def render(tree: TopicTree, *, width: int = 100, height: int | None = None) -> l
         for name in sorted(node.children):
             child = node.children[name]
             indent = "  " * depth
-            label = name if name else "(empty level)"
+            label = name if name else _t("explore.empty_level")
             parts = [f"{indent}{label}"]
             notes = []
             if child.children:
-                notes.append(
-                    f"{_plural(child.topics(), 'topic')}, {_plural(child.messages(), 'msg')}"
-                )
+                topics = _count("explore.topics", child.topics())
+                notes.append(f"{topics}, {_count('explore.messages', child.messages())}")
             elif child.count:
-                notes.append(_plural(child.count, "msg"))
+                notes.append(_count("explore.messages", child.count))
             suffix = ""
             if child.retained:
-                suffix += f"  {RETAINED}"
+                suffix += "  " + _t("explore.retained")
             elif child.cleared:
-                suffix += "  [retained cleared]"
+                suffix += "  " + _t("explore.retained_cleared")
             if notes:
                 suffix += f"  ({'; '.join(notes)})"
             if child.payload is not None:
@@ -155,7 +163,7 @@ def render(tree: TopicTree, *, width: int = 100, height: int | None = None) -> l
     walk(tree.root, 0)
     if height is not None and len(lines) > height:
         hidden = len(lines) - height + 1
-        lines = [*lines[: height - 1], f"... {hidden} more lines"[:width]]
+        lines = [*lines[: height - 1], _count("explore.more_lines", hidden)[:width]]
     return lines
 
 
@@ -187,7 +195,8 @@ class Explorer:
         self.arrived: queue.Queue[tuple[str, bytes, int, bool]] = queue.Queue()
         self.connected = threading.Event()
         self.subscribed = threading.Event()
-        self.status = "connecting"
+        self.status = _t("explore.status.connecting")
+        self.stopped = False
         self._started = time.monotonic()
 
     # paho callbacks, on paho's thread: hand everything to the main thread.
@@ -195,10 +204,10 @@ class Explorer:
         from paho.mqtt.subscribeoptions import SubscribeOptions
 
         if reason_code.is_failure:
-            self.status = f"refused: {reason_code}"
+            self.status = _t("explore.status.refused", reason=reason_code)
             self.connected.set()
             return
-        self.status = "connected"
+        self.status = _t("explore.status.connected")
         # retainAsPublished: a live retained publish keeps its flag (MQTT 5),
         # so the tree can mark it; with 3.1.1 only the replay at subscribe does.
         options = SubscribeOptions(qos=0, retainAsPublished=True)
@@ -208,12 +217,12 @@ class Explorer:
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         refused = [str(rc) for rc in reason_codes if rc.is_failure]
         if refused:
-            self.status = f"subscription refused: {', '.join(refused)}"
+            self.status = _t("explore.status.not_subscribed", reasons=", ".join(refused))
         self.subscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        if self.status != "stopped":
-            self.status = f"disconnected ({reason_code}); reconnecting"
+        if not self.stopped:
+            self.status = _t("explore.status.reconnecting", reason=reason_code)
 
     def _on_message(self, client, userdata, msg) -> None:
         self.arrived.put((msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain)))
@@ -231,6 +240,8 @@ class Explorer:
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        # Back within about a second of the broker's return, not paho's 1-2-4 s steps.
+        client.reconnect_delay_set(min_delay=RECONNECT_DELAY, max_delay=RECONNECT_DELAY)
         if self.target.username is not None:
             client.username_pw_set(self.target.username, self.target.password)
         if self.target.tls or self.ca_path:
@@ -239,10 +250,14 @@ class Explorer:
 
     def header(self) -> str:
         seconds = time.monotonic() - self._started
-        what = "', '".join(self.filters)
-        return (
-            f"kata explore: {self.target.shown} '{what}' - {self.tree.total} msgs on "
-            f"{_plural(self.tree.topics(), 'topic')}, {seconds:.1f} s, {self.status}"
+        return _t(
+            "explore.header",
+            url=self.target.shown,
+            filters="', '".join(self.filters),
+            messages=_count("explore.messages", self.tree.total),
+            topics=_count("explore.topics", self.tree.topics()),
+            seconds=seconds,
+            status=self.status,
         )
 
     def draw(self, final: bool = False) -> None:
@@ -251,7 +266,7 @@ class Explorer:
         if self.tty:
             # Home, clear, tree: the screen shows the latest state only.
             body = render(self.tree, width=width, height=max(size.lines - 3, 3))
-            footer = "" if final else "\n(Ctrl-C to stop)"
+            footer = "" if final else "\n" + _t("explore.stop_hint")
             self.out.write("\x1b[H\x1b[2J" + "\n".join([self.header(), "", *body]) + footer + "\n")
         else:
             body = render(self.tree, width=width)
@@ -262,19 +277,21 @@ class Explorer:
         """Explore until `duration` seconds, `count` messages, or Ctrl-C; the exit code."""
         client = self._client()
         try:
-            client.connect(self.target.host, self.target.port, keepalive=30)
+            client.connect(self.target.host, self.target.port, keepalive=KEEPALIVE)
         except OSError as exc:
             print(_cannot_connect(self.target, exc), file=sys.stderr)
             return 1
         client.loop_start()
         try:
-            if not (self.connected.wait(10) and self.status == "connected"):
-                print(f"kata explore: {self.target.shown}: {self.status}", file=sys.stderr)
+            if not (self.connected.wait(10) and client.is_connected()):
+                print(
+                    _t("explore.failed", url=self.target.shown, status=self.status), file=sys.stderr
+                )
                 return 1
             self.subscribed.wait(10)
             what = "', '".join(self.filters)
             print(
-                f"kata explore: subscribed to '{what}' on {self.target.shown} (Ctrl-C to stop)",
+                _t("explore.subscribed", filters=what, url=self.target.shown),
                 file=self.out,
                 flush=True,
             )
@@ -282,7 +299,8 @@ class Explorer:
         except KeyboardInterrupt:
             pass
         finally:
-            self.status = "stopped"
+            self.stopped = True
+            self.status = _t("explore.status.stopped")
             client.disconnect()
             client.loop_stop()
         self.draw(final=True)
@@ -291,9 +309,14 @@ class Explorer:
     def _loop(self, duration: float | None, count: int | None) -> None:
         deadline = None if duration is None else time.monotonic() + duration
         # A terminal shows the empty tree at once; a log starts with the first message.
+        # Here the client was connected; a loss since then is shown at once.
         dirty, last_draw = self.tty, 0.0
+        shown_status = _t("explore.status.connected")
         while True:
             now = time.monotonic()
+            if self.status != shown_status:
+                # Connected, lost, back: said at once, not with the next message.
+                dirty, shown_status = True, self.status
             if deadline is not None and now >= deadline:
                 return
             if count is not None and self.tree.total >= count:
@@ -312,19 +335,14 @@ class Explorer:
 
 
 def _cannot_connect(target: Target, exc: OSError) -> str:
-    return (
-        f"kata explore: cannot connect to {target.shown}: {exc}\n"
-        "Start a broker (docker compose -f docker/compose.yaml up, or mosquitto), "
-        "or name one with --url mqtt://host:port (or MQTT_BROKER_URL)."
-    )
+    return _t("explore.cannot_connect", url=target.shown, error=exc)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--url",
         default=None,
-        help=f"the broker: mqtt://[user:pass@]host[:port] or mqtts://... "
-        f"(default: MQTT_BROKER_URL, else {DEFAULT_URL})",
+        help=_t("help.explore.url", default=DEFAULT_URL),
     )
     parser.add_argument(
         "-t",
@@ -332,16 +350,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         dest="topics",
         metavar="FILTER",
-        help="subscribe to this filter instead of '#' (may be given more than once)",
+        help=_t("help.explore.topic"),
     )
-    parser.add_argument("--sys", action="store_true", help="also $SYS/# (the broker's own topics)")
-    parser.add_argument("--ca", default=None, help="CA certificate file for mqtts://")
-    parser.add_argument("--duration", type=float, default=None, help="stop after SECONDS")
-    parser.add_argument("--count", type=int, default=None, help="stop after N messages")
-    parser.add_argument("--width", type=int, default=None, help="characters per line")
-    parser.add_argument(
-        "--interval", type=float, default=None, help="seconds between redraws or snapshots"
-    )
+    parser.add_argument("--sys", action="store_true", help=_t("help.explore.sys"))
+    parser.add_argument("--ca", default=None, help=_t("help.explore.ca"))
+    parser.add_argument("--duration", type=float, default=None, help=_t("help.explore.duration"))
+    parser.add_argument("--count", type=int, default=None, help=_t("help.explore.count"))
+    parser.add_argument("--width", type=int, default=None, help=_t("help.explore.width"))
+    parser.add_argument("--interval", type=float, default=None, help=_t("help.explore.interval"))
 
 
 def main(args: argparse.Namespace) -> int:
@@ -349,7 +365,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         target = parse_url(url)
     except ValueError as exc:
-        print(f"kata explore: {exc}", file=sys.stderr)
+        print(_t("explore.bad_url", error=exc), file=sys.stderr)
         return 2
     filters = list(args.topics or ["#"])
     if args.sys:

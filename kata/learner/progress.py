@@ -25,6 +25,11 @@ from kata.core.results import load as load_results
 
 CACHE_DIR = ROOT / ".kata"
 HARNESS_DIR = ROOT / "kata"
+# One exercise at a time (kata next, check NAME, watch): a learner's function
+# that never returns is named after this many seconds, not pytest's 15.
+LEARNER_HANG_AFTER = 5
+# Stop at the first failing test; the rest are recorded as "not run".
+FAIL_FAST = ["-x", "-o", f"kata_hang_after={LEARNER_HANG_AFTER}"]
 
 
 def run_pytest(

@@ -142,6 +142,8 @@ class _Closable:
         ("mqtt://", "has no host name"),
         (f"mqtt://127.0.0.1:{free_port()}", "cannot be reached"),
     ],
+    # Names without the free port: parallel workers must collect the same tests.
+    ids=["not-mqtt", "no-host", "nobody-listens"],
 )
 def test_bad_external_url_is_one_clear_error(url, message) -> None:
     with pytest.raises(BrokerError, match=message):

@@ -42,11 +42,20 @@ def test_list_shows_progress_and_reruns_only_what_changed(ch03) -> None:
     assert "next: exercises/ch03_clients/subscriber.py" in out
 
 
+def test_hint_without_a_name_is_for_the_exercise_the_learner_is_at(ch03) -> None:
+    ch03.solve("ch03_clients/publisher.py")
+    result = ch03.kata("hint")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ch03_clients.subscriber - hint 1 of 3" in result.stdout, result.stdout
+    assert "kata hint subscriber --level 2" in result.stdout
+
+
 def test_next_shows_the_reasons_once_and_the_first_hint(ch03) -> None:
     result = ch03.kata("next")
     out = result.stdout
     assert "next: ch03_clients.publisher" in out
     assert out.count("not done yet: exercises/ch03_clients/publisher.py: make_client") == 1
+    assert "15 more tests not run: they run once this one passes" in out, "fail fast"
     assert "hint 1 of 3" in out
 
 

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.parse
 
 import pytest
@@ -174,3 +175,25 @@ def test_explore_says_how_to_get_a_broker_when_none_answers() -> None:
     )
     assert result.returncode == 1
     assert "cannot connect to mqtt://127.0.0.1:" in result.stderr and "--url" in result.stderr
+
+
+@pytest.mark.needs_private_broker
+def test_explore_says_within_seconds_that_the_broker_left_and_came_back(broker_factory) -> None:
+    private = broker_factory()
+    url = f"mqtt://{private.host}:{private.port}"
+    explore = Command("--url", url, "-t", "kata/#", "--interval", "0.1")
+    try:
+        explore.wait_for("kata explore: subscribed to")
+        private.kill()
+        gone = time.monotonic()
+        explore.wait_for("reconnecting", timeout=10)
+        noticed = time.monotonic() - gone
+        private.start()
+        back = time.monotonic()
+        explore.wait_for(", connected", timeout=10)
+        returned = time.monotonic() - back
+    finally:
+        explore.stop()
+    # Measured, not asserted to the tenth: a loaded CI machine is slower.
+    print(f"explore: lost noticed after {noticed:.2f} s, back after {returned:.2f} s")
+    assert noticed < 5 and returned < 5, (noticed, returned)

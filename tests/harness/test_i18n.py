@@ -264,3 +264,26 @@ def test_every_message_is_used_by_the_harness() -> None:
         if f'"{key}"' not in code and f'f"{prefix}.{{' not in code and f'"{prefix}." +' not in code:
             dead.append(key)
     assert dead == [], f"unused keys in kata/core/messages.toml: {dead}"
+
+
+def test_one_thing_is_singular_in_english_and_the_same_in_japanese() -> None:
+    from kata.core.i18n import tn
+
+    assert tn("next.more_tests", "en", 1) == " (and 1 more test)"
+    assert tn("next.more_tests", "en", 2) == " (and 2 more tests)"
+    assert tn("next.more_tests", "ja", 1) == tn("next.more_tests", "ja", 2).replace("2", "1")
+    assert tn("list.points", "en", 1, earned=1, possible=2) == "points: 1 / 2", "no .one variant"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_long_reason_in_a_table_row_is_cut_at_a_word(lang) -> None:
+    reason = t("mistake.no_loop", lang)
+    head = f"  [{mark('fail', lang)}] publisher          3/16"
+    line = i18n.row(head, reason, width=100)
+    assert display_width(line) <= 100 and line.endswith(" ...")
+    kept = line[len(head) + 2 : -4]
+    assert reason.startswith(kept), "the start of the reason, unchanged"
+    after = reason[len(kept)]
+    if lang == "en":
+        assert after == " ", f"cut inside a word: {kept[-12:]!r}|{reason[len(kept) :][:12]!r}"
+    assert i18n.row(head, "short", width=100) == f"{head}  short"

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from mistakes import MISTAKES as NAMED
+from mistakes import Named
 
 PUB_TESTS = "tests/ch03_clients/test_publisher.py::"
 SUB_TESTS = "tests/ch03_clients/test_subscriber.py::"
@@ -133,3 +135,60 @@ def test_a_classic_mistake_is_caught(sandbox, broker, name) -> None:
     assert caught.returncode == 1 and "1 failed" in caught.stdout, (
         f"{mistake.caught_by} should catch '{name}':\n{caught.stdout}"
     )
+
+
+# --- the kata names each classic mistake, cause first --------------------------------
+
+
+def _break(sandbox, mistake: Named) -> None:
+    sandbox.solve(mistake.module)
+    for old, new in mistake.edits:
+        sandbox.edit(f"exercises/{mistake.module}", old, new)
+
+
+def _first_failure(output: str) -> tuple[str, list[str]]:
+    """The first failing test's name and the lines pytest prints for it."""
+    lines = output.splitlines()
+    start = next(n for n, line in enumerate(lines) if "= FAILURES =" in line) + 1
+    return lines[start].strip("_ "), lines[start + 1 :]
+
+
+@pytest.mark.parametrize("name", list(NAMED))
+def test_kata_check_names_the_classic_mistake_in_the_first_line(sandbox, broker, name) -> None:
+    if broker.kind == "external":
+        pytest.skip("the mutant runs need a broker the kata starts")
+    sandbox.env["KATA_BROKER"] = broker.kind
+    mistake = NAMED[name]
+    _break(sandbox, mistake)
+    exercise = mistake.module.split("/")[-1].removesuffix(".py")
+    checked = sandbox.kata("check", exercise)
+    out = checked.stdout
+    assert checked.returncode == 1 and "stopping after 1 failures" in out, out
+    test, failure = _first_failure(out)
+    assert failure[0].startswith(mistake.named), (
+        f"'{name}' should be named first in the failure of {test}:\n{out}"
+    )
+    assert mistake.also in "\n".join(failure), out
+    assert "Traceback" not in out and "paho/mqtt/client.py" not in out, out
+
+
+def test_a_handler_called_with_the_wrong_arguments_is_not_called_a_1x_signature(
+    sandbox, broker
+) -> None:
+    if broker.kind == "external":
+        pytest.skip("the mutant runs need a broker the kata starts")
+    sandbox.env["KATA_BROKER"] = broker.kind
+    sandbox.solve("ch03_clients/subscriber.py")
+    # The learner's on_message calls the test's handler with one argument too few:
+    # a TypeError about positional arguments that is not paho's.
+    sandbox.edit(
+        "exercises/ch03_clients/subscriber.py",
+        'self.handler(msg.topic, msg.payload.decode("utf-8"))\n        except Exception:',
+        "self.handler(msg.topic)\n        except ZeroDivisionError:",
+    )
+    checked = sandbox.kata("check", "subscriber")
+    out = checked.stdout
+    assert checked.returncode == 1, out
+    assert "missing 1 required positional argument" in out, out
+    assert "1.x callback signature" not in out and "on_connect(client, userdata" not in out, out
+    assert "exercises/ch03_clients/subscriber.py: Subscriber._on_message" in out, out

@@ -7,6 +7,7 @@ import os
 import queue
 import re
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -16,9 +17,11 @@ import pytest
 
 from kata.core import results as kata_results
 from kata.core.brokers import Broker, connack_code
-from kata.core.peers import Peer
+from kata.core.peers import LineQueue, Peer
+from kata.learner import watch as watch_module
 from kata.learner.watch import (
     BROKER_ENV,
+    WaitForGo,
     explain,
     poll_changes,
     shared_broker_env,
@@ -70,7 +73,7 @@ def test_polling_sees_a_save_a_new_file_and_a_removal(tmp_path: Path) -> None:
     _wait_for_change(changes, found)
     (tmp_path / "ch01" / "__pycache__").mkdir()
     (tmp_path / "ch01" / "__pycache__" / "kept.py").write_text("ignored")
-    kept.write_text("x = 22\n")  # a different size: seen even where mtimes are coarse
+    kept.write_text("x = 22\n")
     gone.unlink()
     (tmp_path / "ch01" / "new.py").write_text("z = 1\n")
     seen = found.get(timeout=5)
@@ -78,6 +81,20 @@ def test_polling_sees_a_save_a_new_file_and_a_removal(tmp_path: Path) -> None:
     names = {Path(p).name for p in seen}
     assert names <= {"kept.py", "gone.py", "new.py"} and "kept.py" in names
     assert not any("__pycache__" in p for p in seen)
+
+
+def test_polling_sees_every_save_even_two_in_one_second_of_the_same_size(tmp_path: Path) -> None:
+    # watchfiles' own polling compares times to the second: it misses the second one.
+    stop = threading.Event()
+    target = tmp_path / "publisher.py"
+    target.write_text("qos = 0\n")
+    changes = poll_changes(tmp_path, stop, interval=0.02)
+    found: queue.Queue[set[str]] = queue.Queue()
+    for text in ("qos = 1\n", "qos = 2\n"):  # same size, well within one second
+        _wait_for_change(changes, found)
+        target.write_text(text)
+        assert {Path(p).name for p in found.get(timeout=5)} == {"publisher.py"}
+    stop.set()
 
 
 def test_watchfiles_sees_a_save(tmp_path: Path) -> None:
@@ -118,11 +135,58 @@ def test_reasons_are_shown_once_with_how_many_tests_share_them() -> None:
     )
     assert lines == [
         "1 of 4 tests pass.",
-        "  x test_a (and 1 more tests)",
+        "  x test_a (and 1 more test)",
         "      not done yet: exercises/x.py: f",
         "  x test_c",
         "      hang: exercises/x.py: g did not return",
     ]
+
+
+def test_a_fail_fast_run_shows_its_first_failure_in_full_and_counts_what_did_not_run() -> None:
+    def result(name: str, status: str, message: str = "", details: str = ""):
+        return kata_results.TestResult(
+            name, name, "ch03_clients.subscriber", "ch03_clients", status, "failed", message,
+            details=details,
+        )  # fmt: skip
+
+    details = (
+        "tests/x.py:12: in test_a\n    assert got == want, 'text, not bytes'\n"
+        "E   AssertionError: text, not bytes\nE   assert b'a' == 'a'"
+    )
+    tests = [
+        result("test_ok", "pass"),
+        result("test_a", "fail", "AssertionError: text, not bytes", details),
+        result("test_b", "not run"),
+        result("test_c", "not run"),
+    ]
+    assert explain(tests, full_first=True) == [
+        "1 of 4 tests pass.",
+        "  x test_a",
+        "      AssertionError: text, not bytes",
+        "      tests/x.py:12: in test_a",
+        "          assert got == want, 'text, not bytes'",
+        "      E   assert b'a' == 'a'",
+        "  2 more tests not run: they run once this one passes",
+    ], "the reason once, then pytest's report of it; the tests -x did not reach, counted"
+    one_left = explain(tests[:3])
+    assert one_left[-1] == "  1 more test not run: it runs once this one passes"
+    assert "tests/x.py:12: in test_a" not in "\n".join(one_left), "in full only when asked"
+
+
+def test_a_warm_worker_runs_afresh_when_what_it_collected_is_stale(tmp_path: Path) -> None:
+    test_file = tmp_path / "test_x.py"
+    test_file.write_text("def test_x(): pass\n")
+    worker = WaitForGo(["-q"], "exercises", commands=0)
+    worker.stamps = {test_file: watch_module._stamp(test_file)}
+    assert not worker.stale()
+    test_file.write_text("def test_x(): assert False\n")
+    assert worker.stale(), "a test file saved since the collection"
+    worker.stamps = {test_file: watch_module._stamp(test_file)}
+    sys.modules["exercises.ch99_fake"] = sys  # as if collecting had imported an exercise
+    try:
+        assert worker.stale(), "an exercise imported while collecting"
+    finally:
+        del sys.modules["exercises.ch99_fake"]
 
 
 # --- the command, as a learner runs it ----------------------------------------------
@@ -180,6 +244,7 @@ def test_watch_reruns_on_save_moves_on_and_stops_cleanly(ch03) -> None:
     try:
         watch.wait_for("0 of 16 tests pass.")
         watch.wait_for("not done yet: exercises/ch03_clients/publisher.py: make_client")
+        watch.wait_for("15 more tests not run")  # fail fast: the first failure only
         watch.wait_for("hint 1 of 3:")
         watch.wait_for("watching exercises/ (")
         watch.type("h")
@@ -209,3 +274,73 @@ def test_watch_reruns_on_save_moves_on_and_stops_cleanly(ch03) -> None:
     cache = json.loads(ch03.read(".kata/progress-exercises.json"))
     assert cache["ch03_clients.publisher"]["status"] == "done", "kata list sees what watch saw"
     _assert_broker_gone(watch.broker_port())
+
+
+class WatchingOnATerminal:
+    """`kata watch` whose standard input is a terminal (a pty): keys come one by one."""
+
+    def __init__(self, sandbox, *args: str) -> None:
+        import pty
+
+        self.master, slave = pty.openpty()
+        env = {k: v for k, v in os.environ.items() if k not in ("KATA_TARGET", "PYTEST_ADDOPTS")}
+        env = {**env, **sandbox.env, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "kata.cli", "watch", *args],
+            cwd=sandbox.root,
+            env=env,
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+        os.close(slave)
+        self.output = LineQueue()
+        self.all_lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.all_lines.append(line.rstrip("\n"))
+            self.output.write(line)
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        try:
+            return self.output.wait_for(lambda line: text in line, timeout)
+        except TimeoutError:
+            seen = "\n".join(self.all_lines[-40:])
+            why = f"kata watch never printed {text!r}; it printed:\n{seen}"
+            raise AssertionError(why) from None
+
+    def press(self, key: str) -> None:
+        os.write(self.master, key.encode())
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(15)
+        self._reader.join(5)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+        os.close(self.master)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pty is POSIX; Windows reads keys by msvcrt")
+def test_watch_name_starts_there_and_one_key_press_is_enough_on_a_terminal(ch03) -> None:
+    watch = WatchingOnATerminal(ch03, "subscriber")
+    try:
+        watch.wait_for("kata watch: ch03_clients.subscriber")  # not the publisher, first in line
+        watch.wait_for("hint 1 of 3: Subscribe inside on_connect")
+        watch.wait_for("Enter: run again, h: next hint, q: quit")
+        watch.press("h")  # no Enter
+        watch.wait_for("hint 2 of 3:")
+        watch.wait_for("(more: press h, or kata hint subscriber --level 3)")
+        watch.press("q")
+        assert watch.process.wait(15) == 0
+    finally:
+        watch.close()
+    assert not any("Traceback" in line for line in watch.all_lines), "\n".join(watch.all_lines)

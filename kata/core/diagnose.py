@@ -1,0 +1,462 @@
+"""Naming a beginner's classic mistakes from what paho itself observed.
+
+A failing test says what the test expected; a beginner also needs the cause,
+in the first line. The classic ones, and what shows each of them:
+
+- no network loop: the learner's client called connect() and never
+  loop_start(), loop_forever() nor loop(), so the broker's CONNACK (and
+  everything after it) stays unread;
+- a paho 1.x callback signature: the TypeError is raised by paho's own call
+  of the callback (the callee never ran), not inside the learner's code;
+- subscribe() before connect(): paho answered MQTT_ERR_NO_CONN and nothing
+  was subscribed, and no later subscribe() of that client succeeded;
+- disconnect() before QoS 1/2 completed: paho still held unconfirmed
+  messages of the client when disconnect() was called.
+
+What paho observed is recorded by a few pass-through wrappers around
+paho.mqtt.client.Client methods, for clients created by the tree under test
+during a test only (the harness's own probes are not looked at). Nothing
+is changed on the way: the wrapped method runs and its result is returned
+as it is. A diagnosis states only what was recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import signal
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from kata.core import target
+from kata.core.i18n import pick_language, t, tn
+
+PAHO_CLIENT_FILE = Path(mqtt.__file__).resolve()
+
+# paho's functions that call a learner's callback, and the callback each calls.
+CALLBACK_DISPATCH = {
+    "_handle_connack": "on_connect",
+    "_do_on_disconnect": "on_disconnect",
+    "_handle_suback": "on_subscribe",
+    "_handle_unsuback": "on_unsubscribe",
+    "_do_on_publish": "on_publish",
+    "_packet_write": "on_publish",
+    "_handle_on_message": "on_message",
+    "_easy_log": "on_log",
+    "_handle_on_connect_fail": "on_connect_fail",
+}
+
+# What paho 2.x (CallbackAPIVersion.VERSION2) passes to each callback.
+SIGNATURES = {
+    "on_connect": "on_connect(client, userdata, flags, reason_code, properties)",
+    "on_disconnect": "on_disconnect(client, userdata, flags, reason_code, properties)",
+    "on_subscribe": "on_subscribe(client, userdata, mid, reason_code_list, properties)",
+    "on_unsubscribe": "on_unsubscribe(client, userdata, mid, reason_code_list, properties)",
+    "on_publish": "on_publish(client, userdata, mid, reason_code, properties)",
+    "on_message": "on_message(client, userdata, message)",
+    "on_log": "on_log(client, userdata, level, buf)",
+    "on_connect_fail": "on_connect_fail(client, userdata)",
+}
+
+# How long a test may wait on a client with no network loop before it is stopped
+# and the mistake named: a CONNACK comes back from a local broker in ~1 ms.
+EARLY_AFTER = 1.5
+CHECK_EVERY = 0.25
+
+
+def _t(key: str, **fields: object) -> str:
+    return t(key, pick_language(None), **fields)
+
+
+class LearnerMistake(BaseException):
+    """Raised in the main thread once a classic mistake is certain: the test stops there.
+
+    A BaseException, so that a learner's `except Exception:` cannot swallow it.
+    """
+
+
+# --- 1.x callback signatures ---------------------------------------------------
+
+
+def callback_signature(exc: BaseException | None) -> str | None:
+    """The TypeError of paho calling a learner's callback with 2.x arguments, named.
+
+    Only when paho's own call raised it (its frame is the last of the
+    traceback): a TypeError inside the callback is the learner's code's own.
+    """
+    if not isinstance(exc, TypeError) or "argument" not in str(exc):
+        return None
+    last = exc.__traceback__
+    while last is not None and last.tb_next is not None:
+        last = last.tb_next
+    if last is None:
+        return None
+    code = last.tb_frame.f_code
+    if not _is_paho(code.co_filename):
+        return None
+    callback = CALLBACK_DISPATCH.get(code.co_name)
+    if callback is None:
+        return None
+    return _t(
+        "mistake.callback_signature",
+        callback=callback,
+        signature=SIGNATURES[callback],
+        error=str(exc),
+    )
+
+
+def _is_paho(filename: str) -> bool:
+    try:
+        return Path(filename).resolve() == PAHO_CLIENT_FILE
+    except (OSError, ValueError):
+        return False
+
+
+# --- what paho observed, per test ------------------------------------------------
+
+
+@dataclass
+class ClientNotes:
+    """What one client of the learner's did during a test."""
+
+    client: weakref.ref
+    client_id: str
+    connected_at: float | None = None  # connect() (or connect_async()) called
+    looped: bool = False  # loop_start(), loop_forever() or loop() called
+    failed_subscribes: list[str] = field(default_factory=list)  # MQTT_ERR_NO_CONN
+    subscribed: bool = False  # a subscribe() paho accepted
+    unconfirmed_at_disconnect: list[tuple[str, int]] = field(default_factory=list)
+    disconnected_at: float | None = None  # when disconnect() left messages unconfirmed
+
+
+@dataclass
+class TestLog:
+    tree_root: Path
+    clients: dict[int, ClientNotes] = field(default_factory=dict)
+
+    def notes(self, client: object) -> ClientNotes | None:
+        found = self.clients.get(id(client))
+        return found if found is not None and found.client() is client else None
+
+
+_CURRENT: TestLog | None = None
+_INSTALLED: dict[str, Callable] = {}
+
+
+def start_test() -> TestLog:
+    global _CURRENT
+    _CURRENT = TestLog(target.tree_path().resolve())
+    return _CURRENT
+
+
+def stop_test() -> None:
+    global _CURRENT
+    _CURRENT = None
+
+
+def _created_by_learner(log: TestLog) -> bool:
+    """Whether the code that made the client (past paho and these wrappers) is the tree's."""
+    frame = sys._getframe(1)
+    here = __file__
+    while frame is not None and (
+        frame.f_code.co_filename == here or _is_paho(frame.f_code.co_filename)
+    ):
+        frame = frame.f_back
+    if frame is None:
+        return False
+    try:
+        Path(frame.f_code.co_filename).resolve().relative_to(log.tree_root)
+    except ValueError:
+        return False
+    return True
+
+
+def _client_id(client: mqtt.Client) -> str:
+    raw = getattr(client, "_client_id", b"")
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+
+def _after_init(client: mqtt.Client, result: object, *args: object, **kwargs: object) -> None:
+    log = _CURRENT
+    if log is not None and _created_by_learner(log):
+        log.clients[id(client)] = ClientNotes(weakref.ref(client), _client_id(client))
+
+
+def _after_connect(client: mqtt.Client, result: object, *args: object, **kwargs: object) -> None:
+    """connect() returned: the connection is open and CONNECT was sent."""
+    notes = _CURRENT.notes(client) if _CURRENT is not None else None
+    if notes is not None and notes.connected_at is None and _socket_of(client) is not None:
+        notes.connected_at = time.monotonic()
+
+
+def _after_connect_async(
+    client: mqtt.Client, result: object, *args: object, **kwargs: object
+) -> None:
+    """connect_async() by the learner (paho's connect() calls it too): only a loop connects."""
+    notes = _CURRENT.notes(client) if _CURRENT is not None else None
+    caller = sys._getframe(2).f_code.co_filename  # above the wrapper
+    if notes is not None and notes.connected_at is None and not _is_paho(caller):
+        notes.connected_at = time.monotonic()
+
+
+def _socket_of(client: mqtt.Client) -> object:
+    return getattr(client, "_sock", None)
+
+
+def _after_loop(client: mqtt.Client, result: object, *args: object, **kwargs: object) -> None:
+    notes = _CURRENT.notes(client) if _CURRENT is not None else None
+    if notes is not None:
+        notes.looped = True
+
+
+def _after_subscribe(client: mqtt.Client, result: object, *args: object, **kwargs: object) -> None:
+    notes = _CURRENT.notes(client) if _CURRENT is not None else None
+    if notes is None or not isinstance(result, tuple) or not result:
+        return
+    if result[0] == mqtt.MQTT_ERR_NO_CONN:
+        topic = args[0] if args else kwargs.get("topic", "")
+        notes.failed_subscribes.append(str(topic))
+    elif result[0] == mqtt.MQTT_ERR_SUCCESS:
+        notes.subscribed = True
+
+
+def _before_disconnect(client: mqtt.Client, *args: object, **kwargs: object) -> None:
+    notes = _CURRENT.notes(client) if _CURRENT is not None else None
+    if notes is None or notes.unconfirmed_at_disconnect:
+        return
+    messages = getattr(client, "_out_messages", {})
+    with contextlib.suppress(RuntimeError):  # changed by paho's thread meanwhile
+        unconfirmed = [(m.topic, m.qos) for m in list(messages.values()) if m.qos > 0]
+        if unconfirmed:
+            notes.unconfirmed_at_disconnect = unconfirmed
+            notes.disconnected_at = time.monotonic()
+
+
+def _wrap(original: Callable, before: Callable | None, after: Callable | None) -> Callable:
+    @functools.wraps(original)
+    def wrapper(self: mqtt.Client, *args: object, **kwargs: object) -> object:
+        if before is not None and _CURRENT is not None:
+            with contextlib.suppress(Exception):
+                before(self, *args, **kwargs)
+        result = original(self, *args, **kwargs)
+        if after is not None and _CURRENT is not None:
+            with contextlib.suppress(Exception):
+                after(self, result, *args, **kwargs)
+        return result
+
+    wrapper.__kata_original__ = original  # type: ignore[attr-defined]
+    return wrapper
+
+
+def install() -> None:
+    """Record what the learner's clients do (once per process; pass-through)."""
+    if _INSTALLED:
+        return
+    plan: dict[str, tuple[Callable | None, Callable | None]] = {
+        "__init__": (None, _after_init),
+        "connect": (None, _after_connect),
+        "connect_async": (None, _after_connect_async),
+        "loop_start": (None, _after_loop),
+        "loop_forever": (_before_loop, None),
+        "loop": (_before_loop, None),
+        "subscribe": (None, _after_subscribe),
+        "disconnect": (_before_disconnect, None),
+    }
+    for name, (before, after) in plan.items():
+        original = getattr(mqtt.Client, name)
+        _INSTALLED[name] = original
+        setattr(mqtt.Client, name, _wrap(original, before, after))
+
+
+def _before_loop(client: mqtt.Client, *args: object, **kwargs: object) -> None:
+    # loop_forever() returns only at the end: it counts from its call.
+    _after_loop(client, None)
+
+
+# --- naming -----------------------------------------------------------------------
+
+
+def _never_looped(log: TestLog) -> ClientNotes | None:
+    for notes in log.clients.values():
+        if notes.connected_at is not None and not notes.looped:
+            return notes
+    return None
+
+
+def _failed_subscribe(log: TestLog) -> ClientNotes | None:
+    for notes in log.clients.values():
+        if notes.failed_subscribes and not notes.subscribed:
+            return notes
+    return None
+
+
+def _no_loop(notes: ClientNotes) -> str:
+    # No client id: a report of the same code must read the same every time.
+    return _t("mistake.no_loop")
+
+
+def _subscribe_first(notes: ClientNotes) -> str:
+    return _t("mistake.subscribe_not_connected", topic=notes.failed_subscribes[0])
+
+
+def early_mistake(log: TestLog, now: float | None = None) -> str | None:
+    """A mistake certain while the test still runs (its waits would only time out)."""
+    now = time.monotonic() if now is None else now
+    for notes in list(log.clients.values()):
+        client = notes.client()
+        if client is None or notes.looped or notes.connected_at is None:
+            continue
+        if now - notes.connected_at >= EARLY_AFTER and _socket_of(client) is not None:
+            return _no_loop(notes)
+    failed = _failed_subscribe(log)
+    since = failed.connected_at if failed is not None else None
+    if failed is not None and since is not None and now - since >= EARLY_AFTER:
+        return _subscribe_first(failed)
+    for notes in list(log.clients.values()):
+        left = notes.disconnected_at
+        if left is not None and now - left >= EARLY_AFTER:
+            return _in_flight(notes)
+    return None
+
+
+def _in_flight(notes: ClientNotes) -> str:
+    unconfirmed = notes.unconfirmed_at_disconnect
+    qos = max(q for _, q in unconfirmed)
+    topic = unconfirmed[0][0]
+    return tn(
+        "mistake.disconnect_in_flight", pick_language(None), len(unconfirmed), qos=qos, topic=topic
+    )
+
+
+def _timed_out(exc: BaseException | None) -> bool:
+    """A hang or a TimeoutError anywhere in the chain (the learner's wait gave up)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (TimeoutError, LearnerMistake)) or type(exc).__name__ == "KataHang":
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def name_mistake(exc: BaseException | None, log: TestLog | None) -> str | None:
+    """The classic mistake behind a failed test, when paho recorded one; else None."""
+    if isinstance(exc, LearnerMistake):
+        return str(exc)
+    if log is None:
+        return None
+    never = _never_looped(log)
+    if never is not None and _timed_out(exc):
+        return _no_loop(never)
+    failed = _failed_subscribe(log)
+    if failed is not None:
+        return _subscribe_first(failed)
+    for notes in list(log.clients.values()):
+        if notes.unconfirmed_at_disconnect:
+            return _in_flight(notes)
+    return _blocked_in_loop_forever(exc)
+
+
+def _blocked_in_loop_forever(exc: BaseException | None) -> str | None:
+    """A hang stopped inside paho's loop_forever(), which the tree under test called."""
+    if exc is None or type(exc).__name__ != "KataHang":
+        return None
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "loop_forever" and _is_paho(code.co_filename):
+            return _t("mistake.loop_forever")
+        tb = tb.tb_next
+    return None
+
+
+# --- stopping a waiting test early -----------------------------------------------
+
+# The signal that carries an early diagnosis into the main thread (POSIX only).
+EARLY_SIGNAL = getattr(signal, "SIGUSR1", None)
+
+
+def wake_main(signum: int) -> None:
+    """Deliver `signum` to the main thread now, even inside a blocking wait.
+
+    _thread.interrupt_main() only runs the handler once the main thread's
+    wait ends by itself (a learner's 5 s timeout); a real signal ends it.
+    """
+    main = threading.main_thread()
+    if hasattr(signal, "pthread_kill") and main.ident is not None:
+        signal.pthread_kill(main.ident, signum)
+    else:  # pragma: no cover - Windows
+        import _thread
+
+        _thread.interrupt_main(signum)
+
+
+class Watchdog:
+    """One thread for the whole session: looks at the running test's log, stops it early.
+
+    Started before the first test (a test that checks for threads it did not
+    start must not find it). Armed with each test's log, disarmed after it; a
+    signal that arrives once its test is over finds nothing to raise.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._armed = threading.Event()
+        self._log: TestLog | None = None
+        self._since = 0.0
+        self.found: str | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None or EARLY_SIGNAL is None:
+            return
+        if threading.current_thread() is not threading.main_thread():
+            return
+        signal.signal(EARLY_SIGNAL, self._on_signal)
+        self._thread = threading.Thread(target=self._watch, name="kata-diagnose", daemon=True)
+        self._thread.start()
+
+    def arm(self, log: TestLog) -> None:
+        with self._lock:
+            self._log, self._since, self.found = log, time.monotonic(), None
+        self._armed.set()
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._log, self.found = None, None
+        self._armed.clear()
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        with self._lock:
+            found = self.found if self._log is not None else None
+        if found is not None:
+            raise LearnerMistake(found)
+
+    def _watch(self) -> None:
+        while True:
+            self._armed.wait()
+            time.sleep(CHECK_EVERY)
+            with self._lock:
+                log, since = self._log, self._since
+            if log is None or self.found is not None:
+                continue
+            if time.monotonic() - since < EARLY_AFTER:
+                continue
+            found = early_mistake(log)
+            if found is None:
+                continue
+            with self._lock:
+                if self._log is not log:
+                    continue  # that test is over
+                self.found = found
+            wake_main(EARLY_SIGNAL)  # type: ignore[arg-type]
+
+
+WATCHDOG = Watchdog()
