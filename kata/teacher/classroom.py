@@ -29,6 +29,7 @@ import os
 import shutil
 import signal
 import statistics
+import string
 import subprocess
 import sys
 import tempfile
@@ -534,72 +535,36 @@ def autograding_config(catalog: Catalog) -> dict:
     return {"tests": tests}
 
 
+def _template(name: str) -> string.Template:
+    return string.Template((Path(__file__).parent / name).read_text(encoding="utf-8"))
+
+
 def classroom_workflow(catalog: Catalog) -> str:
-    """GitHub Classroom's workflow with the command grader, one step per exercise."""
-    lines = [
-        "# Generated from kata/core/catalog.toml by `kata classroom`:",
-        "# edit the catalog and regenerate, not this file. GitHub Classroom runs it on",
-        "# every push to a learner's repository; each exercise earns its catalog points",
-        "# when all its tests pass, as with `kata grade`. See docs/grading.md.",
-        "name: Autograding Tests",
-        "",
-        "on:",
-        "  push:",
-        "  workflow_dispatch:",
-        "  repository_dispatch:",
-        "",
-        "permissions:",
-        "  checks: write",
-        "  actions: read",
-        "  contents: read",
-        "",
-        "jobs:",
-        "  run-autograding-tests:",
-        "    runs-on: ubuntu-latest",
-        "    if: github.actor != 'github-classroom[bot]'",
-        "    env:",
-        '      PYTHONUTF8: "1"',
-        "      MPLBACKEND: Agg",
-        "    steps:",
-        "      - name: Checkout code",
-        "        uses: actions/checkout@v4",
-        "      - uses: actions/setup-python@v5",
-        "        with:",
-        '          python-version: "3.12"',
-        "      - name: Install mosquitto and the kata",
-        f"        run: {SETUP_COMMAND}",
+    """GitHub Classroom's workflow with the command grader, one step per exercise.
+
+    The workflow is classroom.yml.in beside this file; each exercise is a
+    classroom-step.yml.in filled in from the catalog.
+    """
+    step = _template("classroom-step.yml.in")
+    ids = [_step_id(ex.chapter, ex.module) for ex in catalog.exercises()]
+    graders = [
+        step.substitute(
+            chapter=ex.chapter,
+            module=ex.module,
+            step=step_id,
+            command=exercise_command(ex.tests),
+            timeout=TEST_TIMEOUT_MINUTES,
+            points=ex.points,
+        )
+        for ex, step_id in zip(catalog.exercises(), ids, strict=True)
     ]
-    ids = []
-    for ex in catalog.exercises():
-        step = _step_id(ex.chapter, ex.module)
-        ids.append(step)
-        lines += [
-            f"      - name: {ex.chapter} {ex.module}",
-            f"        id: {step}",
-            "        uses: classroom-resources/autograding-command-grader@v1",
-            # One unfinished exercise must not skip the steps after it.
-            "        continue-on-error: true",
-            "        with:",
-            f"          test-name: {ex.chapter} {ex.module}",
-            f"          command: {exercise_command(ex.tests)}",
-            f"          timeout: {TEST_TIMEOUT_MINUTES}",
-            f"          max-score: {ex.points}",
-        ]
-    lines += [
-        "      - name: Grade report (kata grade) in the job summary",
-        "        if: always()",
-        "        run: |",
-        "          kata grade --out kata-results > /dev/null",
-        '          cat kata-results/report.md >> "$GITHUB_STEP_SUMMARY"',
-        "      - name: Autograding Reporter",
-        "        if: always()",
-        "        uses: classroom-resources/autograding-grading-reporter@v1",
-        "        env:",
-        *(f'          {s.upper()}_RESULTS: "${{{{steps.{s}.outputs.result}}}}"' for s in ids),
-        "        with:",
-        f"          runners: {','.join(ids)}",
-    ]
-    return "\n".join(lines) + "\n"
+    results = [f'          {s.upper()}_RESULTS: "${{{{steps.{s}.outputs.result}}}}"' for s in ids]
+    return _template("classroom.yml.in").substitute(
+        setup=SETUP_COMMAND,
+        graders="".join(graders).rstrip("\n"),
+        results="\n".join(results),
+        runners=",".join(ids),
+    )
 
 
 def write_github_files(root: Path, catalog: Catalog) -> list[Path]:
