@@ -1,0 +1,696 @@
+"""A box for one submission: its code runs where it cannot reach the grader.
+
+    box = choose("auto", trusted=False)      # bubblewrap where it works
+    result = box.run([PYTHON, "-m", "kata.cli", "grade", "--out", OUT], workdir, limits,
+                     collect=host_dir, log=host_log)
+
+`run` starts `argv` with `workdir` (the grading copy) read-only as its current
+folder and one private writable folder, named by `OUT` in argv. It returns
+when every process the run started is gone; then the regular files the run
+left in `OUT` are in `collect` and its output (capped) in `log`.
+
+Mechanisms, picked by availability (`--isolation auto|bwrap|none`):
+- bwrap: bubblewrap (the sandbox of Flatpak). New user, PID, network (loopback
+  only), IPC and UTS namespaces; /usr, the Python installation and the grading
+  copy mounted read-only; a small tmpfs for /tmp (home, OUT, the broker's
+  files); a clean environment. The PID namespace dies with its first process,
+  so no child outlives the run (also setsid and double-forked ones), and
+  --die-with-parent stops the box if the grader dies.
+- none: the run as a plain process group; for work the teacher trusts.
+
+Inside every box the run is started by `python -m kata.teacher.box` (the
+supervisor, below, from the grader's own copy): it sets the resource limits
+on itself before it starts the run (so every process inherits them), waits,
+ends every process left in the box, and only then hands the files of OUT to
+the grader through a pipe that no other process of the box holds. No folder
+of the teacher's machine is writable from the box.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Placeholders in the argv given to Box.run: the box's Python and its writable folder.
+PYTHON = "{python}"
+OUT = "{out}"
+
+KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
+MAX_FILES = 16  # files taken from OUT
+SUPERVISOR = ("-m", "kata.teacher.box")
+# Inside bwrap: where the grading copy and the private folders are.
+BOX_WORKDIR = "/grading/kata"
+BOX_TMP = "/tmp"
+BOX_UID = 1000  # the run's user inside the box (mapped to the grader's own user outside)
+
+MECHANISMS = ("auto", "bwrap", "none")
+
+
+def size_text(n: int) -> str:
+    """2147483648 -> '2 GiB'; 33554432 -> '32 MiB'."""
+    for unit, name in ((GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")):
+        if n >= unit and n % unit == 0:
+            return f"{n // unit} {name}"
+    return f"{n} bytes"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one run may use. Each is reported by name when it stops a run."""
+
+    wall: float = 600.0  # seconds for the whole run
+    cpu: int = 600  # CPU seconds per process
+    memory: int = 2 * GIB  # address space per process
+    output: int = 32 * MIB  # bytes of output, of any file it writes, and of its /tmp
+
+    def time_text(self) -> str:
+        return f"time limit {self.wall:g} s"
+
+    def cpu_text(self) -> str:
+        return f"CPU limit {self.cpu} s"
+
+    def memory_text(self) -> str:
+        return f"memory limit {size_text(self.memory)}"
+
+    def output_text(self) -> str:
+        return f"output limit {size_text(self.output)}"
+
+
+@dataclass
+class BoxResult:
+    """How a run ended."""
+
+    code: int | None  # the exit code of argv; None when it did not finish
+    signal: str = ""  # the signal that ended argv, e.g. "SIGXCPU"
+    limit: str = ""  # the limit that stopped the run, by name ("time limit 600 s")
+    files: list[str] = field(default_factory=list)  # names delivered into `collect`
+    stopped: bool = False  # stopped from outside: the batch was interrupted
+    seconds: float = 0.0
+    note: str = ""  # why the run gave no report (the box did not start, ...)
+
+    @property
+    def finished(self) -> bool:
+        return self.code is not None and not self.limit and not self.stopped
+
+
+class IsolationUnavailable(RuntimeError):
+    """The asked-for mechanism does not work here; the text says why."""
+
+
+# --- the boxes ----------------------------------------------------------------
+
+# Runs in progress (of every box): an interrupted batch stops them all.
+_RUNNING: set[subprocess.Popen] = set()
+_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+
+
+def stop_all() -> None:
+    """Stop every run in progress and start no more (Ctrl-C, SIGTERM of the batch)."""
+    with _LOCK:
+        _STOPPING.set()
+        running = list(_RUNNING)
+    for proc in running:
+        _kill(proc)
+
+
+def allow_runs() -> None:
+    """A new batch: runs may start again."""
+    _STOPPING.clear()
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """End a run and everything it started."""
+    if os.name == "nt":
+        subprocess.run(
+            ["taskkill", "/F", "/T", "/PID", str(proc.pid)], capture_output=True, check=False
+        )
+        return
+    # The run is the leader of its own process group (a bwrap box: its PID
+    # namespace dies with it). SIGKILL: no learner code may run a handler.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+class Box:
+    """One mechanism. Subclasses say how argv is wrapped and which environment it sees."""
+
+    name = "box"
+
+    def describe(self) -> str:
+        return self.name
+
+    # -- to override ----------------------------------------------------------
+
+    def _command(
+        self, inner: list[str], workdir: Path, limits: Limits, env: Mapping[str, str]
+    ) -> tuple[list[str], Path, dict[str, str]]:
+        """(argv, cwd, environment) that run `inner` (the supervisor) in the box."""
+        raise NotImplementedError
+
+    def _paths(self, workdir: Path, scratch: Path) -> tuple[str, str]:
+        """(python, OUT) as the run sees them."""
+        raise NotImplementedError
+
+    # -- the one interface ----------------------------------------------------
+
+    def run(
+        self,
+        argv: Sequence[str],
+        workdir: Path,
+        limits: Limits,
+        *,
+        collect: Path,
+        log: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> BoxResult:
+        """Run argv in the box; see the module's docstring."""
+        started = time.monotonic()
+        scratch = Path(tempfile.mkdtemp(prefix="kata-box-"))
+        try:
+            python, out = self._paths(workdir, scratch)
+            inner = [a.replace(PYTHON, python).replace(OUT, out) for a in argv]
+            return self._run(
+                python, inner, workdir, limits, collect, log, dict(env or {}), out, started
+            )
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _run(
+        self,
+        python: str,
+        inner: list[str],
+        workdir: Path,
+        limits: Limits,
+        collect: Path,
+        log: Path,
+        env: dict[str, str],
+        out: str,
+        started: float,
+    ) -> BoxResult:
+        report_read, report_write = os.pipe()
+        supervisor = [
+            python,
+            *SUPERVISOR,
+            "--out",
+            out,
+            "--report-fd",
+            str(report_write),
+            "--cpu",
+            str(limits.cpu),
+            "--memory",
+            str(limits.memory),
+            "--output",
+            str(limits.output),
+            *(["--end-all"] if self._own_pid_namespace() else []),
+            "--",
+            *inner,
+        ]
+        argv, cwd, run_env = self._command(supervisor, workdir, limits, env)
+        kwargs: dict = {}
+        if os.name == "nt":
+            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+        else:
+            kwargs["start_new_session"] = True  # one process group to end
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with _LOCK:
+            if _STOPPING.is_set():
+                os.close(report_read)
+                os.close(report_write)
+                return BoxResult(None, stopped=True)
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=cwd,
+                    env=run_env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(report_write,),
+                    **kwargs,
+                )
+            except OSError as exc:
+                os.close(report_read)
+                os.close(report_write)
+                return BoxResult(None, note=f"the box did not start: {exc}")
+            finally:
+                # Only the box holds the write end now: EOF comes when it is gone.
+                with contextlib.suppress(OSError):
+                    os.close(report_write)
+            _RUNNING.add(proc)
+        overflow = threading.Event()
+        log_thread = threading.Thread(
+            target=_copy_capped, args=(proc, log, limits.output, overflow), daemon=True
+        )
+        report_box: list[bytes] = []
+        report_thread = threading.Thread(
+            target=_read_capped,
+            args=(report_read, 2 * limits.output + 64 * KIB, report_box),
+            daemon=True,
+        )
+        log_thread.start()
+        report_thread.start()
+        timed_out = False
+        try:
+            proc.wait(timeout=limits.wall)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill(proc)
+            proc.wait()
+        finally:
+            with _LOCK:
+                _RUNNING.discard(proc)
+            if os.name != "nt":
+                # After a normal end too: whatever the run left in its group goes.
+                _kill(proc)
+        # A trusted run's escaped daemon may hold the output open: do not wait for it.
+        log_thread.join(timeout=10)
+        report_thread.join(timeout=10)
+        seconds = time.monotonic() - started
+        if _STOPPING.is_set():
+            return BoxResult(None, stopped=True, seconds=seconds)
+        if timed_out:
+            return BoxResult(None, limit=limits.time_text(), seconds=seconds)
+        if overflow.is_set():
+            return BoxResult(None, limit=limits.output_text(), seconds=seconds)
+        report = _parse_report(report_box[0] if report_box else b"", collect)
+        if report is None:
+            tail = _last_line(log)
+            return BoxResult(
+                None,
+                seconds=seconds,
+                note=f"the run ended without a report (exit code {proc.returncode}): {tail}",
+            )
+        code, signal_name, files = report
+        return BoxResult(code, signal=signal_name, files=files, seconds=seconds)
+
+    def _own_pid_namespace(self) -> bool:
+        return False
+
+
+class NoBox(Box):
+    """No isolation: the run is a process group with the teacher's rights (trusted work)."""
+
+    name = "none"
+
+    def _paths(self, workdir: Path, scratch: Path) -> tuple[str, str]:
+        out = scratch / "out"
+        out.mkdir()
+        return sys.executable, str(out)
+
+    def _command(
+        self, inner: list[str], workdir: Path, limits: Limits, env: Mapping[str, str]
+    ) -> tuple[list[str], Path, dict[str, str]]:
+        drop = ("KATA_TARGET", "PYTEST_ADDOPTS", "MQTT_BROKER_URL", "PYTHONPATH")
+        run_env = {k: v for k, v in os.environ.items() if k not in drop}
+        run_env.update(_BASE_ENV)
+        run_env.update(env)
+        return inner, workdir, run_env
+
+
+# The environment every run gets (bwrap: the only one it gets).
+_BASE_ENV = {
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUTF8": "1",
+    "MPLBACKEND": "Agg",
+}
+
+
+class BwrapBox(Box):
+    """bubblewrap: namespaces, read-only mounts, loopback only, a clean environment."""
+
+    name = "bwrap"
+
+    def __init__(self, binary: str, etc: Path) -> None:
+        self.binary = binary
+        self.etc = etc  # passwd, group, hosts, nsswitch.conf for the box
+
+    def _paths(self, workdir: Path, scratch: Path) -> tuple[str, str]:
+        return sys.executable, f"{BOX_TMP}/out"
+
+    def _own_pid_namespace(self) -> bool:
+        return True
+
+    def _command(
+        self, inner: list[str], workdir: Path, limits: Limits, env: Mapping[str, str]
+    ) -> tuple[list[str], Path, dict[str, str]]:
+        box_env = {
+            "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+            "HOME": f"{BOX_TMP}/home",
+            "USER": "learner",
+            "LOGNAME": "learner",
+            "LANG": "C.UTF-8",
+            "TMPDIR": BOX_TMP,
+            "HYPOTHESIS_STORAGE_DIRECTORY": f"{BOX_TMP}/hypothesis",
+            "MPLCONFIGDIR": f"{BOX_TMP}/home/.matplotlib",
+            **_BASE_ENV,
+            **env,
+        }
+        argv = [
+            self.binary,
+            "--unshare-all",  # user, PID, network (only loopback), IPC, UTS, cgroup
+            "--unshare-user",
+            "--uid",
+            str(BOX_UID),
+            "--gid",
+            str(BOX_UID),
+            "--hostname",
+            "kata-box",
+            "--die-with-parent",
+            "--new-session",
+            "--clearenv",
+        ]
+        for key, value in sorted(box_env.items()):
+            argv += ["--setenv", key, value]
+        argv += _system_mounts()
+        for name in ("passwd", "group", "hosts", "nsswitch.conf"):
+            argv += ["--ro-bind", str(self.etc / name), f"/etc/{name}"]
+        for path in _python_dirs(workdir):
+            argv += ["--ro-bind", path, path]
+        argv += ["--proc", "/proc", "--dev", "/dev"]
+        argv += ["--size", str(limits.output), "--tmpfs", BOX_TMP]
+        for sub in ("home", "out", "hypothesis"):
+            argv += ["--dir", f"{BOX_TMP}/{sub}"]
+        argv += ["--ro-bind", str(workdir), BOX_WORKDIR, "--chdir", BOX_WORKDIR]
+        argv += ["--", *inner]
+        return argv, workdir, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+
+
+def _system_mounts() -> list[str]:
+    """/usr read-only, and /bin, /lib... as this system has them (links into /usr or folders)."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        path = Path(top)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), top]
+        elif path.is_dir():
+            args += ["--ro-bind", top, top]
+    return args
+
+
+def _python_dirs(workdir: Path) -> list[str]:
+    """The Python installation (and venv, and site-packages) the grader runs on, not /usr."""
+    found: list[Path] = []
+    candidates = [sys.base_prefix, sys.prefix, sys.exec_prefix, Path(sys.executable).parent]
+    candidates += [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+    for raw in candidates:
+        path = Path(raw).resolve() if raw else None
+        if path is None or not path.is_dir() or path == Path("/"):
+            continue
+        if path.is_relative_to("/usr") or path.is_relative_to(workdir):
+            continue
+        found.append(path)
+    # Outermost first, each once: a bind inside another bind is not needed.
+    kept: list[Path] = []
+    for path in sorted(set(found), key=lambda p: len(p.parts)):
+        if not any(path.is_relative_to(k) for k in kept):
+            kept.append(path)
+    return [str(p) for p in kept]
+
+
+# --- choosing a box -----------------------------------------------------------
+
+
+def _etc_files(folder: Path) -> Path:
+    """The few /etc files a run needs, written by the grader (not the teacher's own)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        "passwd": f"root:x:0:0:root:/root:/bin/false\n"
+        f"learner:x:{BOX_UID}:{BOX_UID}:learner:{BOX_TMP}/home:/bin/false\n",
+        "group": f"root:x:0:\nlearner:x:{BOX_UID}:\n",
+        "hosts": "127.0.0.1 localhost\n::1 localhost ip6-localhost\n",
+        "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
+    }
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+_ETC_DIR: Path | None = None
+
+
+def _bwrap_box() -> BwrapBox:
+    """A working bubblewrap box, or IsolationUnavailable with the reason."""
+    global _ETC_DIR
+    if not sys.platform.startswith("linux"):
+        raise IsolationUnavailable("bubblewrap runs on Linux only")
+    binary = shutil.which("bwrap")
+    if binary is None:
+        raise IsolationUnavailable("bubblewrap (bwrap) is not installed")
+    if _ETC_DIR is None or not _ETC_DIR.is_dir():
+        _ETC_DIR = _etc_files(Path(tempfile.mkdtemp(prefix="kata-box-etc-")))
+    box = BwrapBox(binary, _ETC_DIR)
+    # Namespaces may be switched off (a container, a kernel setting): try one.
+    probe, _, _ = box._command([sys.executable, "-c", "pass"], Path.cwd(), Limits(), {})
+    try:
+        done = subprocess.run(probe, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise IsolationUnavailable(f"bwrap does not run: {exc}") from None
+    if done.returncode != 0:
+        said = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        raise IsolationUnavailable(f"bwrap does not work here: {said}")
+    return box
+
+
+def choose(mechanism: str, *, trusted: bool) -> Box:
+    """The box for `mechanism` (auto | bwrap | none); IsolationUnavailable when refused.
+
+    `none` and a fallback to it both need `trusted`: without a box, a
+    submission's code runs with the teacher's rights.
+    """
+    if mechanism not in MECHANISMS:
+        raise IsolationUnavailable(f"unknown isolation {mechanism!r}")
+    if mechanism == "none":
+        if not trusted:
+            raise IsolationUnavailable("--isolation none")
+        return NoBox()
+    try:
+        return _bwrap_box()
+    except IsolationUnavailable:
+        if mechanism == "auto" and trusted:
+            return NoBox()
+        raise
+
+
+# --- reading what a run gives back --------------------------------------------
+
+
+def _copy_capped(proc: subprocess.Popen, log: Path, cap: int, overflow: threading.Event) -> None:
+    """The run's output into `log`, at most `cap` bytes; past it, the run is ended."""
+    written = 0
+    assert proc.stdout is not None
+    with log.open("wb") as sink:
+        while True:
+            chunk = proc.stdout.read1(64 * KIB)
+            if not chunk:
+                break
+            room = cap - written
+            if room > 0:
+                sink.write(chunk[:room])
+                written += min(room, len(chunk))
+            if len(chunk) > room:
+                overflow.set()
+                _kill(proc)
+                break
+    proc.stdout.close()
+
+
+def _read_capped(fd: int, cap: int, into: list[bytes]) -> None:
+    parts: list[bytes] = []
+    size = 0
+    with os.fdopen(fd, "rb") as source:
+        while True:
+            chunk = source.read1(64 * KIB)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > cap:
+                parts = []
+                break
+            parts.append(chunk)
+    into.append(b"".join(parts))
+
+
+def _parse_report(data: bytes, collect: Path) -> tuple[int, str, list[str]] | None:
+    """The supervisor's report: a JSON line, then the files' bytes. None when there is none."""
+    head, sep, body = data.partition(b"\n")
+    if not sep:
+        return None
+    try:
+        header = json.loads(head)
+        code = int(header["code"])
+        signal_name = str(header.get("signal") or "")
+        entries = [(str(name), int(size)) for name, size in header["files"]]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if sum(size for _, size in entries) != len(body) or len(entries) > MAX_FILES:
+        return None
+    collect.mkdir(parents=True, exist_ok=True)
+    files: list[str] = []
+    offset = 0
+    for name, size in entries:
+        chunk = body[offset : offset + size]
+        offset += size
+        if not _safe_name(name):
+            continue
+        (collect / name).write_bytes(chunk)
+        files.append(name)
+    return code, signal_name, files
+
+
+def _safe_name(name: str) -> bool:
+    return (
+        bool(name)
+        and len(name) <= 100
+        and name not in (".", "..")
+        and all(c.isalnum() or c in "._-" for c in name)
+    )
+
+
+def _last_line(log: Path) -> str:
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1][:200] if lines else ""
+
+
+# --- the supervisor: runs inside the box ----------------------------------------
+
+
+def _set_limits(cpu: int, memory: int, output: int) -> None:
+    """On this process, before the run starts: every process of the run inherits them."""
+    import resource  # POSIX only; the supervisor is never started on Windows boxes
+
+    for name, value in (
+        ("RLIMIT_CPU", cpu),
+        ("RLIMIT_AS", memory),
+        ("RLIMIT_FSIZE", output),
+        ("RLIMIT_CORE", 0),
+    ):
+        kind = getattr(resource, name, None)
+        if kind is None:
+            continue
+        _soft, hard = resource.getrlimit(kind)
+        # CPU: the soft limit sends SIGXCPU (named in the report); the hard one kills.
+        soft_value = value
+        hard_value = value + 5 if name == "RLIMIT_CPU" else value
+        if hard != resource.RLIM_INFINITY:
+            soft_value, hard_value = min(soft_value, hard), min(hard_value, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(kind, (soft_value, hard_value))
+
+
+def _not_dumpable() -> None:
+    """No other process of the box (same user) may read this one's memory or descriptors."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+
+
+def _end_everything_else() -> None:
+    """SIGKILL every other process of this PID namespace (the box), until none is left.
+
+    Only ever called as PID 1 or 2 of a fresh namespace (bwrap's init is 1):
+    outside a box this would be a disaster, so the caller checks.
+    """
+    me = os.getpid()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        others = [
+            int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and int(p.name) > 2
+        ]
+        others = [pid for pid in others if pid != me and _alive(pid)]
+        if not others:
+            return
+        for pid in others:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)  # bwrap's init reaps them
+
+
+def _alive(pid: int) -> bool:
+    """Running or stopped, not a zombie waiting for its reaper."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _collect(out: Path, cap: int) -> list[tuple[str, bytes]]:
+    """The regular files directly in `out`, at most `cap` bytes in all (links are not followed)."""
+    files: list[tuple[str, bytes]] = []
+    total = 0
+    with contextlib.suppress(OSError):
+        for entry in sorted(os.scandir(out), key=lambda e: e.name):
+            if len(files) >= MAX_FILES:
+                break
+            if not entry.is_file(follow_symlinks=False) or not _safe_name(entry.name):
+                continue
+            try:
+                fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            except OSError:
+                continue
+            with os.fdopen(fd, "rb") as handle:
+                data = handle.read(cap + 1)
+            if total + len(data) <= cap:
+                files.append((entry.name, data))
+                total += len(data)
+    return files
+
+
+def supervise(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kata.teacher.box")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--report-fd", type=int, required=True)
+    parser.add_argument("--cpu", type=int, required=True)
+    parser.add_argument("--memory", type=int, required=True)
+    parser.add_argument("--output", type=int, required=True)
+    parser.add_argument("--end-all", action="store_true")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    report = os.fdopen(args.report_fd, "wb")
+    _not_dumpable()
+    _set_limits(args.cpu, args.memory, args.output)
+    code, signal_name = 127, ""
+    try:
+        # close_fds (the default): the run does not get the report's pipe.
+        child = subprocess.run(command, stdin=subprocess.DEVNULL, check=False)
+        code = child.returncode
+    except OSError as exc:
+        print(f"kata box: cannot start {command[:1]}: {exc}", file=sys.stderr, flush=True)
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            signal_name = signal.Signals(-code).name
+        code = 128 - code
+    if args.end_all and os.getpid() in (1, 2):
+        _end_everything_else()
+    files = _collect(Path(args.out), args.output)
+    header = {"code": code, "signal": signal_name, "files": [[n, len(d)] for n, d in files]}
+    with contextlib.suppress(OSError):
+        report.write(json.dumps(header).encode() + b"\n")
+        for _name, data in files:
+            report.write(data)
+        report.close()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(supervise())
