@@ -97,6 +97,7 @@ class BoxResult:
     limit: str = ""  # the limit that stopped the run, by name ("time limit 600 s")
     files: list[str] = field(default_factory=list)  # names delivered into `collect`
     stopped: bool = False  # stopped from outside: the batch was interrupted
+    full: bool = False  # the run filled its writable space (the output limit)
     seconds: float = 0.0
     note: str = ""  # why the run gave no report (the box did not start, ...)
 
@@ -293,8 +294,8 @@ class Box:
                 seconds=seconds,
                 note=f"the run ended without a report (exit code {proc.returncode}): {tail}",
             )
-        code, signal_name, files = report
-        return BoxResult(code, signal=signal_name, files=files, seconds=seconds)
+        code, signal_name, files, full = report
+        return BoxResult(code, signal=signal_name, files=files, seconds=seconds, full=full)
 
     def _own_pid_namespace(self) -> bool:
         return False
@@ -308,6 +309,7 @@ class NoBox(Box):
     def _paths(self, workdir: Path, scratch: Path) -> tuple[str, str]:
         out = scratch / "out"
         out.mkdir()
+        (scratch / "tmp").mkdir()
         return sys.executable, str(out)
 
     def _command(
@@ -316,6 +318,8 @@ class NoBox(Box):
         drop = ("KATA_TARGET", "PYTEST_ADDOPTS", "MQTT_BROKER_URL", "PYTHONPATH")
         run_env = {k: v for k, v in os.environ.items() if k not in drop}
         run_env.update(_BASE_ENV)
+        # The run's temporary files go with its scratch folder.
+        run_env["TMPDIR"] = str(Path(inner[inner.index("--out") + 1]).parent / "tmp")
         run_env.update(env)
         return inner, workdir, run_env
 
@@ -523,7 +527,7 @@ def _read_capped(fd: int, cap: int, into: list[bytes]) -> None:
     into.append(b"".join(parts))
 
 
-def _parse_report(data: bytes, collect: Path) -> tuple[int, str, list[str]] | None:
+def _parse_report(data: bytes, collect: Path) -> tuple[int, str, list[str], bool] | None:
     """The supervisor's report: a JSON line, then the files' bytes. None when there is none."""
     head, sep, body = data.partition(b"\n")
     if not sep:
@@ -532,6 +536,7 @@ def _parse_report(data: bytes, collect: Path) -> tuple[int, str, list[str]] | No
         header = json.loads(head)
         code = int(header["code"])
         signal_name = str(header.get("signal") or "")
+        full = bool(header.get("full"))
         entries = [(str(name), int(size)) for name, size in header["files"]]
     except (ValueError, KeyError, TypeError):
         return None
@@ -547,7 +552,7 @@ def _parse_report(data: bytes, collect: Path) -> tuple[int, str, list[str]] | No
             continue
         (collect / name).write_bytes(chunk)
         files.append(name)
-    return code, signal_name, files
+    return code, signal_name, files, full
 
 
 def _safe_name(name: str) -> bool:
@@ -655,6 +660,15 @@ def _collect(out: Path, cap: int) -> list[tuple[str, bytes]]:
     return files
 
 
+def _is_full(folder: Path) -> bool:
+    """Whether the run's writable space is (nearly) used up: a box's /tmp is its output limit."""
+    try:
+        stat = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return False
+    return stat.f_bavail * stat.f_frsize < 256 * KIB
+
+
 def supervise(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kata.teacher.box")
     parser.add_argument("--out", required=True)
@@ -683,7 +697,12 @@ def supervise(argv: Sequence[str] | None = None) -> int:
     if args.end_all and os.getpid() in (1, 2):
         _end_everything_else()
     files = _collect(Path(args.out), args.output)
-    header = {"code": code, "signal": signal_name, "files": [[n, len(d)] for n, d in files]}
+    header = {
+        "code": code,
+        "signal": signal_name,
+        "full": _is_full(Path(args.out)),
+        "files": [[n, len(d)] for n, d in files],
+    }
     with contextlib.suppress(OSError):
         report.write(json.dumps(header).encode() + b"\n")
         for _name, data in files:

@@ -360,15 +360,21 @@ def _problems(results: Results, skip: set[str]) -> list[str]:
     return lines
 
 
+# How a write past the output limit shows (RLIMIT_FSIZE, the box's full /tmp).
+_OUTPUT_FULL = ("SIGXFSZ", "File too large", "No space left on device")
+
+
 def _limit_flags(texts: list[str], result: BoxResult, limits: Limits) -> list[str]:
     """The box's limits that stopped part of a run, by name (each process has its own)."""
     flags = []
+    if result.full:
+        texts = [*texts, "No space left on device"]
     if any("MemoryError" in text for text in texts):
         flags.append(limits.memory_text())
     if result.signal == "SIGXCPU" or any("SIGXCPU" in text for text in texts):
         flags.append(limits.cpu_text())
     if result.signal == "SIGXFSZ" or any(
-        "SIGXFSZ" in text or "No space left on device" in text for text in texts
+        marker in text for text in texts for marker in _OUTPUT_FULL
     ):
         flags.append(limits.output_text())
     return flags
@@ -477,7 +483,7 @@ def _row_from_run(
         return Row(learner, ERROR, [*flags, f"grading failed: {result.note}"])
     if result.code != 0 or "results.json" not in result.files:
         said = _last_line(out_dir / "grade.log") or f"exit code {result.code}"
-        limit = _limit_flags([said], result, limits)
+        limit = _limit_flags(_tail(out_dir / "grade.log"), result, limits)
         return Row(learner, ERROR, [*flags, *limit, f"grading failed: {said[:200]}"])
     try:
         results = load_results(collected / "results.json")
@@ -528,6 +534,15 @@ def _row_from_run(
         first_failures={e.id: e.first_failure for e in graded.exercises if e.first_failure},
         graded=True,
     )
+
+
+def _tail(log: Path, lines: int = 200) -> list[str]:
+    try:
+        with log.open("rb") as handle:
+            handle.seek(max(0, log.stat().st_size - 64 * 1024))
+            return handle.read().decode("utf-8", errors="replace").splitlines()[-lines:]
+    except OSError:
+        return []
 
 
 def _last_line(log: Path) -> str:

@@ -101,11 +101,14 @@ def _grade_one_by_one(catalog: Catalog, args: argparse.Namespace, out_dir: Path)
             )
         except subprocess.TimeoutExpired:
             code, output = -1, "time limit exceeded"
-        if part.exists():
+        try:
             tests += load_results(part).tests
-            part.unlink()
-        else:
+        except FileNotFoundError:
             crashed[ex.id] = _why_crashed(code, output)
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            # Written only in part (the disk was full, the run was killed while writing).
+            crashed[ex.id] = f"no readable results: {type(exc).__name__}: {exc}"[:200]
+        part.unlink(missing_ok=True)
     exercises = score(tests, catalog)
     for i, e in enumerate(exercises):
         if e.id in crashed:
