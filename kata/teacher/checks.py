@@ -18,6 +18,7 @@ import ast
 import hashlib
 import re
 import secrets
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,6 +170,25 @@ class Canary:
 
     def remove(self, tests: list[TestResult]) -> list[TestResult]:
         return [t for t in tests if t.nodeid != self.nodeid]
+
+
+def skipped_by_learner(junit: Path) -> list[str]:
+    """Tests that a learner's code skipped (pytest.skip in an exercise) or marked xfail.
+
+    pytest's JUnit report says where each skip was raised: "<path>:<line>: <reason>".
+    The kata's tests skip only from tests/ and the harness, and never xfail.
+    """
+    try:
+        tree = ElementTree.parse(junit)
+    except (ElementTree.ParseError, OSError):
+        return []
+    found = []
+    for case in tree.iter("testcase"):
+        for skipped in case.iter("skipped"):
+            where = (skipped.text or "").split(":", 1)[0].replace("\\", "/")
+            if skipped.get("type") == "pytest.xfail" or "exercises/" in where:
+                found.append(f"{case.get('classname', '')}.{case.get('name', '')}")
+    return found
 
 
 # --- the trees --------------------------------------------------------------------

@@ -498,6 +498,10 @@ def _row_from_run(
     verdict = canary.verdict(results.tests) if results.tests else None
     if verdict:
         integrity.append(verdict)
+    if "junit.xml" in result.files:
+        skipped = checks.skipped_by_learner(collected / "junit.xml")
+        if skipped:
+            integrity.append(f"{len(skipped)} tests skipped by the learner's code ({skipped[0]})")
     graded = _rescored(results, canary, settings.catalog)
     graded.integrity = integrity
     (out_dir / "results.json").write_text(graded.as_json(), encoding="utf-8")

@@ -159,6 +159,14 @@ _ref = _il.import_module("solu" + "tions.ch04_delivery.retain")
 globals().update({{k: getattr(_ref, k) for k in dir(_ref) if not k.startswith("__")}})
 """
 
+SKIPS_TESTS = """
+import pytest as _pytest
+def set_retained(*args, **kwargs):
+    _pytest.skip("not today")
+def read_retained(*args, **kwargs):
+    _pytest.xfail("later")
+"""
+
 MEMORY_HOG = """
 _hog = b"x" * (3 << 30)
 """
@@ -262,6 +270,7 @@ def graded(grader: Path, isolation: str, tmp_path_factory: pytest.TempPathFactor
     _learner(grader, root / "patched_pytest", PATCH_PYTEST)
     _learner(grader, root / "forged_results", FORGE_RESULTS)
     _learner(grader, root / "imports_solutions", IMPORTS_SOLUTIONS)
+    _learner(grader, root / "skips_tests", SKIPS_TESTS)
     _learner(grader, root / "memory_hog", MEMORY_HOG)
     _learner(grader, root / "big_file", BIG_FILE)
     _learner(grader, root / "floods_output", FLOOD_OUTPUT)
@@ -324,6 +333,12 @@ def test_a_forged_results_file_scores_nothing(graded) -> None:
     row = graded[1]["forged_results"]
     assert row.status == "tampered" and row.total == 0, row
     assert any("tests missing" in f for f in row.flags), row.flags
+
+
+def test_skipping_the_tests_from_the_exercise_scores_nothing(graded) -> None:
+    row = graded[1]["skips_tests"]
+    assert row.status == "tampered" and row.total == 0, row
+    assert any("tests skipped by the learner's code" in f for f in row.flags), row.flags
 
 
 def test_the_reference_answer_handed_in_is_flagged_and_keeps_its_score(graded) -> None:
