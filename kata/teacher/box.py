@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -39,7 +41,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +57,8 @@ BOX_WORKDIR = "/grading/kata"
 BOX_TMP = "/tmp"
 BOX_UID = 1000  # the run's user inside the box (mapped to the grader's own user outside)
 
-MECHANISMS = ("auto", "bwrap", "none")
+MECHANISMS = ("auto", "bwrap", "docker", "none")
+DOCKER_IMAGE = "kata-grade-box"
 
 
 def size_text(n: int) -> str:
@@ -112,8 +115,8 @@ class IsolationUnavailable(RuntimeError):
 
 # --- the boxes ----------------------------------------------------------------
 
-# Runs in progress (of every box): an interrupted batch stops them all.
-_RUNNING: set[subprocess.Popen] = set()
+# Runs in progress (of every box), each with what ends it: an interrupted batch stops them all.
+_RUNNING: dict[subprocess.Popen, Callable[[], None]] = {}
 _LOCK = threading.Lock()
 _STOPPING = threading.Event()
 
@@ -122,9 +125,9 @@ def stop_all() -> None:
     """Stop every run in progress and start no more (Ctrl-C, SIGTERM of the batch)."""
     with _LOCK:
         _STOPPING.set()
-        running = list(_RUNNING)
-    for proc in running:
-        _kill(proc)
+        running = list(_RUNNING.values())
+    for stop in running:
+        stop()
 
 
 def allow_runs() -> None:
@@ -149,6 +152,9 @@ class Box:
     """One mechanism. Subclasses say how argv is wrapped and which environment it sees."""
 
     name = "box"
+    # How the supervisor's report leaves the box: an inherited pipe, or the box's
+    # stdout (the run's own output then goes to stderr).
+    report_on_stdout = False
 
     def describe(self) -> str:
         return self.name
@@ -164,6 +170,14 @@ class Box:
     def _paths(self, workdir: Path, scratch: Path) -> tuple[str, str]:
         """(python, OUT) as the run sees them."""
         raise NotImplementedError
+
+    def _own_pid_namespace(self) -> bool:
+        """Whether the supervisor may end every other process it sees when the run is over."""
+        return False
+
+    def _stop(self, proc: subprocess.Popen, argv: list[str]) -> None:
+        """End the run started as `proc` with `argv`, and everything in it."""
+        _kill(proc)
 
     # -- the one interface ----------------------------------------------------
 
@@ -201,7 +215,10 @@ class Box:
         out: str,
         started: float,
     ) -> BoxResult:
-        report_read, report_write = os.pipe()
+        if self.report_on_stdout:
+            report_read, report_write = -1, 1
+        else:
+            report_read, report_write = os.pipe()
         supervisor = [
             python,
             *SUPERVISOR,
@@ -209,6 +226,8 @@ class Box:
             out,
             "--report-fd",
             str(report_write),
+            "--wall",
+            f"{limits.wall:g}",
             "--cpu",
             str(limits.cpu),
             "--memory",
@@ -225,54 +244,60 @@ class Box:
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
         else:
             kwargs["start_new_session"] = True  # one process group to end
+        if self.report_on_stdout:
+            kwargs.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        else:
+            kwargs.update(stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            kwargs["pass_fds"] = (report_write,)
         log.parent.mkdir(parents=True, exist_ok=True)
+
+        def close_pipe() -> None:
+            for fd in {report_read, report_write} - {-1, 1}:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
         with _LOCK:
             if _STOPPING.is_set():
-                os.close(report_read)
-                os.close(report_write)
+                close_pipe()
                 return BoxResult(None, stopped=True)
             try:
                 proc = subprocess.Popen(
-                    argv,
-                    cwd=cwd,
-                    env=run_env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    pass_fds=(report_write,),
-                    **kwargs,
+                    argv, cwd=cwd, env=run_env, stdin=subprocess.DEVNULL, **kwargs
                 )
             except OSError as exc:
-                os.close(report_read)
-                os.close(report_write)
+                close_pipe()
                 return BoxResult(None, note=f"the box did not start: {exc}")
-            finally:
+            if not self.report_on_stdout:
                 # Only the box holds the write end now: EOF comes when it is gone.
-                with contextlib.suppress(OSError):
-                    os.close(report_write)
-            _RUNNING.add(proc)
+                os.close(report_write)
+            _RUNNING[proc] = lambda: self._stop(proc, argv)
         overflow = threading.Event()
+        output = proc.stderr if self.report_on_stdout else proc.stdout
         log_thread = threading.Thread(
-            target=_copy_capped, args=(proc, log, limits.output, overflow), daemon=True
+            target=_copy_capped,
+            args=(output, log, limits.output, overflow, _RUNNING[proc]),
+            daemon=True,
         )
         report_box: list[bytes] = []
+        report_source = proc.stdout if self.report_on_stdout else os.fdopen(report_read, "rb")
         report_thread = threading.Thread(
             target=_read_capped,
-            args=(report_read, 2 * limits.output + 64 * KIB, report_box),
+            args=(report_source, 2 * limits.output + 64 * KIB, report_box),
             daemon=True,
         )
         log_thread.start()
         report_thread.start()
         timed_out = False
         try:
-            proc.wait(timeout=limits.wall)
+            # A little more than the supervisor's own limit: it reports its time limit itself.
+            proc.wait(timeout=limits.wall + 5)
         except subprocess.TimeoutExpired:
             timed_out = True
-            _kill(proc)
+            self._stop(proc, argv)
             proc.wait()
         finally:
             with _LOCK:
-                _RUNNING.discard(proc)
+                _RUNNING.pop(proc, None)
             if os.name != "nt":
                 # After a normal end too: whatever the run left in its group goes.
                 _kill(proc)
@@ -294,17 +319,19 @@ class Box:
                 seconds=seconds,
                 note=f"the run ended without a report (exit code {proc.returncode}): {tail}",
             )
-        code, signal_name, files, full = report
+        code, signal_name, files, full, timed = report
+        if timed:
+            return BoxResult(None, limit=limits.time_text(), seconds=seconds)
         return BoxResult(code, signal=signal_name, files=files, seconds=seconds, full=full)
-
-    def _own_pid_namespace(self) -> bool:
-        return False
 
 
 class NoBox(Box):
     """No isolation: the run is a process group with the teacher's rights (trusted work)."""
 
     name = "none"
+
+    def describe(self) -> str:
+        return "none (--trusted: each submission runs with your rights)"
 
     def _paths(self, workdir: Path, scratch: Path) -> tuple[str, str]:
         out = scratch / "out"
@@ -337,9 +364,13 @@ class BwrapBox(Box):
 
     name = "bwrap"
 
-    def __init__(self, binary: str, etc: Path) -> None:
+    def __init__(self, binary: str, etc: Path, version: str = "") -> None:
         self.binary = binary
         self.etc = etc  # passwd, group, hosts, nsswitch.conf for the box
+        self.version = version
+
+    def describe(self) -> str:
+        return f"bwrap ({self.version})" if self.version else "bwrap"
 
     def _paths(self, workdir: Path, scratch: Path) -> tuple[str, str]:
         return sys.executable, f"{BOX_TMP}/out"
@@ -350,18 +381,7 @@ class BwrapBox(Box):
     def _command(
         self, inner: list[str], workdir: Path, limits: Limits, env: Mapping[str, str]
     ) -> tuple[list[str], Path, dict[str, str]]:
-        box_env = {
-            "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
-            "HOME": f"{BOX_TMP}/home",
-            "USER": "learner",
-            "LOGNAME": "learner",
-            "LANG": "C.UTF-8",
-            "TMPDIR": BOX_TMP,
-            "HYPOTHESIS_STORAGE_DIRECTORY": f"{BOX_TMP}/hypothesis",
-            "MPLCONFIGDIR": f"{BOX_TMP}/home/.matplotlib",
-            **_BASE_ENV,
-            **env,
-        }
+        box_env = _box_env(env)
         argv = [
             self.binary,
             "--unshare-all",  # user, PID, network (only loopback), IPC, UTS, cgroup
@@ -392,10 +412,30 @@ class BwrapBox(Box):
         return argv, workdir, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
 
+def _box_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The whole environment of a run in a box: a minimal one, and what the grader adds."""
+    return {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+        "HOME": f"{BOX_TMP}/home",
+        "USER": "learner",
+        "LOGNAME": "learner",
+        "LANG": "C.UTF-8",
+        "TMPDIR": BOX_TMP,
+        "HYPOTHESIS_STORAGE_DIRECTORY": f"{BOX_TMP}/hypothesis",
+        "MPLCONFIGDIR": f"{BOX_TMP}/home/.matplotlib",
+        **_BASE_ENV,
+        **env,
+    }
+
+
+# Top-level folders that are links into /usr on merged-/usr systems, folders elsewhere.
+_LIB_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+
+
 def _system_mounts() -> list[str]:
     """/usr read-only, and /bin, /lib... as this system has them (links into /usr or folders)."""
     args = ["--ro-bind", "/usr", "/usr"]
-    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+    for top in _LIB_DIRS:
         path = Path(top)
         if path.is_symlink():
             args += ["--symlink", os.readlink(path), top]
@@ -422,6 +462,85 @@ def _python_dirs(workdir: Path) -> list[str]:
         if not any(path.is_relative_to(k) for k in kept):
             kept.append(path)
     return [str(p) for p in kept]
+
+
+class DockerBox(Box):
+    """A container per run: no network but its own loopback, read-only mounts, cgroup limits.
+
+    The image is built here from a few files (no registry: it works offline);
+    /usr and the Python installation are the host's, mounted read-only, so
+    the engine must run on this machine (Linux). The supervisor is the
+    container's PID 1, which no process in it can kill.
+    """
+
+    name = "docker"
+    report_on_stdout = True
+
+    def __init__(self, docker: str, image: str, version: str = "") -> None:
+        self.docker = docker
+        self.image = image
+        self.version = version
+
+    def describe(self) -> str:
+        return f"docker (engine {self.version}, image {self.image})"
+
+    def _paths(self, workdir: Path, scratch: Path) -> tuple[str, str]:
+        return sys.executable, f"{BOX_TMP}/out"
+
+    def _own_pid_namespace(self) -> bool:
+        return True
+
+    def _command(
+        self, inner: list[str], workdir: Path, limits: Limits, env: Mapping[str, str]
+    ) -> tuple[list[str], Path, dict[str, str]]:
+        argv = [
+            self.docker,
+            "run",
+            "--rm",
+            "--name",
+            f"kata-box-{secrets.token_hex(8)}",
+            "--network",
+            "none",  # only its own loopback
+            "--read-only",
+            "--user",
+            f"{BOX_UID}:{BOX_UID}",
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
+            "--pids-limit",
+            "1024",
+            "--memory",
+            str(limits.memory),
+            "--memory-swap",
+            str(limits.memory),
+            "--tmpfs",
+            f"{BOX_TMP}:rw,exec,size={limits.output},mode=1777",
+            "--hostname",
+            "kata-box",
+            "--workdir",
+            BOX_WORKDIR,
+        ]
+        for key, value in sorted(_box_env(env).items()):
+            argv += ["--env", f"{key}={value}"]
+        mounts = [("/usr", "/usr")] + [(p, p) for p in _python_dirs(workdir)]
+        mounts += [
+            (top, top) for top in _LIB_DIRS if Path(top).is_dir() and not Path(top).is_symlink()
+        ]
+        mounts.append((str(workdir), BOX_WORKDIR))
+        for source, target in mounts:
+            argv += ["--mount", f"type=bind,source={source},target={target},readonly"]
+        argv += [self.image, *inner]
+        return argv, workdir, dict(os.environ)
+
+    def _stop(self, proc: subprocess.Popen, argv: list[str]) -> None:
+        # Ending the client does not end the container: ask the engine.
+        name = argv[argv.index("--name") + 1]
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            subprocess.run(
+                [self.docker, "kill", name], capture_output=True, timeout=30, check=False
+            )
+        _kill(proc)
 
 
 # --- choosing a box -----------------------------------------------------------
@@ -455,49 +574,146 @@ def _bwrap_box() -> BwrapBox:
         raise IsolationUnavailable("bubblewrap (bwrap) is not installed")
     if _ETC_DIR is None or not _ETC_DIR.is_dir():
         _ETC_DIR = _etc_files(Path(tempfile.mkdtemp(prefix="kata-box-etc-")))
-    box = BwrapBox(binary, _ETC_DIR)
-    # Namespaces may be switched off (a container, a kernel setting): try one.
-    probe, _, _ = box._command([sys.executable, "-c", "pass"], Path.cwd(), Limits(), {})
     try:
-        done = subprocess.run(probe, capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise IsolationUnavailable(f"bwrap does not run: {exc}") from None
-    if done.returncode != 0:
-        said = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
-        raise IsolationUnavailable(f"bwrap does not work here: {said}")
+        said = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
+        )
+        version = said.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        version = ""
+    box = BwrapBox(binary, _ETC_DIR, version)
+    # Namespaces may be switched off (a container, a kernel setting): try one.
+    _probe(box)
     return box
 
 
-def choose(mechanism: str, *, trusted: bool) -> Box:
-    """The box for `mechanism` (auto | bwrap | none); IsolationUnavailable when refused.
+def _docker_image(docker: str) -> str:
+    """The box's image, built here from a few files when it is not there yet (offline)."""
+    context = Path(tempfile.mkdtemp(prefix="kata-box-image-"))
+    try:
+        root = context / "rootfs"
+        _etc_files(root / "etc")
+        for folder in ("tmp", "usr", "grading/kata", "proc", "dev", "sys"):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+        # Docker copies the image's /tmp (its mode too) onto the run's tmpfs.
+        (root / "tmp").chmod(0o1777)
+        for top in _LIB_DIRS:
+            path = Path(top)
+            if path.is_symlink():
+                (root / top.lstrip("/")).symlink_to(os.readlink(path))
+            elif path.is_dir():
+                (root / top.lstrip("/")).mkdir()
+        (context / "Dockerfile").write_text("FROM scratch\nCOPY rootfs/ /\n", encoding="utf-8")
+        digest = hashlib.sha256()
+        for path in sorted(context.rglob("*")):
+            digest.update(f"{path.relative_to(context)} {path.lstat().st_mode:o}".encode())
+            if path.is_symlink():
+                digest.update(os.readlink(path).encode())
+            elif path.is_file():
+                digest.update(path.read_bytes())
+        tag = f"{DOCKER_IMAGE}:{digest.hexdigest()[:12]}"
+        there = subprocess.run(
+            [docker, "image", "inspect", tag], capture_output=True, timeout=30, check=False
+        )
+        if there.returncode != 0:
+            built = subprocess.run(
+                [docker, "build", "--quiet", "--tag", tag, str(context)],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            if built.returncode != 0:
+                said = (built.stderr.strip().splitlines() or ["docker build failed"])[-1]
+                raise IsolationUnavailable(f"the box's image does not build: {said}")
+        return tag
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise IsolationUnavailable(f"docker does not run: {exc}") from None
+    finally:
+        shutil.rmtree(context, ignore_errors=True)
 
-    `none` and a fallback to it both need `trusted`: without a box, a
-    submission's code runs with the teacher's rights.
+
+def _docker_box() -> DockerBox:
+    """A working Docker box, or IsolationUnavailable with the reason."""
+    docker = shutil.which("docker")
+    if docker is None:
+        raise IsolationUnavailable("docker is not installed")
+    try:
+        said = subprocess.run(
+            [docker, "version", "--format", "{{.Server.Version}}"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise IsolationUnavailable(f"no Docker engine answers: {exc}") from None
+    if said.returncode != 0 or not said.stdout.strip():
+        raise IsolationUnavailable("no Docker engine answers")
+    box = DockerBox(docker, _docker_image(docker), said.stdout.strip())
+    _probe(box)
+    return box
+
+
+def _probe(box: Box) -> None:
+    """Run a Python that does nothing in the box: IsolationUnavailable when it cannot."""
+    with tempfile.TemporaryDirectory(prefix="kata-box-probe-") as tmp:
+        work = Path(tmp) / "work"
+        # The supervisor runs from the box's copy of the harness.
+        harness = Path(__file__).resolve().parents[1]
+        shutil.copytree(harness, work / "kata", ignore=shutil.ignore_patterns("__pycache__"))
+        result = box.run(
+            [PYTHON, "-c", "pass"],
+            work,
+            Limits(wall=60),
+            collect=Path(tmp) / "results",
+            log=Path(tmp) / "log",
+        )
+        if result.code != 0:
+            said = result.note or result.limit or _last_line(Path(tmp) / "log")
+            said = said or ("stopped" if result.stopped else f"exit code {result.code}")
+            raise IsolationUnavailable(f"{box.name} does not work here: {said}")
+
+
+def choose(mechanism: str, *, trusted: bool) -> Box:
+    """The box for `mechanism` (auto | bwrap | docker | none); IsolationUnavailable if refused.
+
+    auto: bubblewrap, else Docker. `none` and a fallback to it both need
+    `trusted`: without a box, a submission's code runs with the teacher's rights.
     """
     if mechanism not in MECHANISMS:
         raise IsolationUnavailable(f"unknown isolation {mechanism!r}")
+    allow_runs()  # a new batch: an earlier one's stop does not hold for it
     if mechanism == "none":
         if not trusted:
             raise IsolationUnavailable("--isolation none")
         return NoBox()
+    if mechanism == "docker":
+        return _docker_box()
     try:
         return _bwrap_box()
-    except IsolationUnavailable:
-        if mechanism == "auto" and trusted:
-            return NoBox()
-        raise
+    except IsolationUnavailable as bwrap_missing:
+        if mechanism == "bwrap":
+            raise
+        try:
+            return _docker_box()
+        except IsolationUnavailable as docker_missing:
+            if trusted:
+                return NoBox()
+            raise IsolationUnavailable(f"{bwrap_missing}; {docker_missing}") from None
 
 
 # --- reading what a run gives back --------------------------------------------
 
 
-def _copy_capped(proc: subprocess.Popen, log: Path, cap: int, overflow: threading.Event) -> None:
+def _copy_capped(
+    source, log: Path, cap: int, overflow: threading.Event, stop: Callable[[], None]
+) -> None:
     """The run's output into `log`, at most `cap` bytes; past it, the run is ended."""
     written = 0
-    assert proc.stdout is not None
     with log.open("wb") as sink:
         while True:
-            chunk = proc.stdout.read1(64 * KIB)
+            chunk = source.read1(64 * KIB)
             if not chunk:
                 break
             room = cap - written
@@ -506,15 +722,15 @@ def _copy_capped(proc: subprocess.Popen, log: Path, cap: int, overflow: threadin
                 written += min(room, len(chunk))
             if len(chunk) > room:
                 overflow.set()
-                _kill(proc)
+                stop()
                 break
-    proc.stdout.close()
+    source.close()
 
 
-def _read_capped(fd: int, cap: int, into: list[bytes]) -> None:
+def _read_capped(source, cap: int, into: list[bytes]) -> None:
     parts: list[bytes] = []
     size = 0
-    with os.fdopen(fd, "rb") as source:
+    with source:
         while True:
             chunk = source.read1(64 * KIB)
             if not chunk:
@@ -527,7 +743,7 @@ def _read_capped(fd: int, cap: int, into: list[bytes]) -> None:
     into.append(b"".join(parts))
 
 
-def _parse_report(data: bytes, collect: Path) -> tuple[int, str, list[str], bool] | None:
+def _parse_report(data: bytes, collect: Path) -> tuple[int, str, list[str], bool, bool] | None:
     """The supervisor's report: a JSON line, then the files' bytes. None when there is none."""
     head, sep, body = data.partition(b"\n")
     if not sep:
@@ -537,6 +753,7 @@ def _parse_report(data: bytes, collect: Path) -> tuple[int, str, list[str], bool
         code = int(header["code"])
         signal_name = str(header.get("signal") or "")
         full = bool(header.get("full"))
+        timed = bool(header.get("timed_out"))
         entries = [(str(name), int(size)) for name, size in header["files"]]
     except (ValueError, KeyError, TypeError):
         return None
@@ -552,7 +769,7 @@ def _parse_report(data: bytes, collect: Path) -> tuple[int, str, list[str], bool
             continue
         (collect / name).write_bytes(chunk)
         files.append(name)
-    return code, signal_name, files, full
+    return code, signal_name, files, full, timed
 
 
 def _safe_name(name: str) -> bool:
@@ -672,7 +889,8 @@ def _is_full(folder: Path) -> bool:
 def supervise(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kata.teacher.box")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--report-fd", type=int, required=True)
+    parser.add_argument("--report-fd", type=int, required=True, help="1: stdout")
+    parser.add_argument("--wall", type=float, required=True)
     parser.add_argument("--cpu", type=int, required=True)
     parser.add_argument("--memory", type=int, required=True)
     parser.add_argument("--output", type=int, required=True)
@@ -680,14 +898,29 @@ def supervise(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    report = os.fdopen(args.report_fd, "wb")
+    if args.report_fd == 1:
+        # The report alone on stdout; the run's own output goes to stderr.
+        report = os.fdopen(os.dup(1), "wb")
+        os.dup2(2, 1)
+    else:
+        report = os.fdopen(args.report_fd, "wb")
     _not_dumpable()
+    for folder in (args.out, os.environ.get("HOME", "")):
+        if folder:
+            with contextlib.suppress(OSError):
+                Path(folder).mkdir(parents=True, exist_ok=True)
     _set_limits(args.cpu, args.memory, args.output)
-    code, signal_name = 127, ""
+    code, signal_name, timed_out = 127, "", False
     try:
         # close_fds (the default): the run does not get the report's pipe.
-        child = subprocess.run(command, stdin=subprocess.DEVNULL, check=False)
-        code = child.returncode
+        child = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+        try:
+            code = child.wait(timeout=args.wall)
+        except subprocess.TimeoutExpired:
+            # The grader's own clock would stop the box too; this one reports it.
+            timed_out = True
+            child.kill()
+            code = child.wait()
     except OSError as exc:
         print(f"kata box: cannot start {command[:1]}: {exc}", file=sys.stderr, flush=True)
     if code < 0:
@@ -700,6 +933,7 @@ def supervise(argv: Sequence[str] | None = None) -> int:
     header = {
         "code": code,
         "signal": signal_name,
+        "timed_out": timed_out,
         "full": _is_full(Path(args.out)),
         "files": [[n, len(d)] for n, d in files],
     }

@@ -574,8 +574,8 @@ def grade_all(
     """
     settings.out.mkdir(parents=True, exist_ok=True)
     found = find_submissions(submissions, skip=settings.out)
-    boxes.allow_runs()
     batch = batch if batch is not None else prepare(settings)
+    boxes.allow_runs()
 
     def one(item: tuple[str, Path]) -> Row:
         started = time.monotonic()

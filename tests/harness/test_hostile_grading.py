@@ -441,16 +441,21 @@ def test_without_a_box_grading_refuses_to_start_unless_trusted(
 ) -> None:
     monkeypatch.setenv("KATA_LANG", lang)  # cli.main sets it for the process
 
-    def unavailable() -> boxes.BwrapBox:
-        raise boxes.IsolationUnavailable("bubblewrap (bwrap) is not installed")
+    def unavailable(what: str):
+        def refuse() -> boxes.Box:
+            raise boxes.IsolationUnavailable(f"{what} is not installed")
 
-    monkeypatch.setattr(boxes, "_bwrap_box", unavailable)
+        return refuse
+
+    monkeypatch.setattr(boxes, "_bwrap_box", unavailable("bubblewrap (bwrap)"))
+    monkeypatch.setattr(boxes, "_docker_box", unavailable("docker"))
     _learner(grader, tmp_path / "class" / "someone")
     out = tmp_path / "out"
     argv = ["grade-all", str(tmp_path / "class"), "--out", str(out), "--grader", str(grader)]
     assert cli.main([*argv, "--lang", lang]) == 2
     err = capsys.readouterr().err
     assert "--trusted" in err and "bubblewrap (bwrap) is not installed" in err
+    assert "docker is not installed" in err
     assert ("隔離" in err) == (lang == "ja")
     assert cli.main([*argv, "--isolation", "bwrap", "--lang", lang]) == 2
     assert "--isolation bwrap" in capsys.readouterr().err
@@ -522,3 +527,54 @@ def test_checks_see_the_reference_answer_through_layout_comments_and_docstrings(
 )
 def test_imports_of_the_reference_answers_are_found(source: str, expected: bool) -> None:
     assert checks.imports_solutions(source) is expected
+
+
+def _docker_reason() -> str | None:
+    try:
+        boxes.choose("docker", trusted=False)
+    except boxes.IsolationUnavailable as exc:
+        return str(exc)
+    return None
+
+
+@pytest.fixture(scope="module")
+def docker_box() -> boxes.Box:
+    reason = _docker_reason()
+    if reason is not None:
+        pytest.skip(f"no Docker box here: {reason}")
+    return boxes.choose("docker", trusted=False)
+
+
+def test_the_docker_box_grades_and_holds_a_submission(
+    grader, docker_box, tmp_path_factory, monkeypatch
+) -> None:
+    """The same box, as containers: an honest score; no daemon, secret or network escapes."""
+    root = tmp_path_factory.mktemp("docker-class")
+    out = tmp_path_factory.mktemp("docker-out")
+    honest = _learner(grader, root / "honest")
+    _own_answer(grader, honest, FIRST_FILE)
+    _own_answer(grader, honest, SECOND_FILE)
+    _learner(grader, root / "daemon", _daemon(out))
+    secret_file = tmp_path_factory.mktemp("docker-home") / "grades.txt"
+    secret_file.write_text("secret", encoding="utf-8")
+    monkeypatch.setenv("KATA_TEACHER_SECRET", SECRET)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        _learner(grader, root / "snoop", _snoop(grader, honest, secret_file, port))
+        rows = {
+            r.learner: r
+            for r in classroom.grade_all(root, _settings(grader, out, isolation="docker"), jobs=2)
+        }
+    assert (rows["honest"].status, rows["honest"].total) == ("ok", sum(POINTS.values()))
+    said = next(f for f in rows["snoop"].flags if "SNOOP" in f)
+    assert "env=0 grader=0 solutions=0 peer=0 secret=0 net=0" in said, said
+    assert FORGED not in (out / "class.csv").read_text("utf-8")
+    running = [p for p in Path("/proc").glob("[0-9]*/cmdline") if _mentions(p, MARKER)]
+    assert running == [], "a daemon started in a container outlived the batch"
+
+
+def _mentions(cmdline: Path, text: str) -> bool:
+    try:
+        return text.encode() in cmdline.read_bytes()
+    except OSError:  # the process ended while we looked
+        return False
