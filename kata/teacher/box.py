@@ -329,6 +329,7 @@ class NoBox(Box):
     """No isolation: the run is a process group with the teacher's rights (trusted work)."""
 
     name = "none"
+    report_on_stdout = True  # Windows passes no other descriptors
 
     def describe(self) -> str:
         return "none (--trusted: each submission runs with your rights)"
@@ -794,7 +795,10 @@ def _last_line(log: Path) -> str:
 
 def _set_limits(cpu: int, memory: int, output: int) -> None:
     """On this process, before the run starts: every process of the run inherits them."""
-    import resource  # POSIX only; the supervisor is never started on Windows boxes
+    try:
+        import resource  # POSIX only: a trusted run on Windows has no limits but its time
+    except ImportError:
+        return
 
     for name, value in (
         ("RLIMIT_CPU", cpu),
@@ -913,7 +917,9 @@ def supervise(argv: Sequence[str] | None = None) -> int:
     code, signal_name, timed_out = 127, "", False
     try:
         # close_fds (the default): the run does not get the report's pipe.
-        child = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+        # With the report on stdout, the run's output goes to stderr (by handle, for Windows).
+        output = 2 if args.report_fd == 1 else None
+        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output)
         try:
             code = child.wait(timeout=args.wall)
         except subprocess.TimeoutExpired:

@@ -172,6 +172,10 @@ class Canary:
         return [t for t in tests if t.nodeid != self.nodeid]
 
 
+# "<path>:<line>: <reason>"; a Windows path has a colon of its own (C:\\...).
+_SKIP_LOCATION = re.compile(r"(.*?):(\d+): ")
+
+
 def skipped_by_learner(junit: Path) -> list[str]:
     """Tests that a learner's code skipped (pytest.skip in an exercise) or marked xfail.
 
@@ -185,7 +189,8 @@ def skipped_by_learner(junit: Path) -> list[str]:
     found = []
     for case in tree.iter("testcase"):
         for skipped in case.iter("skipped"):
-            where = (skipped.text or "").split(":", 1)[0].replace("\\", "/")
+            located = _SKIP_LOCATION.match(skipped.text or "")
+            where = located.group(1).replace("\\", "/") if located else ""
             if skipped.get("type") == "pytest.xfail" or "exercises/" in where:
                 found.append(f"{case.get('classname', '')}.{case.get('name', '')}")
     return found

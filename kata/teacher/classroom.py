@@ -62,8 +62,17 @@ PROTECTED = ("kata", "tests", "conftest.py", "pyproject.toml", "tox.ini")
 # The harness's own tests never grade anyone (and are not copied into a run):
 # a kata updated after the class forked it must not flag everyone.
 UNGRADED = ("tests/harness",)
-# The grader's own tree: the same after every run as before the batch.
-GRADER_PARTS = (*HARNESS_PARTS, "tox.ini", "exercises", "solutions")
+# The grader's own tree: the same after every run as before the batch (not the
+# seed broker's docker/data and docker/log, which a running compose may write).
+GRADER_PARTS = (
+    *(p for p in HARNESS_PARTS if p != "docker"),
+    "docker/compose.yaml",
+    "docker/config",
+    "docker/offline",
+    "tox.ini",
+    "exercises",
+    "solutions",
+)
 # A grading copy's files that no run may change.
 COPY_PARTS = ("kata", "tests", "conftest.py", "pyproject.toml")
 

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import socket
+import sys
 import textwrap
 from pathlib import Path
 
@@ -46,6 +47,9 @@ def _bwrap_reason() -> str | None:
 
 
 BWRAP_MISSING = _bwrap_reason()
+LINUX = sys.platform.startswith("linux")
+# The limits are rlimits that Linux enforces (macOS ignores the address space one).
+linux_limits = pytest.mark.skipif(not LINUX, reason="the limits are Linux rlimits")
 needs_box = pytest.mark.skipif(
     BWRAP_MISSING is not None,
     reason=f"only a box stops this, and none works here: {BWRAP_MISSING} "
@@ -271,9 +275,10 @@ def graded(grader: Path, isolation: str, tmp_path_factory: pytest.TempPathFactor
     _learner(grader, root / "forged_results", FORGE_RESULTS)
     _learner(grader, root / "imports_solutions", IMPORTS_SOLUTIONS)
     _learner(grader, root / "skips_tests", SKIPS_TESTS)
-    _learner(grader, root / "memory_hog", MEMORY_HOG)
-    _learner(grader, root / "big_file", BIG_FILE)
-    _learner(grader, root / "floods_output", FLOOD_OUTPUT)
+    if LINUX:
+        _learner(grader, root / "memory_hog", MEMORY_HOG)
+        _learner(grader, root / "big_file", BIG_FILE)
+        _learner(grader, root / "floods_output", FLOOD_OUTPUT)
     if isolation == "bwrap":
         # What only a box stops: run unboxed, these would reach the teacher's machine.
         _learner(grader, root / "sneaky_import", SNEAKY_IMPORT)
@@ -364,18 +369,21 @@ def test_reaching_the_graders_solutions_through_its_install_fails_and_is_named(g
     assert f"{FIRST}: imports the reference answers (solutions/)" in row.flags
 
 
+@linux_limits
 def test_the_memory_limit_is_named(graded) -> None:
     row = graded[1]["memory_hog"]
     assert row.exercises[FIRST] == 0 and row.status != "ok", row
     assert "memory limit 2 GiB" in row.flags
 
 
+@linux_limits
 def test_a_file_past_the_output_limit_is_named(graded) -> None:
     row = graded[1]["big_file"]
     assert row.exercises[FIRST] == 0 and row.status != "ok", row
     assert "output limit 32 MiB" in row.flags
 
 
+@linux_limits
 def test_output_past_the_limit_stops_the_run_and_is_named(graded) -> None:
     out, rows = graded
     row = rows["floods_output"]
@@ -420,6 +428,7 @@ def test_a_submission_sees_nothing_of_the_teachers_machine(graded) -> None:
 # --- limits, refusals, and a failing environment ------------------------------------
 
 
+@linux_limits
 def test_the_cpu_limit_is_named(grader, isolation, tmp_path) -> None:
     learner = _learner(grader, tmp_path / "class" / "burner", "while True:\n    pass\n")
     settings = _settings(
@@ -512,6 +521,32 @@ def test_checks_see_the_reference_answer_through_layout_comments_and_docstrings(
     assert checks.same_code("def f( x ):  # mine\n    return (x + 1)\n", reference)
     assert not checks.same_code("def f(x):\n    return x + 2\n", reference)
     assert not checks.same_code("def f(:\n", reference)
+
+
+@pytest.mark.parametrize(
+    ("location", "kind", "learners"),
+    [
+        ("/grading/kata/exercises/ch04_delivery/retain.py:59: not today", "pytest.skip", True),
+        ("C:\\Users\\t\\kata\\exercises\\ch04\\retain.py:3: a: b", "pytest.skip", True),
+        ("tests/ch02_broker/test_compose.py:142: runs with Docker only", "pytest.skip", False),
+        ("", "pytest.xfail", True),
+    ],
+)
+def test_skips_from_the_learners_code_are_found_in_the_junit_report(
+    tmp_path, location, kind, learners
+) -> None:
+    from xml.sax.saxutils import escape
+
+    junit = tmp_path / "junit.xml"
+    junit.write_text(
+        '<testsuites><testsuite name="pytest" tests="1">'
+        '<testcase classname="tests.ch04_delivery.test_retain" name="test_x">'
+        f'<skipped type="{kind}" message="m">{escape(location)}</skipped>'
+        "</testcase></testsuite></testsuites>",
+        encoding="utf-8",
+    )
+    found = checks.skipped_by_learner(junit)
+    assert found == (["tests.ch04_delivery.test_retain.test_x"] if learners else [])
 
 
 @pytest.mark.parametrize(
