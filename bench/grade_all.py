@@ -1,7 +1,7 @@
 """How fast `kata grade-all` grades a class, boxed and not (measured, not asserted).
 
     python bench/grade_all.py [--submissions 8] [--jobs 1 2] [--isolation none bwrap]
-                              [--chapters ch03_clients ...] [--runs 20]
+                              [--chapters ch03_clients ...] [--runs 20] [--paired 4]
 
 Builds a synthetic class from this kata: in turn untouched stubs, every
 exercise solved (the reference answer plus a line of the learner's own), half
@@ -9,7 +9,9 @@ solved, broken (a syntax error in one exercise, a deleted file) and tampered
 (a test edited), and grades it once per --isolation and --jobs. Prints a
 Markdown table of seconds and submissions per minute, the one-time
 environment check, and the cost of the box alone (a Python that does nothing,
-started --runs times in each box).
+started --runs times in each box). --paired N grades one solved submission N
+times in each box, taking turns, so that a busy machine slows every box alike:
+the difference of the medians is the box's cost per submission.
 """
 
 from __future__ import annotations
@@ -104,6 +106,43 @@ def box_alone(isolation: str, runs: int) -> list[float]:
     return samples
 
 
+def paired(args: argparse.Namespace) -> None:
+    """One solved submission, graded in each box in turn: the medians and their difference."""
+    with tempfile.TemporaryDirectory() as tmp:
+        grader = make_grader(Path(tmp) / "grader", args.chapters)
+        make_class(grader, Path(tmp) / "class", 2)
+        solved = Path(tmp) / "class" / "01_solved"
+        catalog = parse((grader / CATALOG_RELPATH).read_text(encoding="utf-8"))
+        batches = {}
+        for isolation in args.isolation:
+            settings = classroom.Settings(
+                grader,
+                catalog,
+                Path(tmp) / f"out-{isolation}",
+                broker="local",
+                isolation=isolation,
+                trusted=True,
+            )
+            batches[isolation] = (settings, classroom.prepare(settings))
+        samples: dict[str, list[float]] = {i: [] for i in args.isolation}
+        for _ in range(args.paired):
+            for isolation, (settings, batch) in batches.items():
+                started = time.perf_counter()
+                row = classroom.grade_submission("solved", solved, settings, batch)
+                samples[isolation].append(time.perf_counter() - started)
+                assert row.status == "ok", row
+    print(f"| one solved submission, {args.paired} turns | median | min |\n|---|---|---|")
+    for isolation, times in samples.items():
+        print(f"| {isolation} | {statistics.median(times):.1f} s | {min(times):.1f} s |")
+    if "none" in samples:
+        base = statistics.median(samples["none"])
+        for isolation, times in samples.items():
+            if isolation != "none":
+                extra = statistics.median(times) - base
+                print(f"\n{isolation}: {extra:+.2f} s per submission (difference of the medians)")
+    print()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=8)
@@ -111,6 +150,7 @@ def main() -> int:
     parser.add_argument("--isolation", nargs="+", default=["none", "bwrap"])
     parser.add_argument("--chapters", nargs="*", default=None)
     parser.add_argument("--runs", type=int, default=20, help="runs of the empty box")
+    parser.add_argument("--paired", type=int, default=0, help="turns of one submission per box")
     args = parser.parse_args()
     os.environ.setdefault("KATA_LANG", "en")
     print(
@@ -122,6 +162,10 @@ def main() -> int:
         samples = box_alone(isolation, args.runs)
         print(f"| {isolation} | {statistics.median(samples) * 1000:.0f} ms |")
     print()
+    if args.paired:
+        paired(args)
+    if args.submissions < 1:
+        return 0
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         grader = make_grader(Path(tmp) / "grader", args.chapters)

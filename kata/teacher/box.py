@@ -9,26 +9,32 @@ folder and one private writable folder, named by `OUT` in argv. It returns
 when every process the run started is gone; then the regular files the run
 left in `OUT` are in `collect` and its output (capped) in `log`.
 
-Mechanisms, picked by availability (`--isolation auto|bwrap|none`):
+Mechanisms, picked by availability (`--isolation auto|bwrap|docker|none`;
+auto: bwrap, else docker):
 - bwrap: bubblewrap (the sandbox of Flatpak). New user, PID, network (loopback
   only), IPC and UTS namespaces; /usr, the Python installation and the grading
   copy mounted read-only; a small tmpfs for /tmp (home, OUT, the broker's
   files); a clean environment. The PID namespace dies with its first process,
   so no child outlives the run (also setsid and double-forked ones), and
   --die-with-parent stops the box if the grader dies.
+- docker: the same as a container from a tiny image built here (offline),
+  with cgroup limits on memory and processes; for Linux machines where
+  bubblewrap cannot run but a Docker engine does.
 - none: the run as a plain process group; for work the teacher trusts.
 
 Inside every box the run is started by `python -m kata.teacher.box` (the
 supervisor, below, from the grader's own copy): it sets the resource limits
-on itself before it starts the run (so every process inherits them), waits,
-ends every process left in the box, and only then hands the files of OUT to
-the grader through a pipe that no other process of the box holds. No folder
-of the teacher's machine is writable from the box.
+on itself before it starts the run (so every process inherits them), stops
+the run at its time limit, ends every process left in the box, and only then
+hands the files of OUT to the grader, through a pipe that no other process
+of the box holds (docker: the container's stdout, the run's output going to
+its stderr). No folder of the teacher's machine is writable from the box.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import hashlib
 import json
@@ -52,7 +58,7 @@ OUT = "{out}"
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 MAX_FILES = 16  # files taken from OUT
 SUPERVISOR = ("-m", "kata.teacher.box")
-# Inside bwrap: where the grading copy and the private folders are.
+# Inside a box: where the grading copy and the private folders are.
 BOX_WORKDIR = "/grading/kata"
 BOX_TMP = "/tmp"
 BOX_UID = 1000  # the run's user inside the box (mapped to the grader's own user outside)
@@ -575,6 +581,7 @@ def _bwrap_box() -> BwrapBox:
         raise IsolationUnavailable("bubblewrap (bwrap) is not installed")
     if _ETC_DIR is None or not _ETC_DIR.is_dir():
         _ETC_DIR = _etc_files(Path(tempfile.mkdtemp(prefix="kata-box-etc-")))
+        atexit.register(shutil.rmtree, _ETC_DIR, True)
     try:
         said = subprocess.run(
             [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
