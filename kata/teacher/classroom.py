@@ -854,7 +854,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--broker",
         choices=tuple(m for m in brokers.MODES if m != "external"),
         default=None,
-        help="where each run's broker comes from (default: KATA_BROKER, else auto)",
+        help="where each run's broker comes from (default: KATA_BROKER, else local in a box)",
     )
     parser.add_argument(
         "--grader",
