@@ -54,9 +54,6 @@ from kata.core.results import (
 if sys.version_info < (3, 11):  # pragma: no cover - Python 3.10
     from exceptiongroup import BaseExceptionGroup
 
-# Fast start, fail-fast bookkeeping and the names of beginner mistakes.
-pytest_plugins = ["kata.core.loop"]
-
 # --- outcomes the harness recognises ----------------------------------------
 
 NOT_DONE, BROKEN, HANG = Category.NOT_DONE, Category.BROKEN, Category.HANG
@@ -116,9 +113,11 @@ class KataState:
 
 
 STATE = pytest.StashKey[KataState]()
-# The tests' fixtures live in kata/core/fixtures.py, which reads STATE: loaded
-# by name with this plugin, so that neither module imports the other both ways.
-pytest_plugins = ["kata.core.fixtures"]
+# Loaded by name with this plugin, so that neither module imports the other
+# both ways: the tests' fixtures (fixtures.py, which reads STATE) and the
+# learner loop's hooks (loop.py: fast start, fail-fast bookkeeping, the names
+# of beginner mistakes). One list: a second assignment would drop the first.
+pytest_plugins = ["kata.core.fixtures", "kata.core.loop"]
 # The language of what the harness says (--lang of `kata`, KATA_LANG, the locale).
 _LANG = "en"
 
