@@ -264,8 +264,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the session broker now, outside any test's time limit."""
     state = session.config.stash[STATE]
-    if state.sentinels is not None:
-        state.sentinels.watch_hooks(session.config.pluginmanager)
     if not any("broker" in getattr(item, "fixturenames", ()) for item in session.items):
         return
     try:
@@ -278,6 +276,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         fell_back = state.choice is not None and state.choice.reason.startswith("Docker")
         why = f"\n  ({state.choice.reason})" if fell_back else ""
         reporter.write_line(_t("broker.using", broker=state.broker.describe()) + why)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> Iterator[object]:
+    """Take the hook implementations as the tests will run them.
+
+    Not at collection_finish: plugins still settle there (loop.py puts
+    hypothesis's plugin aside), which is setting up, not tampering.
+    """
+    state = session.config.stash[STATE]
+    if state.sentinels is not None:
+        state.sentinels.watch_hooks(session.config.pluginmanager)
+    return (yield)
 
 
 @pytest.hookimpl(trylast=True)

@@ -60,6 +60,17 @@ def test_hypothesis_is_imported_only_by_runs_that_use_it(kata_broker):
     assert HYPOTHESIS.search(used.stderr)
 
 
+def test_putting_hypothesis_plugin_aside_is_no_tampering(sandbox):
+    # As a learner's run: hypothesis's pytest plugin is loaded, and set aside
+    # after collection because no test uses it. The integrity check must take
+    # the hooks after that, or the first test reports its own harness.
+    sandbox.write("tests/test_plain.py", "def test_one():\n    pass\n")
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
+    run = sandbox._run([*argv, "tests/test_plain.py"], timeout=60)
+    assert run.returncode == 0, run.stdout
+    assert "kata integrity" not in run.stdout, run.stdout
+
+
 def test_scored_runs_load_the_no_shrink_profile_before_property_tests_are_defined(sandbox):
     sandbox.write(
         "tests/test_profile_probe.py",
