@@ -62,7 +62,7 @@ MISTAKES = {
                 "            info.wait_for_publish(max(0.0, deadline - time.monotonic()))\n"
                 "            if not info.is_published():\n"
                 "                raise TimeoutError(",
-                "            print(f\"sent message {number}\")\n"
+                '            print(f"sent message {number}")\n'
                 "            if False:\n"
                 "                raise TimeoutError(",
             ),
