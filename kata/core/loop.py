@@ -150,7 +150,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         if call.when == "call" and result is not None:
             _name_the_mistake(item, call, report, result)
         text = str(report.longrepr or "").strip()
-        if result is not None and not result.details and text and text != result.message:
+        # Only what the message does not already say ("Failed: why" says "why").
+        if result is not None and not result.details and text and text not in result.message:
             result.details = cap(text, DETAILS_CAP)
     if _in_worker(item.config):
         state = item.config.stash.get(STATE, None)

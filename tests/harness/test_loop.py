@@ -49,6 +49,22 @@ def test_a_failure_keeps_pytests_own_report_of_it(kata_broker, tmp_path):
     assert "test_subscriber.py:" in failed["details"] and "E   " in failed["details"], failed
 
 
+def test_a_failure_that_one_line_says_in_full_has_no_details(sandbox, tmp_path):
+    # pytest.fail(why) (expect_raises, the peers) is reported as "Failed: why":
+    # pytest's report of it, "why", would only say the message again.
+    sandbox.write(
+        "tests/test_said.py",
+        "import pytest\n\n"
+        "def test_said():\n"
+        "    pytest.fail('add(1, 2) should raise ValueError', pytrace=False)\n",
+    )
+    out = tmp_path / "results.json"
+    sandbox.run("tests/test_said.py", "--kata-json", str(out))
+    (said,) = json.loads(out.read_text("utf-8"))["tests"]
+    assert said["message"] == "Failed: add(1, 2) should raise ValueError", said
+    assert said["details"] == "", said
+
+
 def test_hypothesis_is_imported_only_by_runs_that_use_it(kata_broker):
     # Without the sandbox's -p no:hypothesispytest: as a learner's run loads it.
     # -s: importtime writes to stderr, which pytest would otherwise capture and drop.
