@@ -120,6 +120,23 @@ def test_parallel_workers_report_every_test_to_the_controllers_results(kata_brok
     assert (publisher["status"], publisher["total"]) == ("todo", total)
 
 
+def test_tampering_found_by_a_worker_reaches_the_controllers_results(sandbox, tmp_path):
+    pytest.importorskip("xdist")
+    head = "from __future__ import annotations\n"
+    sandbox.edit(
+        "exercises/ch03_clients/publisher.py",
+        head,
+        head + "import _pytest.python\n_pytest.python.Function.runtest = lambda self: None\n",
+    )
+    out = tmp_path / "results.json"
+    run = sandbox.run(PUBLISHER_TESTS, "-k", "make_client", "-n", "2", "--kata-json", str(out))
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert run.returncode == 1, run.stdout
+    assert data["status"] == "fail"
+    assert any("_pytest.python.Function.runtest was replaced" in i for i in data["integrity"]), data
+    assert "kata integrity: _pytest.python.Function.runtest was replaced" in run.stdout
+
+
 def test_retained_under_finds_what_the_broker_keeps_in_two_round_trips(probe_factory, topic):
     writer = probe_factory()
     writer.publish(f"{topic}/a/b", b"kept", qos=1, retain=True)
