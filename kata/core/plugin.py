@@ -206,8 +206,11 @@ def pytest_configure(config: pytest.Config) -> None:
     guards.arm()
     state.undo.append(guards.disarm)
     state.undo.append(guards.stop_on_signals())
+    # loop.py (loaded by pytest_plugins, which imports this module) and
+    # diagnose.py word failures too.
+    loop = sys.modules["kata.core.loop"]
     state.sentinels = integrity.Sentinels(
-        [sys.modules[__name__], results, target, integrity, guards]
+        [sys.modules[__name__], loop, diagnose, results, target, integrity, guards]
     )
 
 
