@@ -112,31 +112,35 @@ def bench_solutions(runs: int) -> list[str]:
 # --- kata watch: save -> result -------------------------------------------------
 
 
-def _harness_sandbox() -> type:
-    """tests/harness/conftest.py's Sandbox: one recipe for a throwaway copy of the kata."""
-    spec = importlib.util.spec_from_file_location(
-        "kata_harness_conftest", ROOT / "tests" / "harness" / "conftest.py"
-    )
+def _harness_conftest() -> object:
+    """tests/harness/conftest.py: one recipe for a throwaway copy of the kata."""
+    harness = ROOT / "tests" / "harness"
+    # Its own imports (shipped.py) sit beside it, as pytest finds them.
+    if str(harness) not in sys.path:
+        sys.path.insert(0, str(harness))
+    spec = importlib.util.spec_from_file_location("kata_harness_conftest", harness / "conftest.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.Sandbox
+    return module
 
 
 @contextlib.contextmanager
 def sandbox(*chapters: str) -> Iterator[Path]:
-    """A copy of the kata (only `chapters`, default chapter 3), the exercises unsolved."""
+    """A copy of the kata (only `chapters`, default chapter 3), the exercises as shipped."""
     tmp = Path(tempfile.mkdtemp(prefix="kata-bench-"))
+    harness = _harness_conftest()
     try:
-        for name in ("kata", "exercises", "solutions", "tests"):
+        for name in ("kata", "solutions", "tests"):
             shutil.copytree(
                 ROOT / name,
                 tmp / name,
                 ignore=shutil.ignore_patterns("__pycache__", "harness"),
             )
+        harness.copy_shipped_exercises(tmp)  # type: ignore[attr-defined]
         for name in ("conftest.py", "pyproject.toml"):
             shutil.copy(ROOT / name, tmp / name)
-        _harness_sandbox()(tmp).only_chapters(*(chapters or ("ch03_clients",)))
+        harness.Sandbox(tmp).only_chapters(*(chapters or ("ch03_clients",)))  # type: ignore[attr-defined]
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -5,7 +5,7 @@ An exercise runs inside the pytest process and can replace anything there:
 later test "pass" without running. Two checks, both cheap:
 - Sentinels: the identity of the callables that run a test and report it
   (pytest's, pluggy's, the kata's own), taken when the plugin starts, and the
-  implementations of the hooks that do it, taken once collection is done.
+  implementations of the hooks that do it, taken when the tests start to run.
   After every test they are compared; a replaced one is put back (so that the
   next tests run as written) and named in results.json's `integrity` list.
 - Body proof: the plugin calls each test function through a closure that

@@ -30,7 +30,7 @@ from kata.core import diagnose
 from kata.core.catalog import load as load_catalog
 from kata.core.i18n import pick_language
 from kata.core.i18n import t as translate
-from kata.core.plugin import STATE, OneLine, _relpath, _target_frames
+from kata.core.plugin import STATE, KataState, OneLine, _relpath, _target_frames
 from kata.core.results import DETAILS_CAP, MESSAGE_CAP, Outcome, TestResult, cap
 
 # The name the hypothesis distribution registers its pytest plugin under.
@@ -60,19 +60,26 @@ def _distributing(config: pytest.Config) -> bool:
     return not _in_worker(config) and dist not in (None, "no")
 
 
-RESULT_PROPERTY = "kata_result"
+RESULT_PROPERTY = "kata_result"  # a test's record, on each of its reports
+INTEGRITY_OUTPUT = "kata_integrity"  # a worker's integrity lines, in its workeroutput
 
 
 class ResultsFromWorkers:
     """The controller's record of every test, from what each worker's reports carry."""
 
-    def __init__(self, state: object) -> None:
+    def __init__(self, state: KataState) -> None:
         self.state = state
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
             if name == RESULT_PROPERTY and isinstance(value, dict):
-                self.state.outcomes[report.nodeid] = TestResult(**value)  # type: ignore[attr-defined]
+                self.state.outcomes[report.nodeid] = TestResult(**value)
+
+    def pytest_testnodedown(self, node: object, error: object) -> None:
+        """Tampering a worker found: a grader must see it in the controller's results.json."""
+        said = getattr(node, "workeroutput", {}).get(INTEGRITY_OUTPUT, [])
+        found = self.state.integrity
+        found.extend(line for line in said if line not in found)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -150,7 +157,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         if call.when == "call" and result is not None:
             _name_the_mistake(item, call, report, result)
         text = str(report.longrepr or "").strip()
-        if result is not None and not result.details and text and text != result.message:
+        # Only what the message does not already say ("Failed: why" says "why").
+        if result is not None and not result.details and text and text not in result.message:
             result.details = cap(text, DETAILS_CAP)
     if _in_worker(item.config):
         state = item.config.stash.get(STATE, None)
@@ -185,11 +193,26 @@ def _name_the_mistake(
     report.longrepr = OneLine(f"{mistake}\n{before}")
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Collected tests that never reported (stopped by -x or Ctrl-C): not run."""
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> Iterator[None]:
+    """Before results.json is written: the tests not run. After: a worker's integrity lines.
+
+    The innermost wrapper: its end comes after the plugin's last integrity
+    check and before xdist's own wrapper sends the worker's output.
+    """
     state = session.config.stash.get(STATE, None)
-    if state is None:
-        return
+    if state is not None:
+        _record_not_run(session, state)
+    try:
+        return (yield)
+    finally:
+        if state is not None and _in_worker(session.config):
+            output = session.config.workeroutput  # type: ignore[attr-defined]
+            output[INTEGRITY_OUTPUT] = list(state.integrity)
+
+
+def _record_not_run(session: pytest.Session, state: KataState) -> None:
+    """Collected tests that never reported (stopped by -x or Ctrl-C): not run."""
     catalog = load_catalog()
     for item in session.items:
         if item.nodeid in state.outcomes:

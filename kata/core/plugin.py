@@ -54,9 +54,6 @@ from kata.core.results import (
 if sys.version_info < (3, 11):  # pragma: no cover - Python 3.10
     from exceptiongroup import BaseExceptionGroup
 
-# Fast start, fail-fast bookkeeping and the names of beginner mistakes.
-pytest_plugins = ["kata.core.loop"]
-
 # --- outcomes the harness recognises ----------------------------------------
 
 NOT_DONE, BROKEN, HANG = Category.NOT_DONE, Category.BROKEN, Category.HANG
@@ -116,9 +113,11 @@ class KataState:
 
 
 STATE = pytest.StashKey[KataState]()
-# The tests' fixtures live in kata/core/fixtures.py, which reads STATE: loaded
-# by name with this plugin, so that neither module imports the other both ways.
-pytest_plugins = ["kata.core.fixtures"]
+# Loaded by name with this plugin, so that neither module imports the other
+# both ways: the tests' fixtures (fixtures.py, which reads STATE) and the
+# learner loop's hooks (loop.py: fast start, fail-fast bookkeeping, the names
+# of beginner mistakes). One list: a second assignment would drop the first.
+pytest_plugins = ["kata.core.fixtures", "kata.core.loop"]
 # The language of what the harness says (--lang of `kata`, KATA_LANG, the locale).
 _LANG = "en"
 
@@ -207,8 +206,11 @@ def pytest_configure(config: pytest.Config) -> None:
     guards.arm()
     state.undo.append(guards.disarm)
     state.undo.append(guards.stop_on_signals())
+    # loop.py (loaded by pytest_plugins, which imports this module) and
+    # diagnose.py word failures too.
+    loop = sys.modules["kata.core.loop"]
     state.sentinels = integrity.Sentinels(
-        [sys.modules[__name__], results, target, integrity, guards]
+        [sys.modules[__name__], loop, diagnose, results, target, integrity, guards]
     )
 
 
@@ -265,8 +267,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the session broker now, outside any test's time limit."""
     state = session.config.stash[STATE]
-    if state.sentinels is not None:
-        state.sentinels.watch_hooks(session.config.pluginmanager)
     if not any("broker" in getattr(item, "fixturenames", ()) for item in session.items):
         return
     try:
@@ -279,6 +279,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         fell_back = state.choice is not None and state.choice.reason.startswith("Docker")
         why = f"\n  ({state.choice.reason})" if fell_back else ""
         reporter.write_line(_t("broker.using", broker=state.broker.describe()) + why)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> Iterator[object]:
+    """Take the hook implementations as the tests will run them.
+
+    Not at collection_finish: plugins still settle there (loop.py puts
+    hypothesis's plugin aside), which is setting up, not tampering.
+    """
+    state = session.config.stash[STATE]
+    if state.sentinels is not None:
+        state.sentinels.watch_hooks(session.config.pluginmanager)
+    return (yield)
 
 
 @pytest.hookimpl(trylast=True)

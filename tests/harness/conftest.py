@@ -86,6 +86,13 @@ class Sandbox:
         """pytest in the sandbox."""
         return self._run(self.pytest_argv(*args), timeout)
 
+    def collected(self, *args: str) -> int:
+        """How many tests pytest collects here: counts that a curriculum change moves."""
+        run = self.run("--collect-only", "-q", *args)
+        last = run.stdout.strip().splitlines()[-1]
+        assert " collected" in last, run.stdout
+        return int(last.split()[0])
+
     def kata(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         """The kata command in the sandbox."""
         return self._run([sys.executable, "-m", "kata.cli", *args], timeout)

@@ -35,8 +35,8 @@ MISTAKES = {
         SUBSCRIBER,
         (
             (
-                "def _on_connect(self, client, userdata, flags, reason_code, properties)",
-                "def _on_connect(self, client, userdata, flags, reason_code)",
+                "def on_connect(self, client, userdata, flags, reason_code, properties)",
+                "def on_connect(self, client, userdata, flags, reason_code)",
             ),
         ),
         "paho 1.x callback signature: paho 2.x calls "
@@ -56,19 +56,29 @@ MISTAKES = {
     ),
     "disconnect before QoS completes": Named(
         PUBLISHER,
-        (("            _confirm(info, deadline, f", "            print(info, f"),),
+        (
+            # publish() and return: the loop's wait for each confirmation is left out.
+            (
+                "            info.wait_for_publish(max(0.0, deadline - time.monotonic()))\n"
+                "            if not info.is_published():\n"
+                "                raise TimeoutError(",
+                '            print(f"sent message {number}")\n'
+                "            if False:\n"
+                "                raise TimeoutError(",
+            ),
+        ),
         "disconnect() before QoS ",
     ),
     "a function that never returns": Named(
         PUBLISHER,
         (
             (
-                "    client.loop_start()\n    try:\n        if not connack.wait(timeout):",
-                "    client.loop_forever()\n    try:\n        if not connack.wait(timeout):",
+                "    client.loop_start()\n    arrived = connack.wait(timeout)",
+                "    client.loop_forever()\n    arrived = connack.wait(timeout)",
             ),
         ),
         "loop_forever() does not return while the client is connected: call client.loop_start()",
         # kata check stops a learner's hang after 5 s (plain pytest: 15 s)
-        "hang: exercises/ch03_clients/publisher.py: publish_messages did not return within 5 s",
+        "hang: exercises/ch03_clients/publisher.py: connect_client did not return within 5 s",
     ),
 }

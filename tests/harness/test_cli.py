@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from kata.core.catalog import load as load_catalog
+
 
 @pytest.fixture
 def ch03(sandbox):
@@ -51,12 +53,33 @@ def test_hint_without_a_name_is_for_the_exercise_the_learner_is_at(ch03) -> None
 
 
 def test_next_shows_the_reasons_once_and_the_first_hint(ch03) -> None:
+    tests = ch03.collected("tests/ch03_clients/test_publisher.py")
+    hints = load_catalog().exercise("ch03_clients.publisher").hints
     result = ch03.kata("next")
     out = result.stdout
     assert "next: ch03_clients.publisher" in out
+    assert f"0 of {tests} tests pass." in out, out
     assert out.count("not done yet: exercises/ch03_clients/publisher.py: make_client") == 1
-    assert "15 more tests not run: they run once this one passes" in out, "fail fast"
-    assert "hint 1 of 3" in out
+    # Fail fast: one test ran, the others are counted, not listed.
+    assert f"{tests - 1} more tests not run: they run once this one passes" in out, out
+    assert "test_make_client_keeps_the_given_id" not in out
+    assert f"hint 1 of {len(hints)}: {hints[0][:40]}" in out
+    assert out.index("more tests not run") < out.index("hint 1 of"), "the failure, then the hint"
+
+
+def test_next_shows_the_first_failure_in_full_and_its_reason_once(ch03) -> None:
+    ch03.solve("ch03_clients/publisher.py")
+    ch03.edit(
+        "exercises/ch03_clients/publisher.py",
+        'client_id=client_id or f"kata-pub-{uuid.uuid4().hex[:12]}"',
+        'client_id=client_id or "kata-pub"',
+    )
+    out = ch03.kata("next").stdout
+    assert "  x test_make_client_gives_each_client_its_own_id" in out, out
+    assert out.count("two make_client() calls gave the same client id") == 1, out
+    # pytest's own report of it: where, and what was compared.
+    assert "tests/ch03_clients/test_publisher.py:" in out and "E   assert" in out, out
+    assert "more tests not run" in out, out
 
 
 def test_grade_writes_json_junit_and_markdown_and_is_repeatable(ch03, tmp_path) -> None:

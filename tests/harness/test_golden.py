@@ -2,7 +2,8 @@
 
 Each case is copied into a sandbox in place of the real chapters, run with
 --kata-json, and its report compared field by field with the case's
-results.json (durations dropped, the broker and the sandbox path normalised).
+results.json (durations dropped; the broker, the sandbox path and traceback frames
+outside the kata normalised).
 KATA_UPDATE_GOLDEN=1 writes the reports instead, to review with git diff.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -32,6 +34,14 @@ def _replace_chapters(root: Path, case: Path) -> None:
     shutil.copy(case / "catalog.toml", root / "kata" / "core" / "catalog.toml")
 
 
+# Traceback frames of Python's or a library's own (with their source lines and
+# any ^^^ markers): which, where and what they say varies with the install.
+OUTSIDE_FRAMES = re.compile(
+    r'(?:^  File "(?!<sandbox>)[^"]*", line \d+, in .*\n(?:    .*\n)*)+', re.M
+)
+MARKERS = re.compile(r"^ +[\^~]+ *\n", re.M)
+
+
 def _normalised(report: dict, root: Path) -> dict:
     """What must not change from one run or machine to the next."""
     text = json.dumps(report, ensure_ascii=False)
@@ -39,6 +49,8 @@ def _normalised(report: dict, root: Path) -> dict:
     report = json.loads(text)
     for test in report["tests"]:
         del test["duration"]
+        details = MARKERS.sub("", test.get("details", ""))
+        test["details"] = OUTSIDE_FRAMES.sub("  (frames outside the kata)\n", details)
     if report["broker"] != "none":
         report["broker"] = "<broker>"
     return report
@@ -76,8 +88,16 @@ def _differences(expected: object, got: object, where: str = "") -> list[str]:
 def test_the_report_matches_the_golden_one(sandbox, broker, case) -> None:
     _replace_chapters(sandbox.root, GOLDEN / case)
     out = sandbox.root / "results.json"
+    # A case's own pytest arguments, one a line (fail_fast: -x, as kata check runs).
+    extra = GOLDEN / case / "pytest-args"
+    args = extra.read_text(encoding="utf-8").split() if extra.is_file() else []
     run = sandbox.run(
-        f"--broker={broker.kind}", "-o", f"kata_hang_after={HANG_AFTER}", "--kata-json", str(out)
+        f"--broker={broker.kind}",
+        "-o",
+        f"kata_hang_after={HANG_AFTER}",
+        "--kata-json",
+        str(out),
+        *args,
     )
     assert out.is_file(), f"no results.json written:\n{run.stdout}\n{run.stderr}"
     got = _normalised(json.loads(out.read_text(encoding="utf-8")), sandbox.root)

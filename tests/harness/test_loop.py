@@ -27,16 +27,18 @@ def test_a_fail_fast_run_records_the_tests_it_did_not_reach_as_not_run(kata_brok
     data = json.loads(out.read_text(encoding="utf-8"))
     statuses = [t["status"] for t in data["tests"]]
     assert statuses[0] == "fail" and set(statuses[1:]) == {"not run"}, statuses
+    total = kata_broker.collected(PUBLISHER_TESTS)
+    assert len(statuses) == total
     (publisher,) = data["exercises"]
-    assert (publisher["passed"], publisher["total"], publisher["status"]) == (0, 16, "todo")
+    assert (publisher["passed"], publisher["total"], publisher["status"]) == (0, total, "todo")
 
 
 def test_a_failure_keeps_pytests_own_report_of_it(kata_broker, tmp_path):
     kata_broker.solve("ch03_clients/subscriber.py")
     kata_broker.edit(
         "exercises/ch03_clients/subscriber.py",
-        'self.handler(msg.topic, msg.payload.decode("utf-8"))',
-        "self.handler(msg.topic, msg.payload)",
+        'self.handler(message.topic, message.payload.decode("utf-8"))',
+        "self.handler(message.topic, message.payload)",
     )
     out = tmp_path / "results.json"
     kata_broker.run(
@@ -45,6 +47,22 @@ def test_a_failure_keeps_pytests_own_report_of_it(kata_broker, tmp_path):
     (failed,) = [t for t in json.loads(out.read_text("utf-8"))["tests"] if t["status"] == "fail"]
     assert failed["message"].startswith("AssertionError"), failed
     assert "test_subscriber.py:" in failed["details"] and "E   " in failed["details"], failed
+
+
+def test_a_failure_that_one_line_says_in_full_has_no_details(sandbox, tmp_path):
+    # pytest.fail(why) (expect_raises, the peers) is reported as "Failed: why":
+    # pytest's report of it, "why", would only say the message again.
+    sandbox.write(
+        "tests/test_said.py",
+        "import pytest\n\n"
+        "def test_said():\n"
+        "    pytest.fail('add(1, 2) should raise ValueError', pytrace=False)\n",
+    )
+    out = tmp_path / "results.json"
+    sandbox.run("tests/test_said.py", "--kata-json", str(out))
+    (said,) = json.loads(out.read_text("utf-8"))["tests"]
+    assert said["message"] == "Failed: add(1, 2) should raise ValueError", said
+    assert said["details"] == "", said
 
 
 def test_hypothesis_is_imported_only_by_runs_that_use_it(kata_broker):
@@ -58,6 +76,17 @@ def test_hypothesis_is_imported_only_by_runs_that_use_it(kata_broker):
         [*argv, "tests/ch01_basics/test_topics.py", "-k", "agrees_with_paho"], timeout=60
     )
     assert HYPOTHESIS.search(used.stderr)
+
+
+def test_putting_hypothesis_plugin_aside_is_no_tampering(sandbox):
+    # As a learner's run: hypothesis's pytest plugin is loaded, and set aside
+    # after collection because no test uses it. The integrity check must take
+    # the hooks after that, or the first test reports its own harness.
+    sandbox.write("tests/test_plain.py", "def test_one():\n    pass\n")
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
+    run = sandbox._run([*argv, "tests/test_plain.py"], timeout=60)
+    assert run.returncode == 0, run.stdout
+    assert "kata integrity" not in run.stdout, run.stdout
 
 
 def test_scored_runs_load_the_no_shrink_profile_before_property_tests_are_defined(sandbox):
@@ -82,12 +111,30 @@ def test_parallel_workers_report_every_test_to_the_controllers_results(kata_brok
     out = tmp_path / "results.json"
     run = kata_broker.run(PUBLISHER_TESTS, "-n", "2", "--kata-json", str(out))
     assert run.returncode == 1, run.stdout
-    assert "[todo] publisher         0/16 passed" in run.stdout, "the controller's table"
+    total = kata_broker.collected(PUBLISHER_TESTS)
+    assert f"[todo] publisher         0/{total} passed" in run.stdout, "the controller's table"
     data = json.loads(out.read_text(encoding="utf-8"))
-    assert len(data["tests"]) == 16 and {t["status"] for t in data["tests"]} == {"fail"}
+    assert len(data["tests"]) == total and {t["status"] for t in data["tests"]} == {"fail"}
     assert {t["category"] for t in data["tests"]} == {"not done"}
     (publisher,) = data["exercises"]
-    assert (publisher["status"], publisher["total"]) == ("todo", 16)
+    assert (publisher["status"], publisher["total"]) == ("todo", total)
+
+
+def test_tampering_found_by_a_worker_reaches_the_controllers_results(sandbox, tmp_path):
+    pytest.importorskip("xdist")
+    head = "from __future__ import annotations\n"
+    sandbox.edit(
+        "exercises/ch03_clients/publisher.py",
+        head,
+        head + "import _pytest.python\n_pytest.python.Function.runtest = lambda self: None\n",
+    )
+    out = tmp_path / "results.json"
+    run = sandbox.run(PUBLISHER_TESTS, "-k", "make_client", "-n", "2", "--kata-json", str(out))
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert run.returncode == 1, run.stdout
+    assert data["status"] == "fail"
+    assert any("_pytest.python.Function.runtest was replaced" in i for i in data["integrity"]), data
+    assert "kata integrity: _pytest.python.Function.runtest was replaced" in run.stdout
 
 
 def test_retained_under_finds_what_the_broker_keeps_in_two_round_trips(probe_factory, topic):

@@ -172,23 +172,23 @@ def test_kata_check_names_the_classic_mistake_in_the_first_line(sandbox, broker,
     assert "Traceback" not in out and "paho/mqtt/client.py" not in out, out
 
 
-def test_a_handler_called_with_the_wrong_arguments_is_not_called_a_1x_signature(
-    sandbox, broker
-) -> None:
+def test_a_wrong_call_inside_a_callback_is_not_called_a_1x_signature(sandbox, broker) -> None:
     if broker.kind == "external":
         pytest.skip("the mutant runs need a broker the kata starts")
     sandbox.env["KATA_BROKER"] = broker.kind
     sandbox.solve("ch03_clients/subscriber.py")
-    # The learner's on_message calls the test's handler with one argument too few:
-    # a TypeError about positional arguments that is not paho's.
+    # The learner's on_message builds a Message with one argument too few: a
+    # TypeError about positional arguments on paho's thread that is not paho's
+    # call of the callback. (The tests' handlers take any arguments, so the
+    # call must be one of the learner's own.)
     sandbox.edit(
         "exercises/ch03_clients/subscriber.py",
-        'self.handler(msg.topic, msg.payload.decode("utf-8"))\n        except Exception:',
-        "self.handler(msg.topic)\n        except ZeroDivisionError:",
+        "Message(message.topic, message.payload, message.qos, message.retain)",
+        "Message(message.topic, message.payload, message.qos)",
     )
     checked = sandbox.kata("check", "subscriber")
     out = checked.stdout
     assert checked.returncode == 1, out
-    assert "missing 1 required positional argument" in out, out
-    assert "1.x callback signature" not in out and "on_connect(client, userdata" not in out, out
-    assert "exercises/ch03_clients/subscriber.py: Subscriber._on_message" in out, out
+    assert "missing 1 required positional argument: 'retain'" in out, out
+    assert "1.x callback signature" not in out and "on_message(client, userdata" not in out, out
+    assert "exercises/ch03_clients/subscriber.py: collect_messages.<locals>.on_message" in out, out

@@ -17,6 +17,7 @@ import pytest
 
 from kata.core import results as kata_results
 from kata.core.brokers import Broker, connack_code
+from kata.core.catalog import load as load_catalog
 from kata.core.peers import LineQueue, Peer
 from kata.learner import watch as watch_module
 from kata.learner.watch import (
@@ -239,25 +240,37 @@ def _assert_broker_gone(port: int | None) -> None:
         connack_code("127.0.0.1", port, timeout=1)
 
 
+def _hint(exercise_id: str, level: int) -> str:
+    """How watch starts an exercise's hint, from the catalog as it is today."""
+    hints = load_catalog().exercise(exercise_id).hints
+    return f"hint {level} of {len(hints)}: {hints[level - 1][:40]}"
+
+
 def test_watch_reruns_on_save_moves_on_and_stops_cleanly(ch03) -> None:
+    # Counts, points and hints come from the curriculum, which moves them.
+    publisher = load_catalog().exercise("ch03_clients.publisher")
+    pub_tests = ch03.collected(publisher.tests)
+    sub_tests = ch03.collected("tests/ch03_clients/test_subscriber.py")
     watch = Watching(ch03)
     try:
-        watch.wait_for("0 of 16 tests pass.")
+        watch.wait_for(f"0 of {pub_tests} tests pass.")
         watch.wait_for("not done yet: exercises/ch03_clients/publisher.py: make_client")
-        watch.wait_for("15 more tests not run")  # fail fast: the first failure only
-        watch.wait_for("hint 1 of 3:")
+        watch.wait_for(f"{pub_tests - 1} more tests not run")  # fail fast: the first failure only
+        watch.wait_for(_hint("ch03_clients.publisher", 1))
         watch.wait_for("watching exercises/ (")
         watch.type("h")
-        watch.wait_for("hint 2 of 3:")
+        watch.wait_for(_hint("ch03_clients.publisher", 2))
 
         saved = time.monotonic()
         ch03.solve("ch03_clients/publisher.py")
-        watch.wait_for("ch03_clients.publisher: all 16 tests pass - done! (+10 points)")
+        done = f"all {pub_tests} tests pass - done! (+{publisher.points} points)"
+        watch.wait_for(f"ch03_clients.publisher: {done}")
         # Measured, not asserted: CI machines vary.
         print(f"save -> result: {time.monotonic() - saved:.2f} s")
         watch.wait_for("kata watch: ch03_clients.subscriber")
-        watch.wait_for("0 of 13 tests pass.")
-        watch.wait_for("hint 1 of 3: Subscribe inside on_connect")  # a new exercise, hint 1
+        watch.wait_for(f"0 of {sub_tests} tests pass.")
+        # A new exercise: its hint 1.
+        watch.wait_for(_hint("ch03_clients.subscriber", 1))
 
         watch.type("")  # Enter: the same exercise again, whatever the watcher saw
         watch.wait_for("subscriber.py)  run 4,")
@@ -334,10 +347,10 @@ def test_watch_name_starts_there_and_one_key_press_is_enough_on_a_terminal(ch03)
     watch = WatchingOnATerminal(ch03, "subscriber")
     try:
         watch.wait_for("kata watch: ch03_clients.subscriber")  # not the publisher, first in line
-        watch.wait_for("hint 1 of 3: Subscribe inside on_connect")
+        watch.wait_for(_hint("ch03_clients.subscriber", 1))
         watch.wait_for("Enter: run again, h: next hint, q: quit")
         watch.press("h")  # no Enter
-        watch.wait_for("hint 2 of 3:")
+        watch.wait_for(_hint("ch03_clients.subscriber", 2))
         watch.wait_for("(more: press h, or kata hint subscriber --level 3)")
         watch.press("q")
         assert watch.process.wait(15) == 0
