@@ -18,6 +18,7 @@ import ast
 import hashlib
 import re
 import secrets
+import threading
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,6 +28,15 @@ from kata.core.catalog import Catalog
 from kata.core.results import Outcome, Results, TestResult
 
 MAX_NAMED = 3  # test ids named in one flag
+# CPython 3.11's ast.parse is not safe in threads ("AST constructor recursion
+# depth mismatch", gh-106905), and grade-all --jobs N reads files in N threads.
+_PARSING = threading.Lock()
+
+
+def _parse(source: str) -> ast.AST:
+    with _PARSING:
+        return ast.parse(source)
+
 
 # --- the learner's files ------------------------------------------------------
 
@@ -47,7 +57,7 @@ def _drop_docstrings(tree: ast.AST) -> None:
 def normalized(source: str) -> str | None:
     """The code of `source` without layout, comments and docstrings; None when it does not parse."""
     try:
-        tree = ast.parse(source)
+        tree = _parse(source)
     except (SyntaxError, ValueError):
         return None
     _drop_docstrings(tree)
@@ -66,7 +76,7 @@ _SOLUTIONS_TEXT = re.compile(r"(^|[^A-Za-z0-9_])solutions($|[./\\])")
 def imports_solutions(source: str) -> bool:
     """Whether the code imports or opens the reference answers (by name or by path)."""
     try:
-        tree = ast.parse(source)
+        tree = _parse(source)
     except (SyntaxError, ValueError):
         return "solutions" in source and bool(_SOLUTIONS_TEXT.search(source))
     _drop_docstrings(tree)

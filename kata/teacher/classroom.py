@@ -248,8 +248,8 @@ def _read_text(path: Path, cap: int = 1 << 20) -> str | None:
 def build_workspace(grader: Path, submission: Path, catalog: Catalog, dest: Path) -> list[str]:
     """The grader's harness plus the learner's exercise files in `dest`; returns what is missing.
 
-    Only the files the catalog knows are taken (and the packages' __init__.py),
-    so nothing else the learner wrote can shadow the harness.
+    Only the exercise modules the kata ships are taken (and the packages'
+    __init__.py), so nothing else the learner wrote can shadow the harness.
     """
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "harness", ".pytest_cache")
     for part in HARNESS_PARTS:
@@ -259,7 +259,15 @@ def build_workspace(grader: Path, submission: Path, catalog: Catalog, dest: Path
         elif source.is_file():
             shutil.copy2(source, dest / part)
     missing: list[str] = []
-    packages = ["__init__.py"] + [f"{c.id}/__init__.py" for c in catalog.chapters]
+    # The modules the kata ships, also of chapters a shrunk catalog leaves out:
+    # one exercise imports another's records (first_message and retain take
+    # ch03's Message).
+    shipped = sorted(
+        path.relative_to(grader / "exercises").as_posix()
+        for path in (grader / "exercises").glob("ch*/*.py")
+    )
+    graded = {ex.relpath("exercises").removeprefix("exercises/") for ex in catalog.exercises()}
+    packages = ["__init__.py"] + [rel for rel in shipped if rel.endswith("/__init__.py")]
     for rel in packages:
         target = dest / "exercises" / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -270,14 +278,18 @@ def build_workspace(grader: Path, submission: Path, catalog: Catalog, dest: Path
                 break
         else:
             target.write_text('"""Exercises."""\n', encoding="utf-8")
-    for ex in catalog.exercises():
-        rel = ex.relpath("exercises")
-        source = submission / rel
+    for rel in shipped:
+        if rel.endswith("/__init__.py"):
+            continue
+        source = submission / "exercises" / rel
         # A link could point at any file of the teacher's: only plain files are taken.
         if source.is_file() and not source.is_symlink():
-            shutil.copyfile(source, dest / rel)
+            shutil.copyfile(source, dest / "exercises" / rel)
+        elif rel in graded:
+            missing.append(f"missing: exercises/{rel}")
         else:
-            missing.append(f"missing: {rel}")
+            # Not graded here, only imported by what is: the kata's own stub.
+            shutil.copyfile(grader / "exercises" / rel, dest / "exercises" / rel)
     return missing
 
 

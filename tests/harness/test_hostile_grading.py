@@ -325,7 +325,12 @@ def test_patching_pytest_at_import_is_caught_and_scores_nothing(graded) -> None:
     out, rows = graded
     row = rows["patched_pytest"]
     assert row.status == "tampered" and not row.graded and row.total == 0, row
-    assert "tampered at run time: a test that must fail passed" in "; ".join(row.flags)
+    # The plugin's integrity check names the replaced function (and puts it
+    # back); the grader's own must-fail test catches a patch it does not see.
+    flags = "; ".join(row.flags)
+    assert "tampered at run time: _pytest.python.Function.runtest was replaced" in flags or (
+        "tampered at run time: a test that must fail passed" in flags
+    ), flags
     assert classroom.WITHHELD in row.flags
     line = _csv(out)["patched_pytest"]
     assert (line["total"], line["status"], line[FIRST]) == ("0", "tampered", "")
@@ -336,8 +341,12 @@ def test_patching_pytest_at_import_is_caught_and_scores_nothing(graded) -> None:
 
 def test_a_forged_results_file_scores_nothing(graded) -> None:
     row = graded[1]["forged_results"]
-    assert row.status == "tampered" and row.total == 0, row
-    assert any("tests missing" in f for f in row.flags), row.flags
+    assert row.status in ("tampered", "broken") and row.total == 0, row
+    # The harness turns the os._exit(0) after the forgery into that
+    # exercise's failure and writes the real results over the forged ones;
+    # were it not stopped, the grader's own count of the tests would be.
+    said = "; ".join(row.flags)
+    assert "os._exit(0) was called" in said or "tests missing" in said, row.flags
 
 
 def test_skipping_the_tests_from_the_exercise_scores_nothing(graded) -> None:
