@@ -21,6 +21,7 @@ from kata.learner.progress import (
     FAIL_FAST,
     RunFailed,
     explain_failed_run,
+    lesson_text,
     next_exercise,
     progress,
     run_pytest,
@@ -78,19 +79,12 @@ def cmd_list(args: argparse.Namespace, catalog: Catalog) -> int:
     return 0
 
 
-def _lesson_text(ex: Exercise, lang: str) -> str:
-    path = ex.lesson(lang)
-    if not path.is_file():
-        path = ex.lesson("en")
-    return path.read_text(encoding="utf-8").strip() if path.is_file() else ""
-
-
 def cmd_lesson(args: argparse.Namespace, catalog: Catalog) -> int:
     ex = _current_or_named(catalog, args.exercise)
     if ex is None:
         print(_t("all_done"))
         return 0
-    text = _lesson_text(ex, pick_language(None))
+    text = lesson_text(ex, pick_language(None))
     if not text:
         print(_t("lesson.missing", module=ex.module), file=sys.stderr)
         return 2
@@ -107,7 +101,7 @@ def cmd_next(args: argparse.Namespace, catalog: Catalog) -> int:
         print(_t("all_done"))
         return 0
     print(_t("next.header", id=ex.id, path=ex.relpath("exercises")))
-    lesson = _lesson_text(ex, pick_language(None))
+    lesson = lesson_text(ex, pick_language(None))
     if lesson and status.get(ex.id, {}).get("passed", 0) == 0:
         # A first visit: the lesson first, then what fails.
         print("\n" + lesson + "\n")

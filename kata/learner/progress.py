@@ -158,3 +158,23 @@ def next_exercise(catalog: Catalog, status: dict[str, dict]) -> Exercise | None:
         if status.get(ex.id, {}).get("status") != Status.DONE:
             return ex
     return None
+
+
+def lesson_text(ex: Exercise, lang: str) -> str:
+    """The exercise's lesson (NAME.md, NAME.ja.md) in `lang`, else in English; "" if none."""
+    path = ex.lesson(lang)
+    if not path.is_file():
+        path = ex.lesson("en")
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+
+
+def lesson_intro(ex: Exercise, lang: str) -> list[str]:
+    """The lesson's title and first paragraph: what `kata watch` shows above each result."""
+    lines = lesson_text(ex, lang).splitlines()
+    intro: list[str] = []
+    for line in lines:
+        if not line.strip() and len(intro) > 2:
+            break
+        if line.strip():
+            intro.append(line)
+    return intro

@@ -51,6 +51,7 @@ from kata.learner.progress import (
     RunFailed,
     explain_failed_run,
     fingerprint,
+    lesson_intro,
     progress,
     remember,
 )
@@ -506,7 +507,10 @@ class Watch:
             self.advance(after=ex)
             return
         reasons = explain(mine, pick_language(None), full_first=True)
-        self.say("", *reasons, "", *self.hint_lines(), "", *self.footer())
+        lesson = lesson_intro(ex, pick_language(None))
+        if lesson:
+            lesson.append(_t("watch.lesson", module=ex.module))
+        self.say("", *lesson, "", *reasons, "", *self.hint_lines(), "", *self.footer())
         # Only now: a process starting during the run would slow it down.
         self.prepare_next()
 

@@ -253,6 +253,9 @@ def test_watch_reruns_on_save_moves_on_and_stops_cleanly(ch03) -> None:
     sub_tests = ch03.collected("tests/ch03_clients/test_subscriber.py")
     watch = Watching(ch03)
     try:
+        # The lesson's title on top, in the learner's language (English here).
+        watch.wait_for(publisher.lesson("en").read_text(encoding="utf-8").splitlines()[0])
+        watch.wait_for("(the whole lesson: kata lesson publisher)")
         watch.wait_for(f"0 of {pub_tests} tests pass.")
         watch.wait_for("not done yet: exercises/ch03_clients/publisher.py: make_client")
         watch.wait_for(f"{pub_tests - 1} more tests not run")  # fail fast: the first failure only
