@@ -408,12 +408,14 @@ class BwrapBox(Box):
         argv += _system_mounts()
         for name in ("passwd", "group", "hosts", "nsswitch.conf"):
             argv += ["--ro-bind", str(self.etc / name), f"/etc/{name}"]
-        for path in _python_dirs(workdir):
-            argv += ["--ro-bind", path, path]
         argv += ["--proc", "/proc", "--dev", "/dev"]
         argv += ["--size", str(limits.output), "--tmpfs", BOX_TMP]
         for sub in ("home", "out", "hypothesis"):
             argv += ["--dir", f"{BOX_TMP}/{sub}"]
+        # After the tmpfs: a virtual environment under /tmp (a CI clone's
+        # .tox) must not be hidden by the box's own /tmp.
+        for path in _python_dirs(workdir):
+            argv += ["--ro-bind", path, path]
         argv += ["--ro-bind", str(workdir), BOX_WORKDIR, "--chdir", BOX_WORKDIR]
         argv += ["--", *inner]
         return argv, workdir, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
