@@ -759,8 +759,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         _stubs_summary(terminalreporter, state)
     tests = list(state.outcomes.values())
     ran_ids = {t.exercise for t in tests if t.exercise}
-    if not ran_ids:
-        return
+    if not ran_ids or state.broker_error:
+        return  # no broker: the table would only say that nothing ran
     catalog = load_catalog()
     scores = score(tests, catalog, ran_ids)
     write = terminalreporter.write_line

@@ -144,3 +144,11 @@ def test_without_a_broker_every_command_says_so_and_fails(ch03, command) -> None
     assert result.returncode == 2, result.stdout
     assert "needs a real MQTT broker" in result.stderr
     assert not (ch03.root / "graded" / "results.json").exists(), "no broker is never a score"
+
+
+def test_pytest_without_a_broker_says_so_and_shows_no_empty_table(ch03) -> None:
+    ch03.env.update(KATA_BROKER="local", KATA_MOSQUITTO="/nonexistent/mosquitto")
+    result = ch03.run("tests/ch03_clients/test_publisher.py")
+    assert result.returncode == 4, result.stdout
+    assert "needs a real MQTT broker" in result.stdout
+    assert "kata progress" not in result.stdout, "a table of tests that never ran says nothing"
