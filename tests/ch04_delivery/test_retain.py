@@ -95,11 +95,11 @@ def test_read_retained_ignores_live_messages(broker, topic, probe, probe_factory
     talker = probe_factory()
 
     def talk() -> None:
-        n = 0
-        while not stop.is_set():
+        # Bounded in count and paced: loopback traffic only while the reads run.
+        for n in range(100_000):
             talker.client.publish(where, f"live {n}", qos=0)
-            n += 1
-            time.sleep(0.0001)
+            if stop.wait(0.0001):
+                return
 
     thread = threading.Thread(target=talk, name="kata-live-talker", daemon=True)
     thread.start()
