@@ -96,9 +96,12 @@ def main(argv: list[str]) -> int:
     if code:
         return code
     kata = BIN / ("kata.exe" if os.name == "nt" else "kata")
-    args = argv or ["next"]
-    if all(arg.startswith("-") for arg in args):
-        args = [*args, "next"]  # `start.py --lang ja` means `kata --lang ja next`
+    args = list(argv)
+    words = [
+        a for i, a in enumerate(args) if not a.startswith("-") and args[i - 1 : i] != ["--lang"]
+    ]
+    if not words:
+        args.append("next")  # `start.py --lang ja` means `kata --lang ja next`
     try:
         return subprocess.run([str(kata), *args], cwd=ROOT, check=False).returncode
     except KeyboardInterrupt:

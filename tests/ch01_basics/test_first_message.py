@@ -172,7 +172,10 @@ def test_receive_times_out_when_the_filter_does_not_match(
             ja=f"'{suffix}' は 'sensors/kitchen/temperature' にマッチしません ({why_ja})",
         ),
     )
-    assert f"{topic}/{suffix}" in str(error), f"name the filter in the TimeoutError: {error!r}"
+    assert f"{topic}/{suffix}" in str(error), teach(
+        en=f"name the filter in the TimeoutError: {error!r}",
+        ja=f"TimeoutError のメッセージにフィルターを書いてください: {error!r}",
+    )
 
 
 def test_receive_times_out_naming_the_filter(broker, topic, no_thread_outlives) -> None:
