@@ -17,7 +17,6 @@ the difference of the medians is the box's cost per submission.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -30,9 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kata.core.catalog import CATALOG_RELPATH, load, parse, tomllib  # noqa: E402
+from kata.core.catalog import CATALOG_RELPATH, load, parse  # noqa: E402
 from kata.teacher import box as boxes  # noqa: E402
 from kata.teacher import classroom  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests" / "harness"))
+from shipped import shrink_catalog  # noqa: E402  (the harness tests' own recipe)
 
 KINDS = ("stubs", "solved", "half", "broken", "tampered")
 
@@ -44,24 +46,7 @@ def make_grader(dest: Path, chapters: list[str] | None) -> Path:
     for name in ("conftest.py", "pyproject.toml", "tox.ini"):
         shutil.copy(ROOT / name, dest / name)
     if chapters:
-        catalog = dest / CATALOG_RELPATH
-        data = tomllib.loads(catalog.read_text(encoding="utf-8"))
-        lines = ["version = 1", ""]
-        for chapter in data["chapter"]:
-            if chapter["id"] not in chapters:
-                shutil.rmtree(dest / "tests" / chapter["id"], ignore_errors=True)
-                continue
-            lines += ["[[chapter]]"] + [
-                f"{k} = {json.dumps(v, ensure_ascii=False)}"
-                for k, v in chapter.items()
-                if k != "exercise"
-            ]
-            for ex in chapter["exercise"]:
-                lines += ["", "[[chapter.exercise]]"] + [
-                    f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in ex.items()
-                ]
-            lines.append("")
-        catalog.write_text("\n".join(lines), encoding="utf-8")
+        shrink_catalog(dest, tuple(chapters))
     return dest
 
 

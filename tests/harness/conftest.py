@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -10,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from shipped import copy_shipped_exercises
+from shipped import copy_shipped_exercises, shrink_catalog
 
-from kata.core.catalog import ROOT, tomllib
+from kata.core.catalog import ROOT
 
 # No hypothesis plugin: the sandbox runs use no hypothesis test and start faster.
 PYTEST_ARGS = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
@@ -45,23 +44,7 @@ class Sandbox:
 
     def only_chapters(self, *chapter_ids: str) -> None:
         """Shrink the catalog (and tests) to these chapters, for fast whole-kata runs."""
-        data = tomllib.loads(self.read("kata/core/catalog.toml"))
-        lines = ["version = 1", ""]
-        for chapter in data["chapter"]:
-            if chapter["id"] not in chapter_ids:
-                shutil.rmtree(self.root / "tests" / chapter["id"], ignore_errors=True)
-                continue
-            lines += ["[[chapter]]"] + [
-                f"{key} = {json.dumps(value, ensure_ascii=False)}"
-                for key, value in chapter.items()
-                if key != "exercise"
-            ]
-            for ex in chapter.get("exercise", []):
-                lines += ["", "[[chapter.exercise]]"] + [
-                    f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in ex.items()
-                ]
-            lines.append("")
-        self.write("kata/core/catalog.toml", "\n".join(lines))
+        shrink_catalog(self.root, chapter_ids)
 
     def __init__(self, root: Path) -> None:
         self.root = root

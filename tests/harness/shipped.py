@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
 
-from kata.core.catalog import ROOT
+from kata.core.catalog import CATALOG_RELPATH, ROOT, tomllib
 
 
 def shipped_stub(rel: str) -> str:
@@ -38,3 +39,32 @@ def copy_shipped_exercises(dest: Path) -> None:
     for path in (dest / "exercises").rglob("*.py"):
         rel = path.relative_to(dest).as_posix()
         path.write_text(shipped_stub(rel), encoding="utf-8")
+
+
+def shrink_catalog(root: Path, chapters: tuple[str, ...], modules: tuple[str, ...] = ()) -> None:
+    """Only these chapters (and of them only `modules`, if given) in a kata copy's catalog.
+
+    The tests of everything left out are removed too, so that whole-kata runs
+    and gradings of the copy stay fast.
+    """
+    catalog = root / CATALOG_RELPATH
+    data = tomllib.loads(catalog.read_text(encoding="utf-8"))
+    lines = ["version = 1", ""]
+    for chapter in data["chapter"]:
+        if chapter["id"] not in chapters:
+            shutil.rmtree(root / "tests" / chapter["id"], ignore_errors=True)
+            continue
+        lines += ["[[chapter]]"] + [
+            f"{key} = {json.dumps(value, ensure_ascii=False)}"
+            for key, value in chapter.items()
+            if key != "exercise"
+        ]
+        for ex in chapter.get("exercise", []):
+            if modules and ex["module"] not in modules:
+                (root / ex["tests"]).unlink(missing_ok=True)
+                continue
+            lines += ["", "[[chapter.exercise]]"] + [
+                f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in ex.items()
+            ]
+        lines.append("")
+    catalog.write_text("\n".join(lines), encoding="utf-8")

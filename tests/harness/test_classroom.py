@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
-from shipped import copy_shipped_exercises
+from shipped import copy_shipped_exercises, shrink_catalog
 
 from kata import cli
 from kata.core import brokers
-from kata.core.catalog import CATALOG_RELPATH, ROOT, load, parse, tomllib
+from kata.core.catalog import CATALOG_RELPATH, ROOT, load, parse
 from kata.teacher import classroom
 
 CHAPTER = "ch03_clients"
@@ -31,27 +31,6 @@ PUB_TEST = f"tests/{CHAPTER}/test_publisher.py"
 # Seconds per test before it hangs: above the slowest solution test (a broker
 # restart waits on paho's 1 s reconnect), and paid once by the broken learner.
 HANG_AFTER = 3.0
-
-
-def _shrink_catalog(root: Path, keep: str) -> None:
-    """Only `keep`'s chapter in the catalog and tests (sandbox.only_chapters' approach)."""
-    catalog = root / CATALOG_RELPATH
-    data = tomllib.loads(catalog.read_text(encoding="utf-8"))
-    lines = ["version = 1", ""]
-    for chapter in data["chapter"]:
-        if chapter["id"] != keep:
-            shutil.rmtree(root / "tests" / chapter["id"], ignore_errors=True)
-            continue
-        lines += ["[[chapter]]"] + [
-            f"{key} = {json.dumps(chapter[key], ensure_ascii=False)}"
-            for key in ("id", "title", "summary")
-        ]
-        for ex in chapter["exercise"]:
-            lines += ["", "[[chapter.exercise]]"] + [
-                f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in ex.items()
-            ]
-        lines.append("")
-    catalog.write_text("\n".join(lines), encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +44,7 @@ def grader(tmp_path_factory: pytest.TempPathFactory) -> Path:
     copy_shipped_exercises(root)
     for name in ("conftest.py", "pyproject.toml"):
         shutil.copy(ROOT / name, root / name)
-    _shrink_catalog(root, CHAPTER)
+    shrink_catalog(root, (CHAPTER,))
     return root
 
 

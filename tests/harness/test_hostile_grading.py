@@ -19,10 +19,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from shipped import copy_shipped_exercises, shrink_catalog
 
 from kata import cli
 from kata.core import brokers
-from kata.core.catalog import CATALOG_RELPATH, ROOT, parse, tomllib
+from kata.core.catalog import CATALOG_RELPATH, ROOT, parse
 from kata.teacher import box as boxes
 from kata.teacher import checks, classroom
 
@@ -57,38 +58,14 @@ needs_box = pytest.mark.skipif(
 )
 
 
-def _shrink(root: Path) -> None:
-    """The catalog and tests: only KEEP of CHAPTER."""
-    catalog = root / CATALOG_RELPATH
-    data = tomllib.loads(catalog.read_text(encoding="utf-8"))
-    lines = ["version = 1", ""]
-    for chapter in data["chapter"]:
-        if chapter["id"] != CHAPTER:
-            shutil.rmtree(root / "tests" / chapter["id"], ignore_errors=True)
-            continue
-        lines += ["[[chapter]]"] + [
-            f"{key} = {json.dumps(value, ensure_ascii=False)}"
-            for key, value in chapter.items()
-            if key != "exercise"
-        ]
-        for ex in chapter["exercise"]:
-            if ex["module"] not in KEEP:
-                (root / ex["tests"]).unlink()
-                continue
-            lines += ["", "[[chapter.exercise]]"] + [
-                f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in ex.items()
-            ]
-        lines.append("")
-    catalog.write_text("\n".join(lines), encoding="utf-8")
-
-
 def _make_grader(root: Path) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "harness")
-    for name in ("kata", "exercises", "solutions", "tests"):
+    for name in ("kata", "solutions", "tests"):
         shutil.copytree(ROOT / name, root / name, ignore=ignore)
+    copy_shipped_exercises(root)
     for name in ("conftest.py", "pyproject.toml"):
         shutil.copy(ROOT / name, root / name)
-    _shrink(root)
+    shrink_catalog(root, (CHAPTER,), KEEP)
     return root
 
 
