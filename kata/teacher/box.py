@@ -366,7 +366,17 @@ _BASE_ENV = {
 }
 
 
-class BwrapBox(Box):
+class _SealedBox(Box):
+    """A box with its own processes and its own /tmp: the results come out of BOX_TMP/out."""
+
+    def _paths(self, workdir: Path, scratch: Path) -> tuple[str, str]:
+        return sys.executable, f"{BOX_TMP}/out"
+
+    def _own_pid_namespace(self) -> bool:
+        return True
+
+
+class BwrapBox(_SealedBox):
     """bubblewrap: namespaces, read-only mounts, loopback only, a clean environment."""
 
     name = "bwrap"
@@ -378,12 +388,6 @@ class BwrapBox(Box):
 
     def describe(self) -> str:
         return f"bwrap ({self.version})" if self.version else "bwrap"
-
-    def _paths(self, workdir: Path, scratch: Path) -> tuple[str, str]:
-        return sys.executable, f"{BOX_TMP}/out"
-
-    def _own_pid_namespace(self) -> bool:
-        return True
 
     def _command(
         self, inner: list[str], workdir: Path, limits: Limits, env: Mapping[str, str]
@@ -473,7 +477,7 @@ def _python_dirs(workdir: Path) -> list[str]:
     return [str(p) for p in kept]
 
 
-class DockerBox(Box):
+class DockerBox(_SealedBox):
     """A container per run: no network but its own loopback, read-only mounts, cgroup limits.
 
     The image is built here from a few files (no registry: it works offline);
@@ -492,12 +496,6 @@ class DockerBox(Box):
 
     def describe(self) -> str:
         return f"docker (engine {self.version}, image {self.image})"
-
-    def _paths(self, workdir: Path, scratch: Path) -> tuple[str, str]:
-        return sys.executable, f"{BOX_TMP}/out"
-
-    def _own_pid_namespace(self) -> bool:
-        return True
 
     def _command(
         self, inner: list[str], workdir: Path, limits: Limits, env: Mapping[str, str]
