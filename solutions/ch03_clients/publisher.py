@@ -42,6 +42,10 @@ def connect_client(host: str, port: int, timeout: float = 5.0) -> mqtt.Client:
 
     def on_connect(client, userdata, flags, reason_code, properties) -> None:
         reasons.append(reason_code)
+        if reason_code.is_failure:
+            # Hang up here, on paho's thread, before its loop schedules a retry
+            # (a 1 s sleep that loop_stop() would have to wait out).
+            client.disconnect()
         connack.set()
 
     client.on_connect = on_connect
