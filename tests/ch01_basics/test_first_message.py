@@ -166,7 +166,7 @@ def test_receive_times_out_when_the_filter_does_not_match(
         broker.host,
         broker.port,
         f"{topic}/{suffix}",
-        0.3,
+        0.2,
         why=teach(
             en=f"'{suffix}' does not match 'sensors/kitchen/temperature' ({why_en})",
             ja=f"'{suffix}' は 'sensors/kitchen/temperature' にマッチしません ({why_ja})",
@@ -187,17 +187,17 @@ def test_receive_times_out_naming_the_filter(broker, topic, no_thread_outlives) 
         broker.host,
         broker.port,
         wanted,
-        timeout=0.3,
+        timeout=0.2,
         why=teach(
             en="nobody publishes on that filter", ja="そのフィルターには誰もパブリッシュしません"
         ),
     )
     took = time.monotonic() - started
-    assert took < 2.3, f"receive(timeout=0.3) should give up after about 0.3 s, took {took:.1f} s"
+    assert took < 2.3, f"receive(timeout=0.2) should give up after about 0.2 s, took {took:.1f} s"
     assert wanted in str(error), teach(
-        en=f"say what did not happen, e.g. \"no message on '{wanted}' within 0.3 s\"; "
+        en=f"say what did not happen, e.g. \"no message on '{wanted}' within 0.2 s\"; "
         f"got {error!r}",
-        ja=f"何が起きなかったのかを書きます。例: \"no message on '{wanted}' within 0.3 s\"。"
+        ja=f"何が起きなかったのかを書きます。例: \"no message on '{wanted}' within 0.2 s\"。"
         f"実際は {error!r} でした",
     )
     no_thread_outlives()
@@ -212,7 +212,7 @@ def test_receive_from_a_server_that_never_answers_times_out(no_thread_outlives) 
             "127.0.0.1",
             port,
             "kata/silent",
-            timeout=0.3,
+            timeout=0.1,
             why=teach(
                 en="the server accepts TCP but never answers MQTT: no CONNACK, no message",
                 ja="サーバーは TCP を受け付けますが MQTT では何も答えません。"

@@ -134,7 +134,7 @@ def test_an_unconfirmed_message_is_a_timeout(scripted_broker, no_thread_leak, qo
     expect_raises(
         TimeoutError,
         publisher.publish_messages,
-        "127.0.0.1", silent_after_connack.port, "kata/unconfirmed", ["x"], qos=qos, timeout=0.5,
+        "127.0.0.1", silent_after_connack.port, "kata/unconfirmed", ["x"], qos=qos, timeout=0.2,
         why=teach(
             en=f"no {ack} came back for its QoS {qos} message. wait_for_publish(timeout) "
             "returns quietly at the timeout: check info.is_published() afterwards",
@@ -190,7 +190,7 @@ def test_a_server_that_never_answers_times_out_naming_connack(
     silent_server, no_thread_leak
 ) -> None:
     expect_connack_timeout(
-        publisher.publish_messages, "127.0.0.1", silent_server, "kata/silent", ["x"], timeout=0.5
+        publisher.publish_messages, "127.0.0.1", silent_server, "kata/silent", ["x"], timeout=0.1
     )
     no_thread_leak()
 

@@ -75,7 +75,7 @@ def test_collect_times_out_listing_what_arrived(broker, topic, probe, no_thread_
     probe.publish(f"{topic}/few", b"only-one", qos=1, retain=True)
     error = expect_raises(
         TimeoutError,
-        subscriber.collect_messages, broker.host, broker.port, f"{topic}/few", 2, timeout=0.3,
+        subscriber.collect_messages, broker.host, broker.port, f"{topic}/few", 2, timeout=0.2,
         why=teach(
             en="one message waits there, and two are wanted",
             ja="そこにあるメッセージは 1 件で、求めているのは 2 件です",
@@ -143,7 +143,7 @@ def test_start_waits_for_the_suback(scripted_broker, no_thread_leak) -> None:
     sub = subscriber.Subscriber("127.0.0.1", silent_after_connack.port, "kata/no-suback", Inbox())
     expect_raises(
         TimeoutError,
-        sub.start, timeout=0.5,
+        sub.start, timeout=0.2,
         why=teach(
             en="the broker never sent a SUBACK. Only the SUBACK tells you that the "
             "subscription is in place: wait for on_subscribe (self.subscribed), not only "
@@ -211,7 +211,8 @@ def test_subscription_comes_back_after_the_broker_restarts(broker_factory, topic
     sub = subscriber.Subscriber(private.host, private.port, f"{topic}/again", inbox, qos=1)
     sub.start(timeout=5.0)
     try:
-        private.stop()
+        # Killed as in a crash (it has nothing to save): its clients notice at once.
+        private.kill()
         private.start()
         # This broker keeps no sessions: a retained message reaches the
         # subscriber only if it reconnected AND subscribed again (on_connect).

@@ -203,17 +203,17 @@ def test_subscribe_feed_returns_after_the_suback_and_hands_over_every_message(
 
 
 def test_subscribe_feed_waits_for_the_suback(scripted_broker, no_thread_leak) -> None:
-    slow = scripted_broker(suback_after=0.5)
+    slow = scripted_broker(suback_after=0.2)
     client = dashboard.subscribe_feed(LOOPBACK, slow.port, "kata/slow", print, timeout=5.0)
     returned_too_early = not slow.sent["SUBACK"].is_set()
     client.disconnect()
     client.loop_stop()
     assert not returned_too_early, teach(
-        en="subscribe_feed returned before the broker's SUBACK (this broker sends it 0.5 s "
-        "after the CONNACK): a message published right after could be lost. Wait for "
+        en="subscribe_feed returned before the broker's SUBACK (this broker sends it 0.2 s "
+        "after the SUBSCRIBE): a message published right after could be lost. Wait for "
         "on_subscribe (a threading.Event), not only for on_connect",
-        ja="subscribe_feed がブローカーの SUBACK より前に戻りました (このブローカーは CONNACK の "
-        "0.5 秒後に SUBACK を返します)。直後に公開されたメッセージを取りこぼすかもしれません。"
+        ja="subscribe_feed がブローカーの SUBACK より前に戻りました (このブローカーは SUBSCRIBE の "
+        "0.2 秒後に SUBACK を返します)。直後に公開されたメッセージを取りこぼすかもしれません。"
         "on_connect だけでなく on_subscribe まで (threading.Event で) 待ちます",
     )
     no_thread_leak()
@@ -253,7 +253,7 @@ def test_subscribe_feed_fails_without_a_broker_and_leaves_no_thread(
     port = free_port() if where == "closed port" else request.getfixturevalue("silent_server")
     expect_raises(
         (OSError, TimeoutError),
-        dashboard.subscribe_feed, LOOPBACK, port, "kata/x", print, timeout=0.5,
+        dashboard.subscribe_feed, LOOPBACK, port, "kata/x", print, timeout=0.1,
         why=teach(
             en=f"no broker there ({where}): ConnectionRefusedError from connect(), or "
             "TimeoutError when no SUBACK comes within timeout",
@@ -276,7 +276,8 @@ def test_subscribe_feed_subscribes_again_after_the_broker_restarts(
         host=private.host,
         port=private.port,
     )
-    private.stop()
+    # Killed as in a crash (it has nothing to save): its clients notice at once.
+    private.kill()
     private.start()
     # This broker keeps no sessions: a retained message reaches the dashboard only if
     # its client reconnected AND subscribed again (on_connect).
