@@ -284,6 +284,7 @@ CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = (
 SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK = 0x80, 0x90, 0xA0, 0xB0
 PINGREQ, PINGRESP, DISCONNECT = 0xC0, 0xD0, 0xE0
 CONNACK_SIZE = 4  # an MQTT 3.1.1 CONNACK is exactly 4 bytes
+_NAMES = {CONNECT: "CONNECT", SUBSCRIBE: "SUBSCRIBE", PUBLISH: "PUBLISH"}
 
 
 def _recv_exactly(conn: socket.socket, size: int) -> bytes | None:
@@ -335,7 +336,10 @@ class ScriptedBroker:
 
     `sent[name]` ("CONNACK", "SUBACK", "PUBACK", "PUBREC") is set just BEFORE
     that answer is written: a client call that returned while it is not set
-    returned without the answer. Serves any number of connections.
+    returned without the answer. `received[name]` ("CONNECT", "SUBSCRIBE",
+    "PUBLISH") is set once such a packet came: a client call that
+    timed out after its SUBSCRIBE or PUBLISH came got past its CONNACK, so it
+    waited for the answer this server held back. Serves any number of connections.
     """
 
     def __init__(
@@ -351,6 +355,7 @@ class ScriptedBroker:
         self.connack_after, self.suback_after = connack_after, suback_after
         self.puback_after = puback_after
         self.sent = {name: threading.Event() for name in ("CONNACK", "SUBACK", "PUBACK", "PUBREC")}
+        self.received = {name: threading.Event() for name in ("CONNECT", "SUBSCRIBE", "PUBLISH")}
         self._closing = threading.Event()
         server = socket.create_server((LOOPBACK, 0))
         self.port: int = server.getsockname()[1]
@@ -368,6 +373,8 @@ class ScriptedBroker:
         with contextlib.suppress(OSError):
             while packet := read_packet(conn):
                 kind, flags, body = packet
+                if (name := _NAMES.get(kind)) is not None:
+                    self.received[name].set()
                 if kind == CONNECT:
                     connack = bytes([CONNACK, 2, 0, self.connack_code])
                     self._answer(conn, "CONNACK", self.connack_after, connack)
