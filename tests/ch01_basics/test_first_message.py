@@ -212,7 +212,7 @@ def test_receive_from_a_server_that_never_answers_times_out(no_thread_outlives) 
             "127.0.0.1",
             port,
             "kata/silent",
-            timeout=0.1,
+            timeout=0.05,
             why=teach(
                 en="the server accepts TCP but never answers MQTT: no CONNACK, no message",
                 ja="サーバーは TCP を受け付けますが MQTT では何も答えません。"

@@ -340,5 +340,5 @@ def test_raw_publish_times_out_naming_connack(silent_server) -> None:
         "kata/silent",
         b"x",
         "kata-raw",
-        timeout=0.1,
+        timeout=0.05,
     )

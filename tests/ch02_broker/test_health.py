@@ -67,7 +67,7 @@ def test_connack_code_gives_up_on_a_silent_server(silent_server) -> None:
     began = time.monotonic()
     error = expect_raises(
         OSError,
-        health.connack_code, LOOPBACK, silent_server, 0.1,
+        health.connack_code, LOOPBACK, silent_server, 0.05,
         why=teach(
             en=f"127.0.0.1:{silent_server} never answers: connack_code should time out",
             ja=f"127.0.0.1:{silent_server} は何も答えません: "
@@ -82,9 +82,9 @@ def test_connack_code_gives_up_on_a_silent_server(silent_server) -> None:
         f"(socket.timeout) になって終わります。結果: {error!r}",
     )
     assert took <= 1.0, teach(
-        en=f"timeout=0.1 bounds the connect and every recv; it took {took:.2f} s "
+        en=f"timeout=0.05 bounds the connect and every recv; it took {took:.2f} s "
         "(socket.create_connection((host, port), timeout=timeout) sets both)",
-        ja=f"timeout=0.1 は接続とすべての recv の上限です。かかった時間: {took:.2f} 秒 "
+        ja=f"timeout=0.05 は接続とすべての recv の上限です。かかった時間: {took:.2f} 秒 "
         "(socket.create_connection((host, port), timeout=timeout) で両方に効きます)",
     )
 
@@ -146,17 +146,17 @@ def test_a_closed_port_times_out_close_to_the_timeout() -> None:
     port = free_port()
     began = time.monotonic()
     expect_connack_timeout(
-        health.wait_for_broker, "127.0.0.1", port, timeout=0.1,
+        health.wait_for_broker, "127.0.0.1", port, timeout=0.05,
         why=teach(
             en="nothing listens there: the broker is not ready",
             ja="そこでは何も待ち受けていません: ブローカーは準備できていません",
         ),
     )  # fmt: skip
     took = time.monotonic() - began
-    assert 0.09 <= took <= 1.1, teach(
-        en="with timeout=0.1 keep trying until about 0.1 s have passed, then raise; "
+    assert 0.045 <= took <= 1.05, teach(
+        en="with timeout=0.05 keep trying until about 0.05 s have passed, then raise; "
         f"took {took:.2f} s",
-        ja="timeout=0.1 なら、約 0.1 秒が過ぎるまで試し続けてから例外を送出します。"
+        ja="timeout=0.05 なら、約 0.05 秒が過ぎるまで試し続けてから例外を送出します。"
         f"かかった時間: {took:.2f} 秒",
     )
 
@@ -164,11 +164,12 @@ def test_a_closed_port_times_out_close_to_the_timeout() -> None:
 def test_a_silent_tcp_server_is_not_ready(silent_server, no_thread_leak) -> None:
     # It accepts the connection, so the port is open; it never sends a CONNACK.
     began = time.monotonic()
-    expect_connack_timeout(health.wait_for_broker, "127.0.0.1", silent_server, timeout=0.1)
+    expect_connack_timeout(health.wait_for_broker, "127.0.0.1", silent_server, timeout=0.05)
     took = time.monotonic() - began
-    assert took <= 1.1, teach(
-        en=f"a silent server must not hold you past the timeout (0.1 s): {took:.2f} s",
-        ja=f"何も答えないサーバーに timeout (0.1 秒) を越えて待たされてはいけません: {took:.2f} 秒",
+    assert took <= 1.05, teach(
+        en=f"a silent server must not hold you past the timeout (0.05 s): {took:.2f} s",
+        ja=f"何も答えないサーバーに timeout (0.05 秒) を越えて待たされてはいけません: "
+        f"{took:.2f} 秒",
     )
     no_thread_leak()
 
@@ -176,7 +177,7 @@ def test_a_silent_tcp_server_is_not_ready(silent_server, no_thread_leak) -> None
 def test_a_server_that_speaks_another_protocol_is_not_ready(http_server) -> None:
     expect_raises(
         TimeoutError,
-        health.wait_for_broker, LOOPBACK, http_server, timeout=0.1,
+        health.wait_for_broker, LOOPBACK, http_server, timeout=0.05,
         why=teach(
             en=f"127.0.0.1:{http_server} is an open port that answers in HTTP: "
             "an open port is not a broker",

@@ -71,12 +71,12 @@ def test_a_broker_without_sys_times_out_naming_the_topics(broker_factory, no_thr
     private = broker_factory(kind="local", extra="sys_interval 0")  # 0 turns $SYS off
     error = expect_raises(
         TimeoutError,
-        sys_topics.broker_info, private.host, private.port, timeout=0.1,
+        sys_topics.broker_info, private.host, private.port, timeout=0.05,
         why=teach(
             en="sys_interval 0: this broker publishes no $SYS topics, so broker_info "
-            "should give up after timeout=0.1 s",
+            "should give up after timeout=0.05 s",
             ja="sys_interval 0: このブローカーは $SYS トピックを出さないので、broker_info は "
-            "timeout=0.1 秒で諦めるはずです",
+            "timeout=0.05 秒で諦めるはずです",
         ),
     )  # fmt: skip
     assert "$SYS/broker/uptime" in str(error), (

@@ -200,7 +200,7 @@ def test_a_server_that_never_answers_times_out_naming_connack(
     silent_server, no_thread_leak
 ) -> None:
     expect_connack_timeout(
-        publisher.publish_messages, "127.0.0.1", silent_server, "kata/silent", ["x"], timeout=0.1
+        publisher.publish_messages, "127.0.0.1", silent_server, "kata/silent", ["x"], timeout=0.05
     )
     no_thread_leak()
 

@@ -181,7 +181,7 @@ def test_qos0_is_confirmed_without_any_ack(broker, topic, probe, relay) -> None:
 
 def test_publish_confirmed_without_connack_raises_timeout(silent_server, no_thread_leak) -> None:
     expect_connack_timeout(
-        qos.publish_confirmed, "127.0.0.1", silent_server, "kata/silent", b"x", 1, timeout=0.1
+        qos.publish_confirmed, "127.0.0.1", silent_server, "kata/silent", b"x", 1, timeout=0.05
     )
     no_thread_leak()
 

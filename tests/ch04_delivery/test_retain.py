@@ -163,10 +163,10 @@ def test_what_is_set_is_read_back_until_cleared(broker, topic) -> None:
 def test_read_retained_without_connack_raises_timeout(silent_server, no_thread_leak) -> None:
     expect_raises(
         TimeoutError,
-        retain.read_retained, "127.0.0.1", silent_server, "kata/silent", timeout=0.1,
+        retain.read_retained, "127.0.0.1", silent_server, "kata/silent", timeout=0.05,
         why=teach(
-            en=f"127.0.0.1:{silent_server} never sends CONNACK: give up within timeout=0.1",
-            ja=f"127.0.0.1:{silent_server} は CONNACK を返しません: timeout=0.1 の範囲で"
+            en=f"127.0.0.1:{silent_server} never sends CONNACK: give up within timeout=0.05",
+            ja=f"127.0.0.1:{silent_server} は CONNACK を返しません: timeout=0.05 の範囲で"
             "諦めます",
         ),
     )  # fmt: skip

@@ -253,7 +253,7 @@ def test_subscribe_feed_fails_without_a_broker_and_leaves_no_thread(
     port = free_port() if where == "closed port" else request.getfixturevalue("silent_server")
     expect_raises(
         (OSError, TimeoutError),
-        dashboard.subscribe_feed, LOOPBACK, port, "kata/x", print, timeout=0.1,
+        dashboard.subscribe_feed, LOOPBACK, port, "kata/x", print, timeout=0.05,
         why=teach(
             en=f"no broker there ({where}): ConnectionRefusedError from connect(), or "
             "TimeoutError when no SUBACK comes within timeout",

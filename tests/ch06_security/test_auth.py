@@ -72,7 +72,7 @@ def test_a_server_that_never_answers_times_out_naming_connack(
     silent_server, no_thread_leak
 ) -> None:
     expect_connack_timeout(
-        auth.connect_authenticated, "127.0.0.1", silent_server, "kata", "kata-secret", timeout=0.1
+        auth.connect_authenticated, "127.0.0.1", silent_server, "kata", "kata-secret", timeout=0.05
     )
     no_thread_leak()
 

@@ -242,7 +242,7 @@ def test_a_refused_connect_raises_with_the_return_code(broker, client_id) -> Non
 
 def test_a_server_that_never_answers_times_out_naming_connack(silent_server) -> None:
     client = tiny_client.TinyClient("kata-tiny-silent", "127.0.0.1", silent_server)
-    client.timeout = 0.1
+    client.timeout = 0.05
     expect_connack_timeout(client.connect)
     assert client.sock is None, "after a failed connect() the socket is closed and sock is None"
 
