@@ -147,8 +147,16 @@ class Peer:
         self.process.stdin.flush()
 
     def wait(self, timeout: float = 5.0) -> int:
-        code = self.process.wait(timeout=timeout)
+        """The exit code; subprocess.TimeoutExpired when it still runs after `timeout`.
+
+        The reader ends when the program's output closes as it exits: joined
+        first, the exit is seen at once (Popen.wait(timeout) polls in sleeps
+        of up to 50 ms).
+        """
+        deadline = time.monotonic() + timeout
         self._reader.join(timeout)
+        code = self.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        self._reader.join(max(0.0, deadline - time.monotonic()))
         return code
 
     def stderr_text(self) -> str:
