@@ -83,7 +83,7 @@ def test_text_is_sent_as_utf8_and_retain_is_kept(tiny, topic, probe_factory) -> 
     )
 
 
-def test_publish_at_qos_1_returns_after_its_puback(tiny, topic, probe) -> None:
+def test_publish_at_qos_1_returns_after_its_puback(tiny, topic) -> None:
     client = tiny()
     client.timeout = 2.0
     client.publish(f"{topic}/acked", b"x", qos=1)
@@ -214,7 +214,7 @@ def test_payloads_of_any_size_cross_both_ways(tiny, topic, probe) -> None:
     to_tiny()
 
 
-def test_disconnect_closes_the_socket(tiny, topic, probe) -> None:
+def test_disconnect_closes_the_socket(tiny) -> None:
     client = tiny()
     client.disconnect()
     assert client.sock is None, "disconnect() sends DISCONNECT, closes the socket, sets sock None"
