@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kata.core.i18n import t
-from kata.core.mosquitto import CONTAINER_PORTS, BrokerFiles, Ports, write_broker_files
+from kata.core.mosquitto import CONTAINER_PORTS, Ports, write_broker_files
 
 MODES = ("auto", "docker", "local", "external")
 DEFAULT_IMAGE = "eclipse-mosquitto:2"
@@ -249,8 +249,7 @@ def _tail(text: str, lines: int) -> str:
 
 def _launch(
     kind: str,
-    version: str,
-    runner: Callable[[BrokerFiles, Ports], LocalRunner | DockerRunner],
+    program: str,
     workdir: Path,
     timeout: float,
     *,
@@ -258,7 +257,7 @@ def _launch(
     port: int | None = None,
     **config: object,
 ) -> Broker:
-    """Write the broker's files, start it, wait for its CONNACK.
+    """Write the broker's files, start `program` (the binary, or the image), wait for CONNACK.
 
     `listeners` and `port` choose the ports; `config` goes to write_broker_files.
     A free port can be taken between our probe and the broker's bind: then the
@@ -268,11 +267,12 @@ def _launch(
     for attempt in range(1, attempts + 1):
         wanted = (free_port() if name in listeners else None for name in ("auth", "tls"))
         ports = Ports(port or free_port(), *wanted)
-        files = write_broker_files(workdir, ports, in_container=kind == "docker", **config)
-        broker = Broker(
-            kind, LOOPBACK, *ports, files.ca_path, files.users,
-            version=version, runner=runner(files, ports),
-        )  # fmt: skip
+        ca_path, users = write_broker_files(workdir, ports, in_container=kind == "docker", **config)
+        if kind == "local":
+            runner, version = LocalRunner(program, workdir), mosquitto_version(program)
+        else:
+            runner, version = DockerRunner(program, workdir, ports), program
+        broker = Broker(kind, LOOPBACK, *ports, ca_path, users, version=version, runner=runner)
         try:
             broker.start(timeout)
             return broker
@@ -327,8 +327,8 @@ def _die_with_parent() -> None:
 class LocalRunner:
     """One mosquitto process; can be started again with the same config and ports."""
 
-    def __init__(self, binary: str, config: Path, log_path: Path) -> None:
-        self.binary, self.config, self.log_path = binary, config, log_path
+    def __init__(self, binary: str, workdir: Path) -> None:
+        self.binary, self.workdir, self.log = binary, workdir, workdir / "mosquitto.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -340,8 +340,8 @@ class LocalRunner:
             options = {"start_new_session": True}  # Ctrl-C reaches pytest, not the broker
             if sys.platform.startswith("linux"):
                 options["preexec_fn"] = _die_with_parent
-        with open(self.log_path, "ab") as log:  # the child has its own copy of the handle
-            command = [self.binary, "-c", str(self.config)]
+        with open(self.log, "ab") as log:  # the child has its own copy of the handle
+            command = [self.binary, "-c", str(self.workdir / "mosquitto.conf")]
             self.process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, **options
             )
@@ -376,7 +376,7 @@ class LocalRunner:
 
     def log_tail(self, lines: int = 20) -> str:
         try:
-            return _tail(self.log_path.read_text(encoding="utf-8", errors="replace"), lines)
+            return _tail(self.log.read_text(encoding="utf-8", errors="replace"), lines)
         except OSError:
             return ""
 
@@ -386,11 +386,7 @@ def start_local(workdir: Path, *, timeout: float = 10.0, **spec: object) -> Brok
     binary = find_mosquitto()
     if binary is None:
         raise _no_broker(_no_mosquitto())
-
-    def runner(files: BrokerFiles, ports: Ports) -> LocalRunner:
-        return LocalRunner(binary, files.config, workdir / "mosquitto.log")
-
-    return _launch("local", mosquitto_version(binary), runner, workdir, timeout, **spec)  # type: ignore[arg-type]
+    return _launch("local", binary, workdir, timeout, **spec)  # type: ignore[arg-type]
 
 
 # --- docker ----------------------------------------------------------------
@@ -439,18 +435,9 @@ def pid_alive(pid: int) -> bool:
     if pid <= 0:
         return False
     if sys.platform == "win32":  # pragma: no cover - os.kill(pid, 0) would end the process
-        import ctypes
-
-        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-        if not handle:
-            return kernel32.GetLastError() == 5  # access denied: it exists
-        code = ctypes.c_ulong()
-        try:
-            kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-        finally:
-            kernel32.CloseHandle(handle)
-        return code.value == 259  # STILL_ACTIVE
+        command = ["tasklist", "/FI", f"PID eq {pid}", "/FO", "CSV", "/NH"]
+        listed = subprocess.run(command, capture_output=True, text=True, check=False).stdout
+        return f'"{pid}"' in listed  # the PID column of a CSV row
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -505,11 +492,21 @@ class DockerRunner:
         self._logs = ""
 
     def start(self) -> None:
-        if self.container is not None:
-            # Started again after stop()/kill(): the same container, so the
-            # same port mapping and whatever mosquitto saved in it.
-            self.container.get_wrapped_container().start()
-            return
+        try:
+            if self.container is None:
+                self._create_and_start()
+            else:
+                # Started again after stop()/kill(): the same container, so the
+                # same port mapping and whatever mosquitto saved in it.
+                self.container.get_wrapped_container().start()
+        except Exception as exc:
+            raise BrokerError(
+                f"could not start the container {self.image!r}: {type(exc).__name__}: {exc}\n"
+                "(offline? build a local image and set KATA_MOSQUITTO_IMAGE; "
+                "see docker/README.md)"
+            ) from exc
+
+    def _create_and_start(self) -> None:
         # Ryuk (testcontainers' reaper) is one more image to pull; the kata
         # removes its containers itself, also after Ctrl-C and SIGTERM.
         os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
@@ -531,16 +528,9 @@ class DockerRunner:
         container.with_command(["mosquitto", "-c", "/mosquitto/config/mosquitto.conf"])
         self.container = container
         _LIVE.append(self)
-        try:
-            # DockerContainer.start, not MosquittoContainer.start: that one mounts
-            # its own config and waits on a log line; readiness here is a CONNACK.
-            DockerContainer.start(container)
-        except Exception as exc:
-            raise BrokerError(
-                f"could not start the container {self.image!r}: {type(exc).__name__}: {exc}\n"
-                "(offline? build a local image and set KATA_MOSQUITTO_IMAGE; "
-                "see docker/README.md)"
-            ) from exc
+        # DockerContainer.start, not MosquittoContainer.start: that one mounts
+        # its own config and waits on a log line; readiness here is a CONNACK.
+        DockerContainer.start(container)
 
     def alive(self) -> bool:
         try:
@@ -582,11 +572,7 @@ class DockerRunner:
 def start_docker(workdir: Path, *, timeout: float = 30.0, **spec: object) -> Broker:
     """Like start_local, in a container; the config directory is mounted read-only."""
     image = os.environ.get("KATA_MOSQUITTO_IMAGE") or DEFAULT_IMAGE
-
-    def runner(files: BrokerFiles, ports: Ports) -> DockerRunner:
-        return DockerRunner(image, workdir, ports)
-
-    return _launch("docker", image, runner, workdir, timeout, **spec)  # type: ignore[arg-type]
+    return _launch("docker", image, workdir, timeout, **spec)  # type: ignore[arg-type]
 
 
 # --- external --------------------------------------------------------------
@@ -622,24 +608,22 @@ def from_url(url: str, timeout: float = 5.0) -> Broker:
         broker = Broker("external", **dataclasses.asdict(parse_url(url)))
     except ValueError as exc:
         raise BrokerError(f"MQTT_BROKER_URL: {exc}") from None
-    try:
-        socket.create_connection((broker.host, broker.port), timeout=timeout).close()
-    except OSError as exc:
-        raise BrokerError(
-            f"MQTT_BROKER_URL={_redact(url)} cannot be reached: {exc}. "
-            "Check the host and port, or unset MQTT_BROKER_URL to use Docker or mosquitto."
-        ) from None
     check_login(broker, _redact(url), timeout)
     return broker
 
 
 def check_login(broker: Broker, shown_url: str, timeout: float = 5.0) -> None:
-    """One real CONNECT with the URL's TLS and login: a wrong password or an untrusted
-    certificate is one message now, not a hundred failing tests later."""
+    """One real CONNECT with the URL's TLS and login: an unknown host, a wrong password or
+    an untrusted certificate is one message now, not a hundred failing tests later."""
     context = ssl.create_default_context() if broker.tls else None
     login = {"username": broker.username, "password": broker.password}
     try:
         code = connack_code(broker.host, broker.port, timeout, context, **login)
+    except (ConnectionRefusedError, socket.gaierror) as exc:
+        raise BrokerError(
+            f"MQTT_BROKER_URL={shown_url} cannot be reached: {exc}. "
+            "Check the host and port, or unset MQTT_BROKER_URL to use Docker or mosquitto."
+        ) from None
     except ssl.SSLCertVerificationError as exc:
         reason = exc.verify_message or str(exc)
         raise BrokerError(t("external.untrusted", url=shown_url, error=reason)) from None

@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import os
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -42,13 +41,6 @@ class Ports(NamedTuple):
 
 # Inside a container the listeners have fixed ports; Docker maps them to free ones.
 CONTAINER_PORTS = Ports(mqtt=1883, auth=1884, tls=8883)
-
-
-@dataclass(frozen=True)
-class BrokerFiles:
-    config: Path
-    ca_path: Path | None
-    users: dict[str, str]
 
 
 def password_line(user: str, password: str, *, iterations: int = 101) -> str:
@@ -103,8 +95,8 @@ def write_broker_files(
     persistence: bool = False,
     extra: str = "",
     config_text: str | None = None,
-) -> BrokerFiles:
-    """Write mosquitto.conf and its companions into `directory`.
+) -> tuple[Path | None, dict[str, str]]:
+    """Write mosquitto.conf and its companions into `directory`; the CA's path and the users.
 
     `in_container`: the broker sees the directory at /mosquitto/config and
     listens on CONTAINER_PORTS on every address of the container (Docker
@@ -117,7 +109,7 @@ def write_broker_files(
     config = directory / "mosquitto.conf"
     if config_text is not None:
         config.write_text(config_text, encoding="utf-8")
-        return BrokerFiles(config, None, {})
+        return None, {}
     where, bind = (
         ("/mosquitto/config", "0.0.0.0") if in_container else (str(directory), "127.0.0.1")
     )
@@ -185,4 +177,4 @@ def write_broker_files(
     if extra:
         lines += ["", extra]
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return BrokerFiles(config, ca_path, dict(users))
+    return ca_path, dict(users)

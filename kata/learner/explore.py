@@ -132,10 +132,10 @@ def render(tree: TopicTree, *, width: int = 100, height: int | None = None) -> l
         for name, child in sorted(node.children.items()):
             label = "  " * depth + (name or t("explore.empty_level"))
             suffix = ""
-            if child.retained or child.cleared:
-                suffix = "  " + t(
-                    "explore.retained" if child.retained else "explore.retained_cleared"
-                )
+            if child.retained:
+                suffix = "  " + t("explore.retained")
+            elif child.cleared:
+                suffix = "  " + t("explore.retained_cleared")
             if child.children:
                 topics = tn("explore.topics", None, child.topics())
                 suffix += f"  ({topics}, {tn('explore.messages', None, child.messages())})"
@@ -303,22 +303,13 @@ class Explorer:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help=t("help.explore.url", default=DEFAULT_URL))
+    topic = t("help.explore.topic")
     parser.add_argument(
-        "-t",
-        "--topic",
-        action="append",
-        dest="topics",
-        metavar="FILTER",
-        help=t("help.explore.topic"),
+        "-t", "--topic", action="append", dest="topics", metavar="FILTER", help=topic
     )
     parser.add_argument("--sys", action="store_true", help=t("help.explore.sys"))
-    for name, kind in (
-        ("ca", str),
-        ("duration", float),
-        ("count", int),
-        ("width", int),
-        ("interval", float),
-    ):
+    options = {"ca": str, "duration": float, "count": int, "width": int, "interval": float}
+    for name, kind in options.items():
         parser.add_argument(f"--{name}", type=kind, help=t(f"help.explore.{name}"))
 
 

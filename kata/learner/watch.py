@@ -133,64 +133,6 @@ def warm_worker() -> None:
     raise SystemExit(pytest.main(spec["args"], plugins=[plugin]))
 
 
-class WarmPytest:
-    """Runs pytest in processes started ahead of time; one run at a time."""
-
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.env, self.cwd = env, cwd
-        self._spare: subprocess.Popen | None = None
-        self._spare_key: tuple[str, ...] = ()
-        self.current: subprocess.Popen | None = None
-
-    def prepare(self, args: list[str], tree: str) -> None:
-        """Start the process for the next run with these arguments, unless it is there."""
-        key = (tree, *args)
-        if self._spare is not None and self._spare.poll() is None and self._spare_key == key:
-            return
-        self._discard_spare()
-        self._spare = subprocess.Popen(
-            [sys.executable, "-c", "from kata.learner.watch import warm_worker; warm_worker()"],
-            cwd=self.cwd,
-            env=self.env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-        )
-        self._spare_key = key
-        self._spare.stdin.write(json.dumps({"args": args, "tree": tree}) + "\n")  # type: ignore[union-attr]
-        self._spare.stdin.flush()  # type: ignore[union-attr]
-
-    def start(self, args: list[str], tree: str) -> subprocess.Popen:
-        self.prepare(args, tree)
-        proc, self._spare = self._spare, None
-        assert proc is not None and proc.stdin is not None
-        # A worker that already ended (no broker, a usage error) said why on stdout.
-        with contextlib.suppress(OSError):
-            proc.stdin.write(GO + "\n")
-            proc.stdin.close()
-        self.current = proc
-        return proc
-
-    def cancel(self) -> None:
-        if self.current is not None and self.current.poll() is None:
-            self.current.kill()
-            self.current.wait()
-        self.current = None
-
-    def _discard_spare(self) -> None:
-        spare, self._spare = self._spare, None
-        if spare is not None:
-            spare.kill()
-            spare.communicate()
-
-    def close(self) -> None:
-        self.cancel()
-        self._discard_spare()
-
-
 # --- noticing saves and keys ----------------------------------------------------
 
 
@@ -331,8 +273,11 @@ class Watch:
         if self.tty:
             enable_ansi()
         # The shared broker is in os.environ (run() put it there).
-        env = dict(os.environ, PYTHONUTF8="1", MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"))
-        self.pytest = WarmPytest(env, ROOT)
+        self.env = dict(os.environ, PYTHONUTF8="1", MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"))
+        # pytest processes: the run going on, and the next one's, started ahead of time
+        # for this exercise (its id).
+        self.current: subprocess.Popen | None = None
+        self.spare: tuple[str, subprocess.Popen] | None = None
         self.events: queue.Queue[Event] = queue.Queue()
         self.stop = threading.Event()
         self.watching = t("watch.watcher.starting")
@@ -350,42 +295,68 @@ class Watch:
         for line in lines:
             print(line, file=self.out, flush=True)
 
-    def _args(self) -> list[str] | None:
-        """pytest's arguments for a run of the current exercise."""
-        if self.exercise is None:
-            return None
+    def prepare_next(self) -> None:
+        """The next run's process, collected and waiting while the learner types."""
+        ex = self.exercise
+        if ex is None or (self.spare and self.spare[0] == ex.id and self.spare[1].poll() is None):
+            return
+        self._discard_spare()
         # Plugins imported early by the warm worker cannot have their asserts
         # rewritten; pytest warns (an error here), and nothing is lost.
         args = ["-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
-        args += ["--target", self.tree, self.exercise.tests, "-q", *FAIL_FAST]
-        return [*args, "--kata-json", str(self._json)]
+        args += ["--target", self.tree, ex.tests, "-q", *FAIL_FAST, "--kata-json", str(self._json)]
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from kata.learner.watch import warm_worker; warm_worker()"],
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+        proc.stdin.write(json.dumps({"args": args, "tree": self.tree}) + "\n")  # type: ignore[union-attr]
+        proc.stdin.flush()  # type: ignore[union-attr]
+        self.spare = (ex.id, proc)
 
-    def prepare_next(self) -> None:
-        """The next run's process, collected and waiting while the learner types."""
-        args = self._args()
-        if args is not None:
-            self.pytest.prepare(args, self.tree)
+    def _discard_spare(self) -> None:
+        if self.spare is not None:
+            self.spare[1].kill()
+            self.spare[1].communicate()
+        self.spare = None
+
+    def _cancel(self) -> None:
+        if self.current is not None and self.current.poll() is None:
+            self.current.kill()
+            self.current.wait()
 
     def go_to(self, ex: Exercise) -> None:
         self.exercise, self.hint_level = ex, 1
         self.run_current()
 
     def run_current(self) -> None:
-        self.pytest.cancel()
-        ex, args = self.exercise, self._args()
-        assert ex is not None and args is not None
+        self._cancel()
+        ex = self.exercise
+        assert ex is not None
         self.runs += 1
         run_id = self.runs
         self._json.unlink(missing_ok=True)  # the run cancelled before this one is gone
         self._fingerprint = fingerprint(ex, self.tree)  # before the run: a save may follow
         self._started = time.monotonic()
-        proc = self.pytest.start(args, self.tree)
+        self.prepare_next()
+        (_, proc), self.spare = self.spare, None  # type: ignore[misc]
+        # A worker that already ended (no broker, a usage error) said why on stdout.
+        with contextlib.suppress(OSError):
+            proc.stdin.write(GO + "\n")
+            proc.stdin.close()
+        self.current = proc
         self.say("", t("watch.running", id=ex.id))
 
         def wait() -> None:
             output = ""
             try:
-                output = proc.stdout.read()  # type: ignore[union-attr]  # until it ends or is killed
+                output = proc.stdout.read()  # until the process ends (or is killed)
             except (OSError, ValueError) as exc:
                 output = t("watch.no_output", error=exc)
             finally:
@@ -490,7 +461,8 @@ class Watch:
                         self.handle(*self.events.get(timeout=0.2))
             finally:
                 self.stop.set()
-                self.pytest.close()
+                self._cancel()
+                self._discard_spare()
                 watcher.join(timeout=2)
                 shutil.rmtree(self._tmp, ignore_errors=True)
 
@@ -511,26 +483,6 @@ class Watch:
             self.finished(*value)  # type: ignore[misc]
 
 
-def start_shared_broker(mode: str) -> tuple[Broker | None, Callable[[], None]]:
-    """The broker every run uses, and how to stop it. None: the runs find their own.
-
-    An external broker (MQTT_BROKER_URL) costs nothing to reach, so each run
-    uses it directly; a local or Docker one is started here once.
-    """
-    if brokers.choose(mode).kind == "external":
-        return None, lambda: None
-    workdir = Path(tempfile.mkdtemp(prefix="kata-watch-broker-"))
-    broker, _ = brokers.open_session(mode, workdir)  # falls back from Docker like pytest
-
-    def close() -> None:
-        with contextlib.suppress(Exception):
-            broker.close()
-        brokers.stop_all()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-    return broker, close
-
-
 def run(
     catalog: Catalog,
     *,
@@ -542,13 +494,19 @@ def run(
     keys: TextIO | None = sys.stdin,
     start: Exercise | None = None,
 ) -> int:
-    """The `kata watch` command; returns the exit code."""
+    """The `kata watch` command; returns the exit code.
+
+    Every run uses one broker: an external one (MQTT_BROKER_URL) costs nothing
+    to reach, so each run uses it directly; a local or Docker one is started here once.
+    """
     undo = stop_cleanly_on_sigterm()
-    close: Callable[[], None] = lambda: None  # noqa: E731
+    workdir = Path(tempfile.mkdtemp(prefix="kata-watch-broker-"))
     saved = os.environ.get(BROKER_ENV)
+    broker: Broker | None = None
     try:
         try:
-            broker, close = start_shared_broker(mode)
+            if brokers.choose(mode).kind != "external":
+                broker, _ = brokers.open_session(mode, workdir)  # falls back from Docker too
         except brokers.BrokerError as exc:
             print(t("watch.no_broker", error=exc), file=out)
             return 2
@@ -571,7 +529,11 @@ def run(
         print("\n" + t("watch.stopped"), file=out, flush=True)
         return 0
     finally:
-        close()
+        if broker is not None:
+            with contextlib.suppress(Exception):
+                broker.close()
+        brokers.stop_all()
+        shutil.rmtree(workdir, ignore_errors=True)
         os.environ.pop(BROKER_ENV, None)
         if saved is not None:
             os.environ[BROKER_ENV] = saved
