@@ -20,6 +20,7 @@ from kata.learner.progress import (
     FAIL_FAST,
     RunFailed,
     explain_failed_run,
+    hint_lines,
     lesson_text,
     next_exercise,
     progress,
@@ -93,10 +94,7 @@ def cmd_next(args: argparse.Namespace, catalog: Catalog) -> int:
             return 2
         results = load_results(out)
     print("\n".join(explain(results.tests, pick_language(None), full_first=True)))
-    hints = ex.hints_in(pick_language(None))
-    print("\n" + t("hint.first", count=len(hints), hint=hints[0]))
-    if len(hints) > 1:
-        print(t("next.more_hints", module=ex.module))
+    print("", *hint_lines(ex, 1, "next.more_hints"), sep="\n")
     return 0 if code == 0 else 1
 
 

@@ -45,13 +45,7 @@ def run_pytest(
     argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--target", target, *args]
     if json_out is not None:
         argv += ["--kata-json", str(json_out)]
-    run_env = dict(
-        os.environ,
-        PYTHONUTF8="1",
-        KATA_LANG=pick_language(None),  # the tests' one-line reasons in the same language
-        MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"),
-    )
-    run_env.update(env or {})
+    run_env = {**pytest_env(), **(env or {})}
     proc = subprocess.run(
         argv, cwd=ROOT, env=run_env, capture_output=quiet, text=True, timeout=timeout, check=False
     )
@@ -148,6 +142,24 @@ def lesson_text(ex: Exercise, lang: str) -> str:
     if not path.is_file():
         path = ex.lesson("en")
     return path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+
+
+def hint_lines(ex: Exercise, level: int, more: str) -> list[str]:
+    """Hint `level` of `ex` in the learner's language, then the message `more` (how to see
+    the next hint) unless it was the last."""
+    hints = ex.hints_in(pick_language(None))
+    lines = [t("hint.line", level=level, count=len(hints), hint=hints[level - 1])]
+    if level < len(hints):
+        lines.append(t(more, module=ex.module, level=level + 1))
+    return lines
+
+
+def pytest_env() -> dict[str, str]:
+    """The environment of the kata's pytest processes (the shared broker, if any, is in
+    os.environ): UTF-8, the learner's language for the tests' one-line reasons, and
+    matplotlib without a window."""
+    mpl = os.environ.get("MPLBACKEND", "Agg")
+    return dict(os.environ, PYTHONUTF8="1", KATA_LANG=pick_language(None), MPLBACKEND=mpl)
 
 
 def lesson_intro(ex: Exercise, lang: str) -> list[str]:

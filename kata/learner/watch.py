@@ -50,8 +50,10 @@ from kata.learner.progress import (
     RunFailed,
     explain_failed_run,
     fingerprint,
+    hint_lines,
     lesson_intro,
     progress,
+    pytest_env,
     remember,
 )
 
@@ -272,8 +274,7 @@ class Watch:
         self.tty = out.isatty()
         if self.tty:
             enable_ansi()
-        # The shared broker is in os.environ (run() put it there).
-        self.env = dict(os.environ, PYTHONUTF8="1", MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"))
+        self.env = pytest_env()  # with the shared broker: run() put it in os.environ
         # pytest processes: the run going on, and the next one's, started ahead of time
         # for this exercise (its id).
         self.current: subprocess.Popen | None = None
@@ -412,12 +413,8 @@ class Watch:
     def hint_lines(self) -> list[str]:
         if self.exercise is None:
             return []
-        level, hints = self.hint_level, self.exercise.hints_in(pick_language(None))
-        lines = [t("watch.hint", level=level, count=len(hints), hint=hints[level - 1])]
-        if level < len(hints):
-            key = "watch.more_hints.key" if self.one_key else "watch.more_hints.line"
-            lines.append(t(key, module=self.exercise.module, level=level + 1))
-        return lines
+        more = "watch.more_hints.key" if self.one_key else "watch.more_hints.line"
+        return hint_lines(self.exercise, self.hint_level, more)
 
     def footer(self) -> list[str]:
         keys = t("watch.keys.key" if self.one_key else "watch.keys.line")
