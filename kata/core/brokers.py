@@ -404,18 +404,12 @@ def docker_engine_answers(timeout: float = 2.0) -> tuple[bool, str]:
             return False, f"no Docker engine answered (no {DOCKER_SOCKET})"
     try:
         import docker
-    except ImportError:
-        return False, "the docker package is not installed"
-    client = None
-    try:
-        client = docker.from_env(timeout=timeout)
-        client.ping()
+
+        with contextlib.closing(docker.from_env(timeout=timeout)) as client:
+            client.ping()
         return True, ""
     except Exception as exc:  # docker raises many kinds; all mean "no engine"
         return False, f"no Docker engine answered ({type(exc).__name__})"
-    finally:
-        if client is not None:
-            client.close()
 
 
 # Every container the kata starts carries its owner: a run killed with SIGKILL
@@ -476,11 +470,8 @@ def _remove_stale_once() -> None:
     with contextlib.suppress(Exception):
         import docker
 
-        client = docker.from_env(timeout=10)
-        try:
+        with contextlib.closing(docker.from_env(timeout=10)) as client:
             remove_stale_containers(client)
-        finally:
-            client.close()
 
 
 class DockerRunner:

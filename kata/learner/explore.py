@@ -261,11 +261,8 @@ class Explorer:
                 return 1
             self.subscribed.wait(10)
             filters = "', '".join(self.filters)
-            print(
-                t("explore.subscribed", filters=filters, url=self.target.url),
-                file=self.out,
-                flush=True,
-            )
+            subscribed = t("explore.subscribed", filters=filters, url=self.target.url)
+            print(subscribed, file=self.out, flush=True)
             self._loop(duration, count)
         except KeyboardInterrupt:
             pass
