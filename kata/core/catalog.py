@@ -163,8 +163,10 @@ def _positive(value: int) -> bool:
 
 
 def _exercise(raw: dict, chapter_id: str, where: str) -> Exercise:
-    module = _get(raw, "module", str, where, _MODULE.match, "module must be a Python module name")
+    module = _get(raw, "module", str, where)
     where = f"{where}, exercise {module!r}"
+    if not _MODULE.match(module):
+        raise CatalogError(f"{where}: module must be a Python module name")
     tests = _get(raw, "tests", str, where)
     if not tests.startswith(f"tests/{chapter_id}/test_") or not tests.endswith(".py"):
         rule = f"tests must be a file tests/{chapter_id}/test_*.py, not {tests!r}"

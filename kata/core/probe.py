@@ -72,10 +72,10 @@ class Probe:
         self._markers: dict[str, threading.Event] = {}
         self.session_present: bool | None = None
         self.connack_reason: ReasonCode | None = None
-        kwargs: dict = {"client_id": self.client_id, "protocol": protocol}
-        if protocol != mqtt.MQTTv5:
-            kwargs["clean_session"] = clean_session
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, **kwargs)
+        clean = None if protocol == mqtt.MQTTv5 else clean_session  # MQTT 5: clean_start
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, self.client_id, clean, protocol=protocol
+        )
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self.client.on_unsubscribe = self._on_ack
