@@ -50,7 +50,7 @@ class Exercise:
 
     def source(self, tree: str) -> Path:
         """The module's file in `tree` ("exercises" or "solutions")."""
-        return ROOT / tree / self.chapter / f"{self.module}.py"
+        return ROOT / self.relpath(tree)
 
     def relpath(self, tree: str) -> str:
         return f"{tree}/{self.chapter}/{self.module}.py"
