@@ -30,30 +30,25 @@ from kata.teacher import commands as teacher
 
 
 def build_parser() -> argparse.ArgumentParser:
-    lang = pick_language(None)
-    parser = argparse.ArgumentParser(prog="kata", description=t("help.description", lang))
-    parser.add_argument("--lang", choices=LANGUAGES, default=None, help=t("help.lang", lang))
+    parser = argparse.ArgumentParser(prog="kata", description=t("help.description"))
+    parser.add_argument("--lang", choices=LANGUAGES, default=None, help=t("help.lang"))
     # Every command takes --lang too: `kata hint X --lang ja` and `kata --lang ja hint X`.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--lang", choices=LANGUAGES, default=argparse.SUPPRESS, help=t("help.lang", lang)
-    )
+    common.add_argument("--lang", choices=LANGUAGES, default=argparse.SUPPRESS, help=t("help.lang"))
     sub = parser.add_subparsers(dest="command")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_text, description=help_text, parents=[common])
 
-    handlers = {**learner.register(command), **teacher.register(command)}
-    parser.set_defaults(handlers=handlers)
+    parser.set_defaults(handlers={**learner.register(command), **teacher.register(command)})
     return parser
 
 
 def _lang_in(argv: list[str]) -> str | None:
-    for i, arg in enumerate(argv):
-        if arg == "--lang" and i + 1 < len(argv) and argv[i + 1] in LANGUAGES:
-            return argv[i + 1]
-        if arg.startswith("--lang=") and arg.split("=", 1)[1] in LANGUAGES:
-            return arg.split("=", 1)[1]
+    for arg, value in zip(argv, [*argv[1:], None], strict=True):
+        lang = value if arg == "--lang" else arg.removeprefix("--lang=")
+        if arg.startswith("--lang") and lang in LANGUAGES:
+            return lang
     return None
 
 

@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
 
 from kata.core.i18n import LANGUAGES, tomllib
 
@@ -23,9 +22,6 @@ CATALOG_RELPATH = CATALOG_PATH.relative_to(ROOT).as_posix()  # "kata/core/catalo
 
 _CHAPTER_ID = re.compile(r"^ch(\d\d)_[a-z0-9_]+$")
 _MODULE = re.compile(r"^[a-z][a-z0-9_]*$")
-_T = TypeVar("_T", str, tuple[str, ...])
-
-
 PATHS = ("core", "deep")
 
 
@@ -54,7 +50,7 @@ class Exercise:
 
     def source(self, tree: str) -> Path:
         """The module's file in `tree` ("exercises" or "solutions")."""
-        return ROOT / tree / self.chapter / f"{self.module}.py"
+        return ROOT / self.relpath(tree)
 
     def relpath(self, tree: str) -> str:
         return f"{tree}/{self.chapter}/{self.module}.py"
@@ -85,7 +81,8 @@ class Chapter:
         return _pick(lang, self.summary, self.summary_ja)
 
 
-def _pick(lang: str, english: _T, japanese: _T) -> _T:
+def _pick(lang: str, english, japanese):
+    """The Japanese text for "ja" where it is written, else the English one."""
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}: choose one of {', '.join(LANGUAGES)}")
     return japanese if lang == "ja" and japanese else english
@@ -139,37 +136,61 @@ class Catalog:
         return None
 
 
-def _require(table: dict, key: str, kind: type, where: str) -> object:
+def _get(table: dict, key: str, kind: type, where: str, ok=None, rule: str = ""):
+    """table[key], of type `kind`; `ok(value)` must hold, else a CatalogError says `rule`."""
     if key not in table:
         raise CatalogError(f"{where}: missing key {key!r}")
     value = table[key]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        kind_name = {int: "whole number", str: "text", list: "list"}.get(kind, kind.__name__)
+        kind_name = {int: "whole number", str: "text", list: "list"}[kind]
         raise CatalogError(f"{where}: {key!r} must be a {kind_name}, not {value!r}")
+    if ok is not None and not ok(value):
+        raise CatalogError(f"{where}: {rule}")
     return value
 
 
-def _optional_text(table: dict, key: str, where: str) -> str:
-    if key not in table:
-        return ""
-    value = _require(table, key, str, where)
-    if not value.strip():
-        raise CatalogError(f"{where}: {key!r} is empty (leave the key out until it is written)")
-    return value
+def _translation(table: dict, key: str, kind: type, where: str, ok, rule: str):
+    """A Japanese text: absent until it is written (then English stands in), never empty."""
+    return _get(table, key, kind, where, ok, rule) if key in table else kind()
 
 
-def _translated_hints(table: dict, count: int, where: str) -> tuple[str, ...]:
-    if "hints_ja" not in table:
-        return ()
-    hints_ja = _require(table, "hints_ja", list, where)
-    if not all(isinstance(h, str) and h.strip() for h in hints_ja):
-        raise CatalogError(f"{where}: 'hints_ja' must list non-empty texts")
-    if len(hints_ja) != count:
-        raise CatalogError(
-            f"{where}: 'hints_ja' has {len(hints_ja)} hints and 'hints' {count}: "
-            "translate each hint, in the same order"
-        )
-    return tuple(hints_ja)
+def _texts(values: list) -> bool:
+    return all(isinstance(text, str) and text.strip() for text in values)
+
+
+def _positive(value: int) -> bool:
+    return value > 0
+
+
+def _exercise(raw: dict, chapter_id: str, where: str) -> Exercise:
+    module = _get(raw, "module", str, where)
+    where = f"{where}, exercise {module!r}"
+    if not _MODULE.match(module):
+        raise CatalogError(f"{where}: module must be a Python module name")
+    tests = _get(raw, "tests", str, where)
+    if not tests.startswith(f"tests/{chapter_id}/test_") or not tests.endswith(".py"):
+        rule = f"tests must be a file tests/{chapter_id}/test_*.py, not {tests!r}"
+        raise CatalogError(f"{where}: {rule}")
+    rule = "'hints' must list 2 or 3 non-empty texts"
+    hints = _get(raw, "hints", list, where, lambda v: 2 <= len(v) <= 3 and _texts(v), rule)
+    rule = "'hints_ja' must list non-empty texts"
+    hints_ja = _translation(raw, "hints_ja", list, where, _texts, rule)
+    if "hints_ja" in raw and len(hints_ja) != len(hints):
+        counts = f"'hints_ja' has {len(hints_ja)} hints and 'hints' {len(hints)}"
+        raise CatalogError(f"{where}: {counts}: translate each hint, in the same order")
+    path = _get(
+        raw, "path", str, where, PATHS.__contains__, f"path must be one of {', '.join(PATHS)}"
+    )
+    return Exercise(
+        chapter_id,
+        module,
+        tests,
+        _get(raw, "points", int, where, _positive, "points must be positive"),
+        tuple(hints),
+        tuple(hints_ja),
+        path,
+        _get(raw, "minutes", int, where, _positive, "minutes must be positive"),
+    )
 
 
 def parse(text: str, source: str = "kata/core/catalog.toml") -> Catalog:
@@ -180,62 +201,26 @@ def parse(text: str, source: str = "kata/core/catalog.toml") -> Catalog:
         raise CatalogError(f"{source}: not valid TOML: {exc}") from None
     if data.get("version") != 1:
         raise CatalogError(f"{source}: 'version = 1' expected at the top")
-    raw_chapters = data.get("chapter")
-    if not isinstance(raw_chapters, list) or not raw_chapters:
+    if not isinstance(data.get("chapter"), list) or not data["chapter"]:
         raise CatalogError(f"{source}: no [[chapter]] tables")
-
     chapters: list[Chapter] = []
-    seen_ids: set[str] = set()
-    last_number = 0
-    for index, raw in enumerate(raw_chapters, start=1):
-        where = f"{source}: chapter #{index}"
-        chapter_id = _require(raw, "id", str, where)
+    for index, raw in enumerate(data["chapter"], start=1):
+        rule = "id must look like 'ch03_clients'"
+        chapter_id = _get(raw, "id", str, f"{source}: chapter #{index}", _CHAPTER_ID.match, rule)
         where = f"{source}: chapter {chapter_id!r}"
-        match = _CHAPTER_ID.match(chapter_id)
-        if not match:
-            raise CatalogError(f"{where}: id must look like 'ch03_clients'")
-        number = int(match.group(1))
-        if number <= last_number:
+        if chapters and int(chapter_id[2:4]) <= chapters[-1].number:
             raise CatalogError(f"{where}: chapters must be listed in increasing order")
-        last_number = number
-        if chapter_id in seen_ids:
-            raise CatalogError(f"{where}: listed twice")
-        seen_ids.add(chapter_id)
-        title = _require(raw, "title", str, where)
-        summary = _require(raw, "summary", str, where)
-        title_ja = _optional_text(raw, "title_ja", where)
-        summary_ja = _optional_text(raw, "summary_ja", where)
-        exercises = []
-        modules: set[str] = set()
-        for ex_raw in raw.get("exercise", []):
-            module = _require(ex_raw, "module", str, where)
-            ex_where = f"{where}, exercise {module!r}"
-            if not _MODULE.match(module):
-                raise CatalogError(f"{ex_where}: module must be a Python module name")
-            if module in modules:
-                raise CatalogError(f"{ex_where}: listed twice")
-            modules.add(module)
-            tests = _require(ex_raw, "tests", str, ex_where)
-            if not tests.startswith(f"tests/{chapter_id}/test_") or not tests.endswith(".py"):
-                raise CatalogError(
-                    f"{ex_where}: tests must be a file tests/{chapter_id}/test_*.py, not {tests!r}"
-                )
-            points = _require(ex_raw, "points", int, ex_where)
-            if points <= 0:
-                raise CatalogError(f"{ex_where}: points must be positive")
-            hints = _require(ex_raw, "hints", list, ex_where)
-            if not 2 <= len(hints) <= 3 or not all(isinstance(h, str) and h.strip() for h in hints):
-                raise CatalogError(f"{ex_where}: 'hints' must list 2 or 3 non-empty texts")
-            hints_ja = _translated_hints(ex_raw, len(hints), ex_where)
-            path = _require(ex_raw, "path", str, ex_where)
-            if path not in PATHS:
-                raise CatalogError(f"{ex_where}: path must be one of {', '.join(PATHS)}")
-            minutes = _require(ex_raw, "minutes", int, ex_where)
-            if minutes <= 0:
-                raise CatalogError(f"{ex_where}: minutes must be positive")
-            exercises.append(
-                Exercise(chapter_id, module, tests, points, tuple(hints), hints_ja, path, minutes)
-            )
+        exercises = [_exercise(ex, chapter_id, where) for ex in raw.get("exercise", [])]
+        modules = [ex.module for ex in exercises]
+        for module in modules:
+            if modules.count(module) > 1:
+                raise CatalogError(f"{where}, exercise {module!r}: listed twice")
+        empty = "is empty (leave the key out until it is written)"
+        title_ja, summary_ja = (
+            _translation(raw, key, str, where, str.strip, f"{key!r} {empty}")
+            for key in ("title_ja", "summary_ja")
+        )
+        title, summary = _get(raw, "title", str, where), _get(raw, "summary", str, where)
         chapters.append(Chapter(chapter_id, title, summary, tuple(exercises), title_ja, summary_ja))
     return Catalog(tuple(chapters))
 

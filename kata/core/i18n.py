@@ -4,13 +4,11 @@ What the harness itself says (progress, hints, one-line failure reasons, the
 no-broker help, the grade report, watch and explore) comes from messages.toml
 through t(); the chapter tests' messages that teach a concept carry both
 languages through teach(); each lesson is NAME.md and NAME.ja.md beside its
-exercise. The code itself stays in English.
+exercise; chapter titles and hints are in catalog.toml. The code stays in English.
 
     lang = pick_language(args.lang)          # --lang, else KATA_LANG, else the locale
     print(t("list.points", lang, earned=10, possible=280))
-
-Chapter titles, summaries and hints are in kata/core/catalog.toml (Chapter.title_in(lang),
-Exercise.hints_in(lang)).
+    print(t("all_done"))                     # in pick_language(None)
 """
 
 from __future__ import annotations
@@ -29,56 +27,46 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 LANGUAGES = ("en", "ja")
-DEFAULT_LANGUAGE = "en"
 ENV_VAR = "KATA_LANG"
-
-# POSIX order of precedence for the language of messages.
-MARKS = ("done", "todo", "fail", "skip")
-
-_LOCALE_VARS = ("LC_ALL", "LC_MESSAGES", "LANG")
-_WINDOWS_JAPANESE = 0x11  # PRIMARYLANGID of a Windows LANGID (0x0411 = ja-JP)
+MARKS = ("done", "todo", "fail", "skip")  # the progress table's marks
+# Every line the harness prints, key -> {"en": ..., "ja": ...}.
+MESSAGES: dict[str, dict[str, str]] = tomllib.loads(
+    Path(__file__).with_name("messages.toml").read_text(encoding="utf-8")
+)
 
 
 def normalize(value: str | None) -> str | None:
     """'ja', 'ja_JP.UTF-8', 'ja-JP', 'Japanese_Japan.932' -> 'ja'; 'en...' -> 'en'; else None."""
-    if not value:
-        return None
-    text = value.strip().lower().replace("-", "_")
-    if text.startswith(("ja_", "japanese")) or text.split(".")[0] == "ja":
-        return "ja"
-    if text.startswith(("en_", "english")) or text.split(".")[0] == "en":
-        return "en"
+    text = (value or "").strip().lower().replace("-", "_")
+    for lang, name in (("ja", "japanese"), ("en", "english")):
+        if text.startswith((f"{lang}_", name)) or text.split(".")[0] == lang:
+            return lang
     return None
 
 
 def _locale_language() -> str | None:
     """The language of the system locale, or None when it says nothing we know."""
-    for var in _LOCALE_VARS:
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = os.environ.get(var)
         if value:
             # The first variable that is set decides, as for any POSIX program:
             # LANG=C.UTF-8 (containers, CI) means "no translation", i.e. English.
-            return normalize(value) or DEFAULT_LANGUAGE
+            return normalize(value) or "en"
     with contextlib.suppress(ValueError, TypeError):
         # Windows and macOS GUI sessions often set no variable; the C library
         # still knows the user's locale ('Japanese_Japan', '932').
         found = normalize(locale.getlocale()[0])
         if found:
             return found
-    if sys.platform == "win32":
-        return _windows_ui_language()
-    return None
-
-
-def _windows_ui_language() -> str | None:
-    """The language of the Windows user interface (a Japanese Windows -> 'ja')."""
-    try:
+    if sys.platform != "win32":
+        return None
+    try:  # the language of the Windows user interface (a Japanese Windows -> 'ja')
         import ctypes
 
         langid = ctypes.windll.kernel32.GetUserDefaultUILanguage()  # type: ignore[attr-defined]
     except (AttributeError, OSError):
         return None
-    return "ja" if langid & 0x3FF == _WINDOWS_JAPANESE else None
+    return "ja" if langid & 0x3FF == 0x11 else None  # PRIMARYLANGID 0x11: Japanese
 
 
 def pick_language(cli_value: str | None = None) -> str:
@@ -88,13 +76,14 @@ def pick_language(cli_value: str | None = None) -> str:
     unknown KATA_LANG is ignored, so that a typo there never stops a test run.
     """
     if cli_value:
-        chosen = normalize(cli_value)
-        if chosen is None:
-            raise ValueError(
-                f"unknown language {cli_value!r}: choose one of {', '.join(LANGUAGES)}"
-            )
-        return chosen
-    return normalize(os.environ.get(ENV_VAR)) or _locale_language() or DEFAULT_LANGUAGE
+        return _known(normalize(cli_value) or cli_value)
+    return normalize(os.environ.get(ENV_VAR)) or _locale_language() or "en"
+
+
+def _known(lang: str) -> str:
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}: choose one of {', '.join(LANGUAGES)}")
+    return lang
 
 
 def configure_utf8_output() -> None:
@@ -105,25 +94,20 @@ def configure_utf8_output() -> None:
     raising UnicodeEncodeError in the middle of a report.
     """
     for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is None:  # replaced by a test runner's capture object
-            continue
-        with contextlib.suppress(ValueError, OSError):
-            reconfigure(encoding="utf-8", errors="replace")
+        # A test runner's capture object has no reconfigure().
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            stream.reconfigure(encoding="utf-8", errors="replace")  # type: ignore[union-attr]
 
 
-def t(key: str, lang: str, /, **fields: object) -> str:
-    """MESSAGES[key] in `lang`, formatted with `fields` (str.format syntax)."""
-    if lang not in LANGUAGES:
-        raise ValueError(f"unknown language {lang!r}: choose one of {', '.join(LANGUAGES)}")
-    try:
-        texts = MESSAGES[key]
-    except KeyError:
-        raise KeyError(f"no message {key!r} in kata/core/messages.toml") from None
-    return texts[lang].format(**fields)
+def t(key: str, lang: str | None = None, /, **fields: object) -> str:
+    """MESSAGES[key] in `lang` (None: pick_language(None)), formatted with `fields`."""
+    lang = _known(lang) if lang else pick_language(None)
+    if key not in MESSAGES:
+        raise KeyError(f"no message {key!r} in kata/core/messages.toml")
+    return MESSAGES[key][lang].format(**fields)
 
 
-def tn(key: str, lang: str, count: int, /, **fields: object) -> str:
+def tn(key: str, lang: str | None, count: int, /, **fields: object) -> str:
     """t() for a message about `count` things: the `key.one` variant when count is 1.
 
     English says "1 test", "2 tests"; Japanese has one form, so its `.one`
@@ -161,18 +145,25 @@ def mark(name: str, lang: str) -> str:
 
 def fields_of(text: str) -> set[str]:
     """The replacement fields of a message, with conversion and format spec: {'count', 'n:>2'}."""
-    found = set()
-    for _, name, spec, conversion in string.Formatter().parse(text):
-        if name is not None:
-            found.add(
-                name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
-            )
-    return found
+    return {
+        name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+        for _, name, spec, conversion in string.Formatter().parse(text)
+        if name is not None
+    }
+
+
+def _is_wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in "WF"
 
 
 def display_width(text: str) -> int:
     """Columns a terminal gives `text`: CJK characters take two."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return sum(2 if _is_wide(ch) else 1 for ch in text)
+
+
+def ljust(text: str, width: int) -> str:
+    """str.ljust by terminal columns, so tables with Japanese words stay aligned."""
+    return text + " " * max(0, width - display_width(text))
 
 
 def row(head: str, note: str, width: int = 120) -> str:
@@ -189,27 +180,8 @@ def row(head: str, note: str, width: int = 120) -> str:
     end = 0
     while end < len(note) and display_width(note[: end + 1]) <= room - 4:
         end += 1
-    while end > 0 and not _word_boundary(note, end):
+    # Back to a word boundary: a space, or a wide (Japanese) character on either side.
+    while end > 0 and not any(c == " " or _is_wide(c) for c in note[end - 1 : end + 1]):
         end -= 1
     kept = note[:end].rstrip()
     return f"{head}  {kept} ..." if kept else f"{head}  ..."
-
-
-def _word_boundary(text: str, at: int) -> bool:
-    """Whether text[:at] ends between two words (or two Japanese characters)."""
-    before, after = text[at - 1], text[at]
-    return " " in (before, after) or _is_wide(before) or _is_wide(after)
-
-
-def _is_wide(ch: str) -> bool:
-    return unicodedata.east_asian_width(ch) in "WF"
-
-
-def ljust(text: str, width: int) -> str:
-    """str.ljust by terminal columns, so tables with Japanese words stay aligned."""
-    return text + " " * max(0, width - display_width(text))
-
-
-# Every line the harness prints, key -> {"en": ..., "ja": ...}: messages.toml beside this file.
-MESSAGES_PATH = Path(__file__).with_name("messages.toml")
-MESSAGES: dict[str, dict[str, str]] = tomllib.loads(MESSAGES_PATH.read_text(encoding="utf-8"))

@@ -12,8 +12,8 @@ import contextlib
 import hashlib
 import os
 import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 # Users of the password listener. Chapter 6 uses them; the ACL below gives
 # each the rights its name suggests.
@@ -31,21 +31,16 @@ DEFAULT_ACL: dict[str, list[tuple[str, str]]] = {
 TLS_HOSTNAMES = ("localhost", "127.0.0.1", "::1")
 
 
-@dataclass(frozen=True)
-class Ports:
-    """Listener ports as the broker itself binds them."""
+class Ports(NamedTuple):
+    """Listener ports (None: no such listener)."""
 
     mqtt: int
     auth: int | None = None
     tls: int | None = None
 
 
-@dataclass(frozen=True)
-class BrokerFiles:
-    directory: Path
-    config: Path
-    ca_path: Path | None
-    users: dict[str, str] = field(default_factory=dict)
+# Inside a container the listeners have fixed ports; Docker maps them to free ones.
+CONTAINER_PORTS = Ports(mqtt=1883, auth=1884, tls=8883)
 
 
 def password_line(user: str, password: str, *, iterations: int = 101) -> str:
@@ -94,21 +89,34 @@ def write_broker_files(
     directory: Path,
     ports: Ports,
     *,
-    seen_as: str | None = None,
-    bind_address: str = "127.0.0.1",
+    in_container: bool = False,
     users: dict[str, str] | None = None,
     acl: dict[str, list[tuple[str, str]]] | str | None = None,
-    persistence_dir: str | None = None,
+    persistence: bool = False,
     extra: str = "",
-) -> BrokerFiles:
-    """Write mosquitto.conf and its companions into `directory`.
+    config_text: str | None = None,
+) -> tuple[Path | None, dict[str, str]]:
+    """Write mosquitto.conf and its companions into `directory`; the CA's path and the users.
 
-    `seen_as` is where the broker finds the directory (its mount point in a
-    container); by default the directory itself. `acl` is a rule mapping
-    (see DEFAULT_ACL) or the acl_file text itself.
+    `in_container`: the broker sees the directory at /mosquitto/config and
+    listens on CONTAINER_PORTS on every address of the container (Docker
+    publishes them on the host's loopback only). `acl` is a rule mapping
+    (see DEFAULT_ACL) or the acl_file text itself; `extra` adds config lines;
+    `config_text` is a whole config of one's own instead (listening on
+    `ports.mqtt`).
     """
     directory.mkdir(parents=True, exist_ok=True)
-    where = seen_as or str(directory)
+    config = directory / "mosquitto.conf"
+    if config_text is not None:
+        config.write_text(config_text, encoding="utf-8")
+        return None, {}
+    where, bind = (
+        ("/mosquitto/config", "0.0.0.0") if in_container else (str(directory), "127.0.0.1")
+    )
+    if in_container:
+        ports = Ports(
+            *(inside if mine else None for inside, mine in zip(CONTAINER_PORTS, ports, strict=True))
+        )
     users = DEFAULT_USERS if users is None else users
     acl = DEFAULT_ACL if acl is None else acl
 
@@ -121,20 +129,20 @@ def write_broker_files(
         # Without it QoS 2 stalls ~40 ms per message (Nagle + delayed ACK).
         "set_tcp_nodelay true",
         "log_dest stderr",
-        "log_type error",
-        "log_type warning",
-        "log_type notice",
-        "log_type information",
+        *(f"log_type {kind}" for kind in ("error", "warning", "notice", "information")),
         "connection_messages true",
         "log_timestamp_format %H:%M:%S",
         # Publish $SYS every second so chapter 2 sees it quickly.
         "sys_interval 1",
     ]
-    if persistence_dir is not None:
-        lines += ["persistence true", f"persistence_location {persistence_dir.rstrip('/')}/"]
+    if persistence:
+        data = "/mosquitto/data" if in_container else str(directory / "data")
+        if not in_container:
+            os.makedirs(data, exist_ok=True)
+        lines += ["persistence true", f"persistence_location {data}/"]
     else:
         lines.append("persistence false")
-    lines += ["", f"listener {ports.mqtt} {bind_address}", "allow_anonymous true"]
+    lines += ["", f"listener {ports.mqtt} {bind}", "allow_anonymous true"]
 
     if ports.auth is not None or ports.tls is not None:
         passwd = "".join(password_line(u, p) + "\n" for u, p in users.items())
@@ -144,7 +152,7 @@ def write_broker_files(
     if ports.auth is not None:
         lines += [
             "",
-            f"listener {ports.auth} {bind_address}",
+            f"listener {ports.auth} {bind}",
             "allow_anonymous false",
             f"password_file {where}/passwd",
             f"acl_file {where}/acl",
@@ -154,7 +162,7 @@ def write_broker_files(
         ca_path = _write_tls(directory)
         lines += [
             "",
-            f"listener {ports.tls} {bind_address}",
+            f"listener {ports.tls} {bind}",
             # Anonymous clients may connect over TLS; clients that send a
             # username are checked against the password file.
             "allow_anonymous true",
@@ -165,6 +173,5 @@ def write_broker_files(
         ]
     if extra:
         lines += ["", extra]
-    config = directory / "mosquitto.conf"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return BrokerFiles(directory, config, ca_path, dict(users))
+    return ca_path, dict(users)

@@ -22,12 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from kata.core.i18n import pick_language, t
-
-
-def _t(key: str, **fields: object) -> str:
-    return t(key, pick_language(None), **fields)
-
+from kata.core.i18n import t
 
 _MARKER_ROOT = "kata-probe"
 _MARKER_WORD = "kata-marker-"
@@ -47,14 +42,8 @@ class Received:
 
 
 def _properties_dict(props: Properties | None) -> dict:
-    if props is None:
-        return {}
-    out: dict = {}
-    for name in props.names:
-        attr = name.replace(" ", "")
-        if hasattr(props, attr):
-            out[attr] = getattr(props, attr)
-    return out
+    names = (name.replace(" ", "") for name in props.names) if props is not None else ()
+    return {name: getattr(props, name) for name in names if hasattr(props, name)}
 
 
 class Probe:
@@ -81,17 +70,15 @@ class Probe:
         self._acks: dict[int, threading.Event] = {}
         self._granted: dict[int, list] = {}
         self._markers: dict[str, threading.Event] = {}
-        self._lock = threading.Lock()
         self.session_present: bool | None = None
         self.connack_reason: ReasonCode | None = None
-        kwargs: dict = {"client_id": self.client_id, "protocol": protocol}
-        if protocol != mqtt.MQTTv5:
-            kwargs["clean_session"] = clean_session
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, **kwargs)
+        clean = None if protocol == mqtt.MQTTv5 else clean_session  # MQTT 5: clean_start
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, self.client_id, clean, protocol=protocol
+        )
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
-        self.client.on_subscribe = self._on_subscribe
-        self.client.on_unsubscribe = self._on_unsubscribe
+        self.client.on_subscribe = self.client.on_unsubscribe = self._on_ack
         if username is not None:
             self.client.username_pw_set(username, password)
         if tls or ca_path:
@@ -100,10 +87,10 @@ class Probe:
         self.client.loop_start()
         if not self._connected.wait(timeout):
             self.close()
-            raise TimeoutError(_t("probe.no_connack", timeout=timeout, host=host, port=port))
+            raise TimeoutError(t("probe.no_connack", timeout=timeout, host=host, port=port))
         if self.connack_reason is not None and self.connack_reason.is_failure:
             self.close()
-            raise ConnectionRefusedError(_t("probe.refused", reason=self.connack_reason))
+            raise ConnectionRefusedError(t("probe.refused", reason=self.connack_reason))
         # paho leaves Nagle's algorithm on: a small packet written while the
         # previous one is unacknowledged waits for the peer's delayed ACK
         # (~40 ms); settle() writes several in a row.
@@ -119,54 +106,55 @@ class Probe:
 
     def _on_message(self, client, userdata, msg) -> None:
         if _MARKER_WORD in msg.topic:
-            with self._lock:
-                event = self._markers.get(msg.topic)
-            if event is not None:
+            if (event := self._markers.get(msg.topic)) is not None:
                 event.set()
             return
-        props = getattr(msg, "properties", None)
-        self.messages.put(
-            Received(
-                msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain), _properties_dict(props)
-            )
-        )
+        props = _properties_dict(getattr(msg, "properties", None))
+        self.messages.put(Received(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain), props))
 
-    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
-        with self._lock:
-            self._granted[mid] = list(reason_codes)
-            event = self._acks.setdefault(mid, threading.Event())
-        event.set()
+    def _on_ack(self, client, userdata, mid, reason_codes, properties) -> None:
+        """SUBACK and UNSUBACK: keep the granted codes, wake who waits for `mid`."""
+        self._granted[mid] = list(reason_codes)
+        self._ack(mid).set()
 
-    def _on_unsubscribe(self, client, userdata, mid, reason_codes, properties) -> None:
-        with self._lock:
-            event = self._acks.setdefault(mid, threading.Event())
-        event.set()
+    def _ack(self, mid: int) -> threading.Event:
+        # The ack may come before client.subscribe() has returned its mid: whoever
+        # is first makes the event (dict.setdefault is atomic).
+        return self._acks.setdefault(mid, threading.Event())
+
+    def _subscribe(self, filters: list[tuple[str, int]], what: str, timeout: float | None) -> list:
+        """Subscribe and wait for the SUBACK; the granted codes."""
+        result, mid = self.client.subscribe(filters)
+        if result != mqtt.MQTT_ERR_SUCCESS:
+            raise ConnectionError(t("probe.subscribe_failed", error=mqtt.error_string(result)))
+        self._wait_ack(mid, what, timeout)
+        return self._granted[mid]
 
     def _wait_ack(self, mid: int, what: str, timeout: float | None) -> None:
-        with self._lock:
-            event = self._acks.setdefault(mid, threading.Event())
-        if not event.wait(timeout or self.timeout):
-            raise TimeoutError(_t("probe.no_ack", what=what, timeout=timeout or self.timeout))
+        if not self._ack(mid).wait(timeout or self.timeout):
+            raise TimeoutError(t("probe.no_ack", what=what, timeout=timeout or self.timeout))
+
+    def _marker(self, under: str | None = None) -> tuple[str, threading.Event]:
+        """A topic of its own to publish to oneself, and the event set when it comes back."""
+        marker = f"{under or _MARKER_ROOT}/{_MARKER_WORD}{uuid.uuid4().hex[:10]}"
+        arrived = self._markers[marker] = threading.Event()
+        return marker, arrived
+
+    def _wait_marker(self, marker: str, arrived: threading.Event, timeout: float | None) -> None:
+        if not arrived.wait(timeout or self.timeout):
+            raise TimeoutError(t("probe.marker_lost", marker=marker))
 
     # --- actions -----------------------------------------------------------
     def subscribe(self, topic_filter: str, qos: int = 0, timeout: float | None = None) -> int:
         """Subscribe and wait for SUBACK; returns the granted QoS."""
-        with self._lock:
-            result, mid = self.client.subscribe(topic_filter, qos)
-            self._acks.setdefault(mid, threading.Event())
-        if result != mqtt.MQTT_ERR_SUCCESS:
-            raise ConnectionError(_t("probe.subscribe_failed", error=mqtt.error_string(result)))
-        self._wait_ack(mid, f"SUBACK for {topic_filter!r}", timeout)
-        code = self._granted[mid][0]
+        (code,) = self._subscribe([(topic_filter, qos)], f"SUBACK for {topic_filter!r}", timeout)
         value = code.value if isinstance(code, ReasonCode) else int(code)
         if value >= 0x80:
-            raise PermissionError(_t("probe.subscription_refused", filter=topic_filter, code=code))
+            raise PermissionError(t("probe.subscription_refused", filter=topic_filter, code=code))
         return value
 
     def unsubscribe(self, topic_filter: str, timeout: float | None = None) -> None:
-        with self._lock:
-            _, mid = self.client.unsubscribe(topic_filter)
-            self._acks.setdefault(mid, threading.Event())
+        _, mid = self.client.unsubscribe(topic_filter)
         self._wait_ack(mid, f"UNSUBACK for {topic_filter!r}", timeout)
 
     def publish(
@@ -182,14 +170,14 @@ class Probe:
         info = self.client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         info.wait_for_publish(timeout or self.timeout)
         if not info.is_published():
-            raise TimeoutError(_t("probe.not_acknowledged", topic=topic))
+            raise TimeoutError(t("probe.not_acknowledged", topic=topic))
 
     def get(self, timeout: float | None = None) -> Received:
         """The next message received; TimeoutError if none comes."""
         try:
             return self.messages.get(timeout=timeout or self.timeout)
         except queue.Empty:
-            raise TimeoutError(_t("probe.no_message", timeout=timeout or self.timeout)) from None
+            raise TimeoutError(t("probe.no_message", timeout=timeout or self.timeout)) from None
 
     def expect(self, count: int, timeout: float | None = None) -> list[Received]:
         """Exactly the next `count` messages, or TimeoutError listing what came."""
@@ -200,7 +188,7 @@ class Probe:
             except TimeoutError:
                 listing = ", ".join(f"{m.topic}={m.payload!r}" for m in got)
                 raise TimeoutError(
-                    _t("probe.expected_messages", count=count, got=len(got), listing=listing)
+                    t("probe.expected_messages", count=count, got=len(got), listing=listing)
                 ) from None
         return got
 
@@ -217,14 +205,10 @@ class Probe:
         publishes the marker (for a probe the ACL forbids to publish), under
         the topic prefix `under` (for an ACL that limits what it reads).
         """
-        marker = f"{under or _MARKER_ROOT}/{_MARKER_WORD}{uuid.uuid4().hex[:10]}"
-        arrived = threading.Event()
-        with self._lock:
-            self._markers[marker] = arrived
+        marker, arrived = self._marker(under)
         self.subscribe(marker, qos=1)
         (via or self).publish(marker, b"marker", qos=1)
-        if not arrived.wait(timeout or self.timeout):
-            raise TimeoutError(_t("probe.marker_lost", marker=marker))
+        self._wait_marker(marker, arrived, timeout)
         self.unsubscribe(marker)
         return self.drain()
 
@@ -237,28 +221,15 @@ class Probe:
         are the caller's own).
         """
         self.drain()
-        marker = f"{_MARKER_ROOT}/{_MARKER_WORD}{uuid.uuid4().hex[:10]}"
-        arrived = threading.Event()
-        with self._lock:
-            self._markers[marker] = arrived
-            result, mid = self.client.subscribe([(f, 1) for f in (*filters, marker)])
-            self._acks.setdefault(mid, threading.Event())
-        if result != mqtt.MQTT_ERR_SUCCESS:
-            raise ConnectionError(f"probe: subscribe failed: {mqtt.error_string(result)}")
-        self._wait_ack(mid, "SUBACK", timeout)
+        marker, arrived = self._marker()
+        self._subscribe([(f, 1) for f in (*filters, marker)], "SUBACK", timeout)
         self.publish(marker, b"marker", qos=0)
-        if not arrived.wait(timeout or self.timeout):
-            raise TimeoutError(f"probe: the marker {marker!r} did not come back")
+        self._wait_marker(marker, arrived, timeout)
         return {m.topic for m in self.drain() if m.retain}
 
     def drain(self) -> list[Received]:
         """What has arrived so far, without waiting."""
-        out = []
-        while True:
-            try:
-                out.append(self.messages.get_nowait())
-            except queue.Empty:
-                return out
+        return [self.messages.get_nowait() for _ in range(self.messages.qsize())]
 
     def close(self) -> None:
         try:

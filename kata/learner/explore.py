@@ -27,9 +27,13 @@ import time
 from dataclasses import dataclass, field
 from typing import TextIO
 
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
 from kata.core.brokers import BrokerAddress as Target
 from kata.core.brokers import parse_url
-from kata.core.i18n import pick_language, t, tn
+from kata.core.i18n import t, tn
 
 DEFAULT_URL = "mqtt://localhost:1883"
 REDRAW_TTY = 0.2  # seconds between two redraws of a terminal
@@ -39,14 +43,6 @@ SNAPSHOT_EVERY = 1.0  # seconds between two printed snapshots (not a terminal)
 KEEPALIVE = 1
 # Seconds between two reconnection attempts while the broker is away.
 RECONNECT_DELAY = 1
-
-
-def _t(key: str, **fields: object) -> str:
-    return t(key, pick_language(None), **fields)
-
-
-def _count(key: str, count: int) -> str:
-    return tn(key, pick_language(None), count)
 
 
 def enable_ansi() -> None:
@@ -73,7 +69,6 @@ class TopicNode:
     payload: bytes | None = None
     retained: bool = False
     cleared: bool = False  # the retained message was deleted (empty retained publish)
-    qos: int = 0
 
     def topics(self) -> int:
         """Topics at or below this node that carried a message."""
@@ -95,7 +90,7 @@ class TopicTree:
         for level in topic.split("/"):
             node = node.children.setdefault(level, TopicNode(level))
         node.count += 1
-        node.payload, node.qos = payload, qos
+        node.payload = payload
         # A retained publish with an empty payload deletes what the broker keeps.
         node.cleared = retain and not payload
         node.retained = retain and bool(payload)
@@ -103,11 +98,9 @@ class TopicTree:
         return node
 
     def find(self, topic: str) -> TopicNode | None:
-        node = self.root
+        node: TopicNode | None = self.root
         for level in topic.split("/"):
-            if level not in node.children:
-                return None
-            node = node.children[level]
+            node = node.children.get(level) if node else None
         return node
 
     def topics(self) -> int:
@@ -117,7 +110,7 @@ class TopicTree:
 def format_payload(payload: bytes, width: int) -> str:
     """Text as it is (one line), anything else as hex; cut to `width` characters."""
     if not payload:
-        return _t("explore.empty_payload")
+        return t("explore.empty_payload")
     try:
         text = payload.decode("utf-8")
         printable = all(ch.isprintable() or ch in "\n\r\t" for ch in text)
@@ -126,7 +119,7 @@ def format_payload(payload: bytes, width: int) -> str:
     if printable:
         shown = text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", " ")
     else:
-        shown = _t("explore.bytes", count=len(payload), hex=payload[:16].hex(" "))
+        shown = t("explore.bytes", count=len(payload), hex=payload[:16].hex(" "))
     width = max(width, 8)
     return shown if len(shown) <= width else shown[: width - 3] + "..."
 
@@ -136,34 +129,27 @@ def render(tree: TopicTree, *, width: int = 100, height: int | None = None) -> l
     lines: list[str] = []
 
     def walk(node: TopicNode, depth: int) -> None:
-        for name in sorted(node.children):
-            child = node.children[name]
-            indent = "  " * depth
-            label = name if name else _t("explore.empty_level")
-            parts = [f"{indent}{label}"]
-            notes = []
-            if child.children:
-                topics = _count("explore.topics", child.topics())
-                notes.append(f"{topics}, {_count('explore.messages', child.messages())}")
-            elif child.count:
-                notes.append(_count("explore.messages", child.count))
+        for name, child in sorted(node.children.items()):
+            label = "  " * depth + (name or t("explore.empty_level"))
             suffix = ""
             if child.retained:
-                suffix += "  " + _t("explore.retained")
+                suffix = "  " + t("explore.retained")
             elif child.cleared:
-                suffix += "  " + _t("explore.retained_cleared")
-            if notes:
-                suffix += f"  ({'; '.join(notes)})"
+                suffix = "  " + t("explore.retained_cleared")
+            if child.children:
+                topics = tn("explore.topics", None, child.topics())
+                suffix += f"  ({topics}, {tn('explore.messages', None, child.messages())})"
+            elif child.count:
+                suffix += f"  ({tn('explore.messages', None, child.count)})"
             if child.payload is not None:
-                room = width - len(parts[0]) - len(suffix) - 3
-                parts.append(" = " + format_payload(child.payload, room))
-            lines.append(("".join(parts) + suffix)[:width])
+                label += " = " + format_payload(child.payload, width - len(label) - len(suffix) - 3)
+            lines.append((label + suffix)[:width])
             walk(child, depth + 1)
 
     walk(tree.root, 0)
     if height is not None and len(lines) > height:
         hidden = len(lines) - height + 1
-        lines = [*lines[: height - 1], _count("explore.more_lines", hidden)[:width]]
+        lines = [*lines[: height - 1], tn("explore.more_lines", None, hidden)[:width]]
     return lines
 
 
@@ -188,58 +174,46 @@ class Explorer:
         self.tty = out.isatty() if tty is None else tty
         if self.tty:
             enable_ansi()
-        self.ca_path = ca_path
-        self.width = width
+        self.ca_path, self.width = ca_path, width
         self.interval = interval or (REDRAW_TTY if self.tty else SNAPSHOT_EVERY)
         self.tree = TopicTree()
         self.arrived: queue.Queue[tuple[str, bytes, int, bool]] = queue.Queue()
         self.connected = threading.Event()
         self.subscribed = threading.Event()
-        self.status = _t("explore.status.connecting")
+        self.status = t("explore.status.connecting")
         self.stopped = False
         self._started = time.monotonic()
 
     # paho callbacks, on paho's thread: hand everything to the main thread.
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        from paho.mqtt.subscribeoptions import SubscribeOptions
-
         if reason_code.is_failure:
-            self.status = _t("explore.status.refused", reason=reason_code)
-            self.connected.set()
-            return
-        self.status = _t("explore.status.connected")
-        # retainAsPublished: a live retained publish keeps its flag (MQTT 5),
-        # so the tree can mark it; with 3.1.1 only the replay at subscribe does.
-        options = SubscribeOptions(qos=0, retainAsPublished=True)
-        client.subscribe([(f, options) for f in self.filters])
+            self.status = t("explore.status.refused", reason=reason_code)
+        else:
+            self.status = t("explore.status.connected")
+            # retainAsPublished: a live retained publish keeps its flag (MQTT 5),
+            # so the tree can mark it; with 3.1.1 only the replay at subscribe does.
+            options = SubscribeOptions(qos=0, retainAsPublished=True)
+            client.subscribe([(f, options) for f in self.filters])
         self.connected.set()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         refused = [str(rc) for rc in reason_codes if rc.is_failure]
         if refused:
-            self.status = _t("explore.status.not_subscribed", reasons=", ".join(refused))
+            self.status = t("explore.status.not_subscribed", reasons=", ".join(refused))
         self.subscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if not self.stopped:
-            self.status = _t("explore.status.reconnecting", reason=reason_code)
+            self.status = t("explore.status.reconnecting", reason=reason_code)
 
     def _on_message(self, client, userdata, msg) -> None:
         self.arrived.put((msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain)))
 
-    def _client(self):
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"kata-explore-{os.getpid()}",
-            protocol=mqtt.MQTTv5,
-        )
-        client.on_connect = self._on_connect
-        client.on_subscribe = self._on_subscribe
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
+    def _client(self) -> mqtt.Client:
+        client_id = f"kata-explore-{os.getpid()}"
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id, protocol=mqtt.MQTTv5)
+        client.on_connect, client.on_subscribe = self._on_connect, self._on_subscribe
+        client.on_disconnect, client.on_message = self._on_disconnect, self._on_message
         # Back within about a second of the broker's return, not paho's 1-2-4 s steps.
         client.reconnect_delay_set(min_delay=RECONNECT_DELAY, max_delay=RECONNECT_DELAY)
         if self.target.username is not None:
@@ -249,14 +223,13 @@ class Explorer:
         return client
 
     def header(self) -> str:
-        seconds = time.monotonic() - self._started
-        return _t(
+        return t(
             "explore.header",
-            url=self.target.shown,
+            url=self.target.url,
             filters="', '".join(self.filters),
-            messages=_count("explore.messages", self.tree.total),
-            topics=_count("explore.topics", self.tree.topics()),
-            seconds=seconds,
+            messages=tn("explore.messages", None, self.tree.total),
+            topics=tn("explore.topics", None, self.tree.topics()),
+            seconds=time.monotonic() - self._started,
             status=self.status,
         )
 
@@ -266,7 +239,7 @@ class Explorer:
         if self.tty:
             # Home, clear, tree: the screen shows the latest state only.
             body = render(self.tree, width=width, height=max(size.lines - 3, 3))
-            footer = "" if final else "\n" + _t("explore.stop_hint")
+            footer = "" if final else "\n" + t("explore.stop_hint")
             self.out.write("\x1b[H\x1b[2J" + "\n".join([self.header(), "", *body]) + footer + "\n")
         else:
             body = render(self.tree, width=width)
@@ -279,28 +252,23 @@ class Explorer:
         try:
             client.connect(self.target.host, self.target.port, keepalive=KEEPALIVE)
         except OSError as exc:
-            print(_cannot_connect(self.target, exc), file=sys.stderr)
+            print(t("explore.cannot_connect", url=self.target.url, error=exc), file=sys.stderr)
             return 1
         client.loop_start()
         try:
             if not (self.connected.wait(10) and client.is_connected()):
-                print(
-                    _t("explore.failed", url=self.target.shown, status=self.status), file=sys.stderr
-                )
+                print(t("explore.failed", url=self.target.url, status=self.status), file=sys.stderr)
                 return 1
             self.subscribed.wait(10)
-            what = "', '".join(self.filters)
-            print(
-                _t("explore.subscribed", filters=what, url=self.target.shown),
-                file=self.out,
-                flush=True,
-            )
+            filters = "', '".join(self.filters)
+            subscribed = t("explore.subscribed", filters=filters, url=self.target.url)
+            print(subscribed, file=self.out, flush=True)
             self._loop(duration, count)
         except KeyboardInterrupt:
             pass
         finally:
             self.stopped = True
-            self.status = _t("explore.status.stopped")
+            self.status = t("explore.status.stopped")
             client.disconnect()
             client.loop_stop()
         self.draw(final=True)
@@ -309,55 +277,37 @@ class Explorer:
     def _loop(self, duration: float | None, count: int | None) -> None:
         deadline = None if duration is None else time.monotonic() + duration
         # A terminal shows the empty tree at once; a log starts with the first message.
-        # Here the client was connected; a loss since then is shown at once.
         dirty, last_draw = self.tty, 0.0
-        shown_status = _t("explore.status.connected")
-        while True:
-            now = time.monotonic()
+        # The loop starts connected: a loss since then is shown at once.
+        shown_status = t("explore.status.connected")
+        while (deadline is None or time.monotonic() < deadline) and (
+            count is None or self.tree.total < count
+        ):
             if self.status != shown_status:
                 # Connected, lost, back: said at once, not with the next message.
                 dirty, shown_status = True, self.status
-            if deadline is not None and now >= deadline:
-                return
-            if count is not None and self.tree.total >= count:
-                return
-            if dirty and now - last_draw >= self.interval:
+            if dirty and time.monotonic() - last_draw >= self.interval:
                 self.draw()
-                dirty, last_draw = False, now
+                dirty, last_draw = False, time.monotonic()
             # Short waits: the loop must also notice the deadline, the next
             # redraw time and (on Windows) Ctrl-C.
             try:
-                message = self.arrived.get(timeout=0.1)
+                self.tree.add(*self.arrived.get(timeout=0.1))
+                dirty = True
             except queue.Empty:
-                continue
-            self.tree.add(*message)
-            dirty = True
-
-
-def _cannot_connect(target: Target, exc: OSError) -> str:
-    return _t("explore.cannot_connect", url=target.shown, error=exc)
+                pass
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", help=t("help.explore.url", default=DEFAULT_URL))
+    topic = t("help.explore.topic")
     parser.add_argument(
-        "--url",
-        default=None,
-        help=_t("help.explore.url", default=DEFAULT_URL),
+        "-t", "--topic", action="append", dest="topics", metavar="FILTER", help=topic
     )
-    parser.add_argument(
-        "-t",
-        "--topic",
-        action="append",
-        dest="topics",
-        metavar="FILTER",
-        help=_t("help.explore.topic"),
-    )
-    parser.add_argument("--sys", action="store_true", help=_t("help.explore.sys"))
-    parser.add_argument("--ca", default=None, help=_t("help.explore.ca"))
-    parser.add_argument("--duration", type=float, default=None, help=_t("help.explore.duration"))
-    parser.add_argument("--count", type=int, default=None, help=_t("help.explore.count"))
-    parser.add_argument("--width", type=int, default=None, help=_t("help.explore.width"))
-    parser.add_argument("--interval", type=float, default=None, help=_t("help.explore.interval"))
+    parser.add_argument("--sys", action="store_true", help=t("help.explore.sys"))
+    options = {"ca": str, "duration": float, "count": int, "width": int, "interval": float}
+    for name, kind in options.items():
+        parser.add_argument(f"--{name}", type=kind, help=t(f"help.explore.{name}"))
 
 
 def main(args: argparse.Namespace) -> int:
@@ -365,10 +315,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         target = parse_url(url)
     except ValueError as exc:
-        print(_t("explore.bad_url", error=exc), file=sys.stderr)
+        print(t("explore.bad_url", error=exc), file=sys.stderr)
         return 2
-    filters = list(args.topics or ["#"])
-    if args.sys:
-        filters.append("$SYS/#")
+    filters = [*(args.topics or ["#"]), *(["$SYS/#"] if args.sys else [])]
     explorer = Explorer(target, filters, ca_path=args.ca, width=args.width, interval=args.interval)
     return explorer.run(duration=args.duration, count=args.count)

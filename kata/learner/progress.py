@@ -25,13 +25,11 @@ from kata.core.results import load as load_results
 
 CACHE_DIR = ROOT / ".kata"
 HARNESS_DIR = ROOT / "kata"
-# One exercise at a time (kata next, check NAME, watch): a learner's function
-# that never returns is named after this many seconds, not pytest's 15.
-LEARNER_HANG_AFTER = (
-    7  # above the tests' own 5 s timeouts, so a learner's TimeoutError shows as itself
-)
-# Stop at the first failing test; the rest are recorded as "not run".
-FAIL_FAST = ["-x", "-o", f"kata_hang_after={LEARNER_HANG_AFTER}"]
+# One exercise at a time (kata next, check NAME, watch): stop at the first failing
+# test (the rest are recorded as "not run"), and name a learner's function that
+# never returns after 7 s, not pytest's 15: above the tests' own 5 s timeouts, so
+# that a learner's TimeoutError shows as itself.
+FAIL_FAST = ["-x", "-o", "kata_hang_after=7"]
 
 
 def run_pytest(
@@ -47,32 +45,17 @@ def run_pytest(
     argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--target", target, *args]
     if json_out is not None:
         argv += ["--kata-json", str(json_out)]
-    run_env = dict(
-        os.environ,
-        PYTHONUTF8="1",
-        KATA_LANG=pick_language(None),  # the tests' one-line reasons in the same language
-        MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"),
+    run_env = {**pytest_env(), **(env or {})}
+    proc = subprocess.run(
+        argv, cwd=ROOT, env=run_env, capture_output=quiet, text=True, timeout=timeout, check=False
     )
-    run_env.update(env or {})
-    if quiet:
-        proc = subprocess.run(
-            argv,
-            cwd=ROOT,
-            env=run_env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        return proc.returncode, proc.stdout + proc.stderr
-    proc = subprocess.run(argv, cwd=ROOT, env=run_env, timeout=timeout, check=False)
-    return proc.returncode, ""
+    return proc.returncode, (proc.stdout or "") + (proc.stderr or "")
 
 
 def explain_failed_run(code: int, output: str) -> str:
     """A pytest run that wrote no results: its exit code and the end of what it said."""
     tail = "\n".join(output.strip().splitlines()[-15:])
-    return t("cli.run_failed", pick_language(None), code=code) + f"\n{tail}"
+    return t("cli.run_failed", code=code) + f"\n{tail}"
 
 
 class RunFailed(RuntimeError):
@@ -93,13 +76,9 @@ def fingerprint(ex: Exercise, tree: str) -> str:
     return digest.hexdigest()
 
 
-def _cache_file(tree: str) -> Path:
-    return CACHE_DIR / f"progress-{tree}.json"
-
-
 def _read_cache(tree: str) -> dict[str, dict]:
     try:
-        return json.loads(_cache_file(tree).read_text(encoding="utf-8"))
+        return json.loads((CACHE_DIR / f"progress-{tree}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
 
@@ -108,18 +87,13 @@ def remember(scores: Sequence[ExerciseScore], fingerprints: dict[str, str], tree
     """Write these exercises' scores into the cache, whole or not at all."""
     cache = _read_cache(tree)
     for score in scores:
-        cache[score.id] = {
-            "status": score.status,
-            "passed": score.passed,
-            "total": score.total,
-            "skipped": score.skipped,
-            "first_failure": score.first_failure,
-            "fingerprint": fingerprints[score.id],
-        }
+        fields = ("status", "passed", "total", "skipped", "first_failure")
+        cache[score.id] = {name: getattr(score, name) for name in fields}
+        cache[score.id]["fingerprint"] = fingerprints[score.id]
     with contextlib.suppress(OSError):
         CACHE_DIR.mkdir(exist_ok=True)
         # Ctrl-C may come at any moment: write aside, then replace.
-        path = _cache_file(tree)
+        path = CACHE_DIR / f"progress-{tree}.json"
         partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         partial.write_text(json.dumps(cache, indent=1), encoding="utf-8")
         os.replace(partial, path)
@@ -170,13 +144,29 @@ def lesson_text(ex: Exercise, lang: str) -> str:
     return path.read_text(encoding="utf-8").strip() if path.is_file() else ""
 
 
+def hint_lines(ex: Exercise, level: int, more: str) -> list[str]:
+    """Hint `level` of `ex` in the learner's language, then the message `more` (how to see
+    the next hint) unless it was the last."""
+    hints = ex.hints_in(pick_language(None))
+    lines = [t("hint.line", level=level, count=len(hints), hint=hints[level - 1])]
+    if level < len(hints):
+        lines.append(t(more, module=ex.module, level=level + 1))
+    return lines
+
+
+def pytest_env() -> dict[str, str]:
+    """The environment of the kata's pytest processes (the shared broker, if any, is in
+    os.environ): UTF-8, the learner's language for the tests' one-line reasons, and
+    matplotlib without a window."""
+    mpl = os.environ.get("MPLBACKEND", "Agg")
+    return dict(os.environ, PYTHONUTF8="1", KATA_LANG=pick_language(None), MPLBACKEND=mpl)
+
+
 def lesson_intro(ex: Exercise, lang: str) -> list[str]:
     """The lesson's title and first paragraph: what `kata watch` shows above each result."""
-    lines = lesson_text(ex, lang).splitlines()
     intro: list[str] = []
-    for line in lines:
+    for line in lesson_text(ex, lang).splitlines():
         if not line.strip() and len(intro) > 2:
             break
-        if line.strip():
-            intro.append(line)
+        intro += [line] if line.strip() else []
     return intro
