@@ -27,10 +27,10 @@ from pathlib import Path
 import pytest
 
 from kata.core import diagnose
-from kata.core.catalog import load as load_catalog
+from kata.core.guards import traceback_in_tree
 from kata.core.i18n import pick_language
 from kata.core.i18n import t as translate
-from kata.core.plugin import STATE, KataState, OneLine, _relpath, _target_frames
+from kata.core.plugin import STATE, KataState, OneLine, new_result
 from kata.core.results import DETAILS_CAP, MESSAGE_CAP, Outcome, TestResult, cap
 
 # The name the hypothesis distribution registers its pytest plugin under.
@@ -178,7 +178,7 @@ def _name_the_mistake(
     if mistake is None:
         return
     if isinstance(exc, diagnose.LearnerMistake):
-        frames = _target_frames(exc)
+        frames = traceback_in_tree(exc)
         if frames:
             path, func, line = frames[-1]
             where = translate(
@@ -213,15 +213,6 @@ def pytest_sessionfinish(session: pytest.Session) -> Iterator[None]:
 
 def _record_not_run(session: pytest.Session, state: KataState) -> None:
     """Collected tests that never reported (stopped by -x or Ctrl-C): not run."""
-    catalog = load_catalog()
     for item in session.items:
-        if item.nodeid in state.outcomes:
-            continue
-        exercise = catalog.for_test_file(_relpath(item))
-        state.outcomes[item.nodeid] = TestResult(
-            nodeid=item.nodeid,
-            name=item.name,
-            exercise=exercise.id if exercise else None,
-            chapter=exercise.chapter if exercise else None,
-            status=Outcome.NOT_RUN,
-        )
+        if item.nodeid not in state.outcomes:
+            state.outcomes[item.nodeid] = new_result(item, Outcome.NOT_RUN)
