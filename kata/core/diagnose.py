@@ -274,8 +274,15 @@ def _in_flight(notes: ClientNotes) -> str:
     )
 
 
-def early_mistake(log: TestLog, now: float | None = None) -> str | None:
-    """A mistake certain while the test still runs (its waits would only time out)."""
+def early_mistake(log: TestLog | None = None, now: float | None = None) -> str | None:
+    """A mistake certain while the test still runs (its waits would only time out).
+
+    The hang timer asks every CHECK_EVERY seconds (plugin.py), about the
+    running test's log by default, and stops the test with LearnerMistake.
+    """
+    log = _CURRENT if log is None else log
+    if log is None:
+        return None
     now = time.monotonic() if now is None else now
 
     def long_ago(since: float | None) -> bool:
@@ -327,12 +334,6 @@ def name_mistake(exc: BaseException | None, log: TestLog | None) -> str | None:
     return None
 
 
-# --- stopping a waiting test early -----------------------------------------------
-
-# The signal that carries an early diagnosis into the main thread (POSIX only).
-EARLY_SIGNAL = getattr(signal, "SIGUSR1", None)
-
-
 def wake_main(signum: int) -> None:
     """Deliver `signum` to the main thread now, even inside a blocking wait.
 
@@ -346,65 +347,3 @@ def wake_main(signum: int) -> None:
         import _thread
 
         _thread.interrupt_main(signum)
-
-
-class Watchdog:
-    """One thread for the whole session: looks at the running test's log, stops it early.
-
-    Started before the first test (a test that checks for threads it did not
-    start must not find it). Armed with each test's log, disarmed after it; a
-    signal that arrives once its test is over finds nothing to raise.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._armed = threading.Event()
-        self._log: TestLog | None = None
-        self._since = 0.0
-        self.found: str | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is not None or EARLY_SIGNAL is None:
-            return
-        if threading.current_thread() is not threading.main_thread():
-            return
-        signal.signal(EARLY_SIGNAL, self._on_signal)
-        self._thread = threading.Thread(target=self._watch, name="kata-diagnose", daemon=True)
-        self._thread.start()
-
-    def arm(self, log: TestLog) -> None:
-        with self._lock:
-            self._log, self._since, self.found = log, time.monotonic(), None
-        self._armed.set()
-
-    def disarm(self) -> None:
-        with self._lock:
-            self._log, self.found = None, None
-        self._armed.clear()
-
-    def _on_signal(self, signum: int, frame: object) -> None:
-        with self._lock:
-            found = self.found if self._log is not None else None
-        if found is not None:
-            raise LearnerMistake(found)
-
-    def _watch(self) -> None:
-        while True:
-            self._armed.wait()
-            time.sleep(CHECK_EVERY)
-            with self._lock:
-                log, since = self._log, self._since
-            if log is None or self.found is not None or time.monotonic() - since < EARLY_AFTER:
-                continue
-            found = early_mistake(log)
-            if found is None:
-                continue
-            with self._lock:
-                if self._log is not log:
-                    continue  # that test is over
-                self.found = found
-            wake_main(EARLY_SIGNAL)  # type: ignore[arg-type]
-
-
-WATCHDOG = Watchdog()

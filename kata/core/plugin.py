@@ -23,6 +23,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -444,7 +445,12 @@ def _left_text(thread: guards.LeftThread) -> str:
 
 @contextlib.contextmanager
 def _hang_limit(seconds: float, phase: str, caught: list | None = None) -> Iterator[bool]:
-    """SIGALRM after `seconds`: KataHang (or the ThreadCrash in `caught`). Yields: armed."""
+    """SIGALRM after `seconds`: KataHang (or the ThreadCrash in `caught`). Yields: armed.
+
+    In a test's call, the alarm also rings every diagnose.CHECK_EVERY seconds
+    after diagnose.EARLY_AFTER: a classic mistake (a client with no network
+    loop) stops the test with its name instead of letting it wait it out.
+    """
     if (
         seconds <= 0
         or not hasattr(signal, "setitimer")
@@ -452,8 +458,11 @@ def _hang_limit(seconds: float, phase: str, caught: list | None = None) -> Itera
     ):
         yield False  # Windows: pytest-timeout's outer limit still applies
         return
+    deadline = time.monotonic() + seconds
+    early = phase == "call"
 
     def on_alarm(signum: int, frame: FrameType | None) -> None:
+        left = deadline - time.monotonic()
         if guards.unsafe_to_raise(frame):
             # Raised in a gc callback or a __del__, it would be printed and
             # dropped: ring again in a moment.
@@ -463,10 +472,15 @@ def _hang_limit(seconds: float, phase: str, caught: list | None = None) -> Itera
             raise KeyboardInterrupt
         if caught:
             raise _thread_crash(caught)
-        raise KataHang(seconds, phase)
+        if left <= 0:
+            raise KataHang(seconds, phase)
+        mistake = diagnose.early_mistake() if early else None
+        if mistake is not None:
+            raise diagnose.LearnerMistake(mistake)
+        signal.setitimer(signal.ITIMER_REAL, min(diagnose.CHECK_EVERY, left))
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, diagnose.EARLY_AFTER) if early else seconds)
     try:
         yield True
     finally:
