@@ -82,10 +82,6 @@ def current() -> str:
     return _selected or select(None)
 
 
-def tree_path(tree: str | None = None) -> Path:
-    return ROOT / (tree or current())
-
-
 def relative(filename: str | None) -> str | None:
     """`filename` relative to the repository root, or None outside it."""
     try:
