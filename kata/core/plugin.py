@@ -499,7 +499,8 @@ def _thread_crash(caught: list[threading.ExceptHookArgs]) -> ThreadCrash:
     name = first.thread.name if first.thread is not None else "?"
     error = f"{first.exc_type.__name__}: {first.exc_value}"
     text = _t("thread_crash", name=name, place=place, error=error)
-    return ThreadCrash(f"{text}\n{_t('thread_crash.hint')}\n{tb}")
+    hint = _t("thread_crash.hint")
+    return ThreadCrash(f"{text}\n{hint}\n{tb}")
 
 
 # --- reporting ----------------------------------------------------------------
