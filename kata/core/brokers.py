@@ -847,8 +847,8 @@ def start(choice: Choice, workdir: Path | None = None, **kwargs: object) -> Brok
     return start_local(workdir, **kwargs)  # type: ignore[arg-type]
 
 
-def open_session(mode: str, workdir: Path) -> tuple[Broker, Choice]:
-    """The session's broker for `mode`, started, and why it was chosen.
+def open_session(mode: str, workdir: Path, **spec: object) -> tuple[Broker, Choice]:
+    """The session's broker for `mode`, started (`spec` as start's), and why it was chosen.
 
     auto: a Docker engine that cannot run the image (offline, no pull rights)
     does not stop a learner who has mosquitto: the local one is used instead.
@@ -860,7 +860,7 @@ def open_session(mode: str, workdir: Path) -> tuple[Broker, Choice]:
         return broker, Choice(broker.kind, "shared by kata watch")
     choice = choose(mode)
     try:
-        return start(choice, workdir), choice
+        return start(choice, workdir, **spec), choice
     except BrokerError as exc:
         if not (mode == "auto" and choice.kind == "docker") or find_mosquitto() is None:
             raise
@@ -868,7 +868,7 @@ def open_session(mode: str, workdir: Path) -> tuple[Broker, Choice]:
         why = t("broker.docker_fell_back", pick_language(None), image=image)
         del exc  # its Docker API text is long and says no more than `why`
         choice = Choice("local", why)
-        return start(choice, workdir), choice
+        return start(choice, workdir, **spec), choice
 
 
 # Every runner started in this process, so that nothing outlives it even

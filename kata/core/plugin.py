@@ -116,13 +116,14 @@ class KataState:
     sentinels: integrity.Sentinels | None = None
     exitstatus: int = 0
     undo: list[Callable[[], None]] = field(default_factory=list)
+    listeners: tuple[str, ...] = ("mqtt", "auth", "tls")  # of the session broker
 
     def session_broker(self) -> Broker:
         if self.broker is None:
             if self.broker_error:
                 raise BrokerError(self.broker_error)
             self.broker, self.choice = brokers.open_session(
-                self.mode, self.workdir / "session-broker"
+                self.mode, self.workdir / "session-broker", listeners=self.listeners
             )
         return self.broker
 
@@ -264,6 +265,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state = session.config.stash[STATE]
     if not any("broker" in getattr(item, "fixturenames", ()) for item in session.items):
         return
+    # A TLS listener costs its certificates (trustme and cryptography, ~0.1 s a
+    # run): only for a run that holds a test marked needs_listener("tls").
+    marks = [m.args for item in session.items for m in item.iter_markers("needs_listener")]
+    if not any("tls" in args for args in marks):
+        state.listeners = ("mqtt", "auth")
     try:
         state.session_broker()
     except BrokerError as exc:
