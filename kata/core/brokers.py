@@ -662,8 +662,8 @@ def start(choice: Choice, workdir: Path | None = None, **kwargs: object) -> Brok
     return start_local(workdir, **kwargs)  # type: ignore[arg-type]
 
 
-def open_session(mode: str, workdir: Path) -> tuple[Broker, Choice]:
-    """The session's broker for `mode`, started, and why it was chosen.
+def open_session(mode: str, workdir: Path, **spec: object) -> tuple[Broker, Choice]:
+    """The session's broker for `mode`, started (`spec` as start's), and why it was chosen.
 
     auto: a Docker engine that cannot run the image (offline, no pull rights)
     does not stop a learner who has mosquitto: the local one is used instead,
@@ -676,13 +676,13 @@ def open_session(mode: str, workdir: Path) -> tuple[Broker, Choice]:
         return broker, Choice(broker.kind, "shared by kata watch")
     choice = choose(mode)
     try:
-        return start(choice, workdir), choice
+        return start(choice, workdir, **spec), choice
     except BrokerError:
         if mode != "auto" or choice.kind != "docker" or find_mosquitto() is None:
             raise
     image = os.environ.get("KATA_MOSQUITTO_IMAGE") or DEFAULT_IMAGE
     choice = Choice("local", t("broker.docker_fell_back", image=image))
-    return start(choice, workdir), choice
+    return start(choice, workdir, **spec), choice
 
 
 def stop_cleanly_on_sigterm() -> Callable[[], None]:

@@ -35,8 +35,9 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from kata.core import target
+from kata.core.guards import causes
 from kata.core.i18n import pick_language, t, tn
+from kata.core.target import in_tree
 
 PAHO_CLIENT_FILE = Path(mqtt.__file__).resolve()
 
@@ -82,7 +83,12 @@ class LearnerMistake(BaseException):
     """
 
 
-# --- 1.x callback signatures ---------------------------------------------------
+@functools.lru_cache(maxsize=1024)
+def _is_paho(filename: str) -> bool:
+    try:
+        return Path(filename).resolve() == PAHO_CLIENT_FILE
+    except (OSError, ValueError):
+        return False
 
 
 def callback_signature(exc: BaseException | None) -> str | None:
@@ -99,10 +105,8 @@ def callback_signature(exc: BaseException | None) -> str | None:
     if last is None:
         return None
     code = last.tb_frame.f_code
-    if not _is_paho(code.co_filename):
-        return None
     callback = CALLBACK_DISPATCH.get(code.co_name)
-    if callback is None:
+    if callback is None or not _is_paho(code.co_filename):
         return None
     return _t(
         "mistake.callback_signature",
@@ -110,13 +114,6 @@ def callback_signature(exc: BaseException | None) -> str | None:
         signature=SIGNATURES[callback],
         error=str(exc),
     )
-
-
-def _is_paho(filename: str) -> bool:
-    try:
-        return Path(filename).resolve() == PAHO_CLIENT_FILE
-    except (OSError, ValueError):
-        return False
 
 
 # --- what paho observed, per test ------------------------------------------------
@@ -127,7 +124,6 @@ class ClientNotes:
     """What one client of the learner's did during a test."""
 
     client: weakref.ref
-    client_id: str
     connected_at: float | None = None  # connect() (or connect_async()) called
     looped: bool = False  # loop_start(), loop_forever() or loop() called
     failed_subscribes: list[str] = field(default_factory=list)  # MQTT_ERR_NO_CONN
@@ -138,7 +134,6 @@ class ClientNotes:
 
 @dataclass
 class TestLog:
-    tree_root: Path
     clients: dict[int, ClientNotes] = field(default_factory=dict)
 
     def notes(self, client: object) -> ClientNotes | None:
@@ -152,7 +147,7 @@ _INSTALLED: dict[str, Callable] = {}
 
 def start_test() -> TestLog:
     global _CURRENT
-    _CURRENT = TestLog(target.tree_path().resolve())
+    _CURRENT = TestLog()
     return _CURRENT
 
 
@@ -161,46 +156,31 @@ def stop_test() -> None:
     _CURRENT = None
 
 
-def _created_by_learner(log: TestLog) -> bool:
-    """Whether the code that made the client (past paho and these wrappers) is the tree's."""
+def _notes(client: mqtt.Client) -> ClientNotes | None:
+    return _CURRENT.notes(client) if _CURRENT is not None else None
+
+
+def _after_init(client: mqtt.Client, *_: object, **__: object) -> None:
+    """Notes for a client made by the tree's code (found past paho and these wrappers)."""
     frame = sys._getframe(1)
-    here = __file__
     while frame is not None and (
-        frame.f_code.co_filename == here or _is_paho(frame.f_code.co_filename)
+        frame.f_code.co_filename == __file__ or _is_paho(frame.f_code.co_filename)
     ):
         frame = frame.f_back
-    if frame is None:
-        return False
-    try:
-        Path(frame.f_code.co_filename).resolve().relative_to(log.tree_root)
-    except ValueError:
-        return False
-    return True
+    if _CURRENT is not None and frame is not None and in_tree(frame.f_code.co_filename):
+        _CURRENT.clients[id(client)] = ClientNotes(weakref.ref(client))
 
 
-def _client_id(client: mqtt.Client) -> str:
-    raw = getattr(client, "_client_id", b"")
-    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-
-
-def _after_init(client: mqtt.Client, result: object, *args: object, **kwargs: object) -> None:
-    log = _CURRENT
-    if log is not None and _created_by_learner(log):
-        log.clients[id(client)] = ClientNotes(weakref.ref(client), _client_id(client))
-
-
-def _after_connect(client: mqtt.Client, result: object, *args: object, **kwargs: object) -> None:
+def _after_connect(client: mqtt.Client, *_: object, **__: object) -> None:
     """connect() returned: the connection is open and CONNECT was sent."""
-    notes = _CURRENT.notes(client) if _CURRENT is not None else None
+    notes = _notes(client)
     if notes is not None and notes.connected_at is None and _socket_of(client) is not None:
         notes.connected_at = time.monotonic()
 
 
-def _after_connect_async(
-    client: mqtt.Client, result: object, *args: object, **kwargs: object
-) -> None:
+def _after_connect_async(client: mqtt.Client, *_: object, **__: object) -> None:
     """connect_async() by the learner (paho's connect() calls it too): only a loop connects."""
-    notes = _CURRENT.notes(client) if _CURRENT is not None else None
+    notes = _notes(client)
     caller = sys._getframe(2).f_code.co_filename  # above the wrapper
     if notes is not None and notes.connected_at is None and not _is_paho(caller):
         notes.connected_at = time.monotonic()
@@ -210,25 +190,26 @@ def _socket_of(client: mqtt.Client) -> object:
     return getattr(client, "_sock", None)
 
 
-def _after_loop(client: mqtt.Client, result: object, *args: object, **kwargs: object) -> None:
-    notes = _CURRENT.notes(client) if _CURRENT is not None else None
+def _looped(client: mqtt.Client, *_: object, **__: object) -> None:
+    # Before loop_forever() and loop() (loop_forever() returns only at the
+    # end: it counts from its call), after loop_start().
+    notes = _notes(client)
     if notes is not None:
         notes.looped = True
 
 
 def _after_subscribe(client: mqtt.Client, result: object, *args: object, **kwargs: object) -> None:
-    notes = _CURRENT.notes(client) if _CURRENT is not None else None
+    notes = _notes(client)
     if notes is None or not isinstance(result, tuple) or not result:
         return
     if result[0] == mqtt.MQTT_ERR_NO_CONN:
-        topic = args[0] if args else kwargs.get("topic", "")
-        notes.failed_subscribes.append(str(topic))
+        notes.failed_subscribes.append(str(args[0] if args else kwargs.get("topic", "")))
     elif result[0] == mqtt.MQTT_ERR_SUCCESS:
         notes.subscribed = True
 
 
-def _before_disconnect(client: mqtt.Client, *args: object, **kwargs: object) -> None:
-    notes = _CURRENT.notes(client) if _CURRENT is not None else None
+def _before_disconnect(client: mqtt.Client, *_: object, **__: object) -> None:
+    notes = _notes(client)
     if notes is None or notes.unconfirmed_at_disconnect:
         return
     messages = getattr(client, "_out_messages", {})
@@ -263,87 +244,67 @@ def install() -> None:
         "__init__": (None, _after_init),
         "connect": (None, _after_connect),
         "connect_async": (None, _after_connect_async),
-        "loop_start": (None, _after_loop),
-        "loop_forever": (_before_loop, None),
-        "loop": (_before_loop, None),
+        "loop_start": (None, _looped),
+        "loop_forever": (_looped, None),
+        "loop": (_looped, None),
         "subscribe": (None, _after_subscribe),
         "disconnect": (_before_disconnect, None),
     }
     for name, (before, after) in plan.items():
-        original = getattr(mqtt.Client, name)
-        _INSTALLED[name] = original
-        setattr(mqtt.Client, name, _wrap(original, before, after))
-
-
-def _before_loop(client: mqtt.Client, *args: object, **kwargs: object) -> None:
-    # loop_forever() returns only at the end: it counts from its call.
-    _after_loop(client, None)
+        _INSTALLED[name] = getattr(mqtt.Client, name)
+        setattr(mqtt.Client, name, _wrap(_INSTALLED[name], before, after))
 
 
 # --- naming -----------------------------------------------------------------------
 
 
-def _never_looped(log: TestLog) -> ClientNotes | None:
-    for notes in log.clients.values():
-        if notes.connected_at is not None and not notes.looped:
-            return notes
-    return None
-
-
 def _failed_subscribe(log: TestLog) -> ClientNotes | None:
-    for notes in log.clients.values():
-        if notes.failed_subscribes and not notes.subscribed:
-            return notes
-    return None
-
-
-def _no_loop(notes: ClientNotes) -> str:
-    # No client id: a report of the same code must read the same every time.
-    return _t("mistake.no_loop")
+    return next((n for n in log.clients.values() if n.failed_subscribes and not n.subscribed), None)
 
 
 def _subscribe_first(notes: ClientNotes) -> str:
     return _t("mistake.subscribe_not_connected", topic=notes.failed_subscribes[0])
 
 
-def early_mistake(log: TestLog, now: float | None = None) -> str | None:
-    """A mistake certain while the test still runs (its waits would only time out)."""
-    now = time.monotonic() if now is None else now
-    for notes in list(log.clients.values()):
-        client = notes.client()
-        if client is None or notes.looped or notes.connected_at is None:
-            continue
-        if now - notes.connected_at >= EARLY_AFTER and _socket_of(client) is not None:
-            return _no_loop(notes)
-    failed = _failed_subscribe(log)
-    since = failed.connected_at if failed is not None else None
-    if failed is not None and since is not None and now - since >= EARLY_AFTER:
-        return _subscribe_first(failed)
-    for notes in list(log.clients.values()):
-        left = notes.disconnected_at
-        if left is not None and now - left >= EARLY_AFTER:
-            return _in_flight(notes)
-    return None
-
-
 def _in_flight(notes: ClientNotes) -> str:
     unconfirmed = notes.unconfirmed_at_disconnect
-    qos = max(q for _, q in unconfirmed)
-    topic = unconfirmed[0][0]
+    qos, topic = max(q for _, q in unconfirmed), unconfirmed[0][0]
     return tn(
         "mistake.disconnect_in_flight", pick_language(None), len(unconfirmed), qos=qos, topic=topic
     )
 
 
-def _timed_out(exc: BaseException | None) -> bool:
-    """A hang or a TimeoutError anywhere in the chain (the learner's wait gave up)."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, (TimeoutError, LearnerMistake)) or type(exc).__name__ == "KataHang":
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+def early_mistake(log: TestLog | None = None, now: float | None = None) -> str | None:
+    """A mistake certain while the test still runs (its waits would only time out).
+
+    The hang timer asks every CHECK_EVERY seconds (plugin.py), about the
+    running test's log by default, and stops the test with LearnerMistake.
+    """
+    log = _CURRENT if log is None else log
+    if log is None:
+        return None
+    now = time.monotonic() if now is None else now
+
+    def long_ago(since: float | None) -> bool:
+        return since is not None and now - since >= EARLY_AFTER
+
+    for notes in list(log.clients.values()):
+        client = notes.client()
+        alive = client is not None and _socket_of(client) is not None
+        if alive and not notes.looped and long_ago(notes.connected_at):
+            # No client id: a report of the same code must read the same every time.
+            return _t("mistake.no_loop")
+    failed = _failed_subscribe(log)
+    if failed is not None and long_ago(failed.connected_at):
+        return _subscribe_first(failed)
+    for notes in list(log.clients.values()):
+        if long_ago(notes.disconnected_at):
+            return _in_flight(notes)
+    return None
+
+
+def _is_hang(exc: BaseException) -> bool:
+    return type(exc).__name__ == "KataHang"  # plugin.py's, which imports this module
 
 
 def name_mistake(exc: BaseException | None, log: TestLog | None) -> str | None:
@@ -352,35 +313,25 @@ def name_mistake(exc: BaseException | None, log: TestLog | None) -> str | None:
         return str(exc)
     if log is None:
         return None
-    never = _never_looped(log)
-    if never is not None and _timed_out(exc):
-        return _no_loop(never)
+    timed_out = any(
+        isinstance(e, (TimeoutError, LearnerMistake)) or _is_hang(e) for e in causes(exc)
+    )
+    if timed_out and any(n.connected_at is not None and not n.looped for n in log.clients.values()):
+        return _t("mistake.no_loop")
     failed = _failed_subscribe(log)
     if failed is not None:
         return _subscribe_first(failed)
     for notes in list(log.clients.values()):
         if notes.unconfirmed_at_disconnect:
             return _in_flight(notes)
-    return _blocked_in_loop_forever(exc)
-
-
-def _blocked_in_loop_forever(exc: BaseException | None) -> str | None:
-    """A hang stopped inside paho's loop_forever(), which the tree under test called."""
-    if exc is None or type(exc).__name__ != "KataHang":
-        return None
-    tb = exc.__traceback__
+    # A hang stopped inside paho's loop_forever(), which the tree under test called.
+    tb = exc.__traceback__ if exc is not None and _is_hang(exc) else None
     while tb is not None:
         code = tb.tb_frame.f_code
         if code.co_name == "loop_forever" and _is_paho(code.co_filename):
             return _t("mistake.loop_forever")
         tb = tb.tb_next
     return None
-
-
-# --- stopping a waiting test early -----------------------------------------------
-
-# The signal that carries an early diagnosis into the main thread (POSIX only).
-EARLY_SIGNAL = getattr(signal, "SIGUSR1", None)
 
 
 def wake_main(signum: int) -> None:
@@ -396,67 +347,3 @@ def wake_main(signum: int) -> None:
         import _thread
 
         _thread.interrupt_main(signum)
-
-
-class Watchdog:
-    """One thread for the whole session: looks at the running test's log, stops it early.
-
-    Started before the first test (a test that checks for threads it did not
-    start must not find it). Armed with each test's log, disarmed after it; a
-    signal that arrives once its test is over finds nothing to raise.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._armed = threading.Event()
-        self._log: TestLog | None = None
-        self._since = 0.0
-        self.found: str | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is not None or EARLY_SIGNAL is None:
-            return
-        if threading.current_thread() is not threading.main_thread():
-            return
-        signal.signal(EARLY_SIGNAL, self._on_signal)
-        self._thread = threading.Thread(target=self._watch, name="kata-diagnose", daemon=True)
-        self._thread.start()
-
-    def arm(self, log: TestLog) -> None:
-        with self._lock:
-            self._log, self._since, self.found = log, time.monotonic(), None
-        self._armed.set()
-
-    def disarm(self) -> None:
-        with self._lock:
-            self._log, self.found = None, None
-        self._armed.clear()
-
-    def _on_signal(self, signum: int, frame: object) -> None:
-        with self._lock:
-            found = self.found if self._log is not None else None
-        if found is not None:
-            raise LearnerMistake(found)
-
-    def _watch(self) -> None:
-        while True:
-            self._armed.wait()
-            time.sleep(CHECK_EVERY)
-            with self._lock:
-                log, since = self._log, self._since
-            if log is None or self.found is not None:
-                continue
-            if time.monotonic() - since < EARLY_AFTER:
-                continue
-            found = early_mistake(log)
-            if found is None:
-                continue
-            with self._lock:
-                if self._log is not log:
-                    continue  # that test is over
-                self.found = found
-            wake_main(EARLY_SIGNAL)  # type: ignore[arg-type]
-
-
-WATCHDOG = Watchdog()

@@ -66,14 +66,11 @@ def broker(pytestconfig: pytest.Config) -> Broker:
 def broker_factory(
     broker: Broker, pytestconfig: pytest.Config, tmp_path: Path
 ) -> Iterator[Callable[..., Broker]]:
-    """Start private brokers (same kind as the session's) for tests that stop one.
+    """broker_factory(**kw) -> a private broker (the session's kind), closed after the test.
 
-    broker_factory(listeners=("mqtt",), port=None, persistence=False,
-                   users=None, acl=None, extra="", config_text=None, kind=None)
-
-    Returns a Broker with stop(), start() (same ports), kill(), alive(),
-    log_tail(); each is closed after the test. kind="local" asks for the
-    mosquitto binary whatever the session uses (skips when it is missing).
+    For tests that stop, restart or misconfigure one; keywords as brokers.start
+    (listeners=("mqtt",), port, persistence, users, acl, extra, config_text).
+    kind="local" asks for the mosquitto binary whatever the session uses.
     """
     if broker.kind == "external":
         pytest.skip(_t("skip.private_broker"))
@@ -133,9 +130,9 @@ def probe_factory(broker: Broker) -> Iterator[Callable[..., Probe]]:
 
     def make(port: int | None = None, **kwargs: object) -> Probe:
         # On another listener of the session broker, or on the anonymous one.
-        if port is not None:
-            return Probe(broker.host, port, **kwargs)  # type: ignore[arg-type]
-        return _probe_for(broker, **kwargs)
+        if port is None:
+            return _probe_for(broker, **kwargs)
+        return Probe(broker.host, port, **kwargs)  # type: ignore[arg-type]
 
     yield from closed_after(make)
 
@@ -152,11 +149,8 @@ def no_thread_leak() -> Iterator[Callable[[], None]]:
     before = set(threading.enumerate())
 
     def check(grace: float = 1.0) -> None:
-        leaked = [
-            t
-            for t in threading.enumerate()
-            if t not in before and t.name.startswith("paho-mqtt-client")
-        ]
+        fresh = [t for t in threading.enumerate() if t not in before]
+        leaked = [t for t in fresh if t.name.startswith("paho-mqtt-client")]
         for thread in leaked:
             thread.join(grace / max(1, len(leaked)))
         alive = [thread.name for thread in leaked if thread.is_alive()]
@@ -177,16 +171,11 @@ def silent_server() -> Iterator[int]:
 
 @pytest.fixture
 def scripted_broker() -> Iterator[Callable[..., peers.ScriptedBroker]]:
-    """scripted_broker(connack_code=0, suback_code=1, connack_after=0.0, suback_after=0.0,
-    puback_after=0.0) -> a ScriptedBroker (answers after a delay, or never: None), closed after.
-    """
+    """scripted_broker(**script) -> a ScriptedBroker (answers late or never), closed after."""
     yield from closed_after(peers.ScriptedBroker)
 
 
 @pytest.fixture
 def relay() -> Iterator[Callable[..., peers.Relay]]:
-    """relay(host, port, pass_back=None, delay=0.0) -> a Relay in front of a broker.
-
-    Closed after the test, also when it failed half way.
-    """
+    """relay(host, port, pass_back=None, delay=0.0) -> a Relay before a broker, closed after."""
     yield from closed_after(peers.Relay)

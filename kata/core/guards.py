@@ -27,13 +27,12 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
+from types import CodeType, FrameType
 
-from kata.core import target
-from kata.core.target import ExitCalled
+from kata.core.target import ExitCalled, in_tree
 
 _REAL_EXIT = os._exit
 _MAIN_PID = os.getpid()
@@ -41,36 +40,54 @@ _MAIN_PID = os.getpid()
 _armed = False
 _hooks_registered = False
 _forks: list[tuple[str, str, int]] = []  # where the code under test forked (parent side)
+Place = tuple[str, str, int]  # (relpath, qualified function, line) in the tree under test
 
 
-# --- where is the code under test on a stack ----------------------------------
+# --- where is the code under test -------------------------------------------------
 
 
-@functools.lru_cache(maxsize=4096)
-def _relpath_in(filename: str, root: str) -> str | None:
-    try:
-        rel = Path(filename).resolve().relative_to(Path(root).parent)
-    except (ValueError, OSError):
-        return None
-    return rel.as_posix() if rel.parts and rel.parts[0] == Path(root).name else None
+def _place(code: CodeType, line: int) -> Place | None:
+    rel = in_tree(code.co_filename)
+    return None if rel is None else (rel, getattr(code, "co_qualname", code.co_name), line)
 
 
-def stack_in_tree(frame: FrameType | None) -> list[tuple[str, str, int]]:
-    """(relpath, function, line) of each frame of the tree under test, innermost first."""
-    root = str(target.tree_path().resolve())
+def stack_in_tree(frame: FrameType | None) -> list[Place]:
+    """Each frame of the tree under test on a stack, innermost first."""
     found = []
     while frame is not None:
-        rel = _relpath_in(frame.f_code.co_filename, root)
-        if rel is not None:
-            code = frame.f_code
-            found.append((rel, getattr(code, "co_qualname", code.co_name), frame.f_lineno))
+        place = _place(frame.f_code, frame.f_lineno)
+        if place is not None:
+            found.append(place)
         frame = frame.f_back
     return found
 
 
-def _from_subprocess(frame: FrameType | None) -> bool:
-    """subprocess forks to exec at once (and runs at-fork hooks only with preexec_fn)."""
-    return frame is not None and Path(frame.f_code.co_filename).name == "subprocess.py"
+def causes(exc: BaseException | None) -> Iterator[BaseException]:
+    """`exc` and the exceptions it was raised from or during, each once."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def traceback_in_tree(exc: BaseException | None) -> list[Place]:
+    """The tree's frames in the tracebacks of `exc` and its causes, outermost first."""
+    frames: list[Place] = []
+    for one in causes(exc):
+        chain, tb = [], one.__traceback__
+        while tb is not None:
+            place = _place(tb.tb_frame.f_code, tb.tb_lineno)
+            if place is not None:
+                chain.append(place)
+            tb = tb.tb_next
+        frames = chain + frames
+    return frames
+
+
+def where_text(frames: list[Place]) -> str:
+    path, func, line = frames[0]
+    return f"{path}: {func}, line {line}"
 
 
 # --- os._exit and os.fork -------------------------------------------------------
@@ -85,6 +102,11 @@ def _guarded_exit(code: int) -> None:
     _REAL_EXIT(code)
 
 
+def _from_subprocess(frame: FrameType) -> bool:
+    """subprocess forks to exec at once (and runs at-fork hooks only with preexec_fn)."""
+    return Path(frame.f_code.co_filename).name == "subprocess.py"
+
+
 def _after_fork_in_child() -> None:
     caller = sys._getframe(1)
     if _armed and not _from_subprocess(caller) and stack_in_tree(caller):
@@ -95,18 +117,15 @@ def _after_fork_in_child() -> None:
 
 def _after_fork_in_parent() -> None:
     caller = sys._getframe(1)
-    if _armed and not _from_subprocess(caller):
-        where = stack_in_tree(caller)
-        if where:
-            _forks.append(where[0])
+    where = stack_in_tree(caller) if _armed and not _from_subprocess(caller) else []
+    if where:
+        _forks.append(where[0])
 
 
 def arm() -> None:
     """From now on the process refuses os._exit and fork from the code under test."""
     global _armed, _hooks_registered, _MAIN_PID
-    _MAIN_PID = os.getpid()
-    _armed = True
-    os._exit = _guarded_exit
+    _MAIN_PID, _armed, os._exit = os.getpid(), True, _guarded_exit
     if hasattr(os, "register_at_fork") and not _hooks_registered:
         os.register_at_fork(
             after_in_child=_after_fork_in_child, after_in_parent=_after_fork_in_parent
@@ -116,12 +135,11 @@ def arm() -> None:
 
 def disarm() -> None:
     global _armed
-    _armed = False
-    os._exit = _REAL_EXIT
+    _armed, os._exit = False, _REAL_EXIT
 
 
-def take_forks() -> list[tuple[str, str, int]]:
-    """Where the code under test forked since the last call (relpath, function, line)."""
+def take_forks() -> list[Place]:
+    """Where the code under test forked since the last call."""
     found = list(_forks)
     _forks.clear()
     return found
@@ -142,28 +160,18 @@ def hard_exit(code: int) -> None:
 class LeftThread:
     name: str
     where: str  # relpath: function, line N (the code under test it is running)
-    daemon: bool
     busy: bool
     stopped: bool
 
 
-def _thread_stack(thread: threading.Thread) -> list[tuple[str, str, int]]:
-    frame = sys._current_frames().get(thread.ident or -1)
-    found = stack_in_tree(frame)
-    if not found:
+def _thread_stack(thread: threading.Thread) -> list[Place]:
+    found = stack_in_tree(sys._current_frames().get(thread.ident or -1))
+    code = getattr(getattr(thread, "_target", None), "__code__", None)
+    if not found and code is not None:
         # Not running the tree's code this instant: its target may still be.
-        func = getattr(thread, "_target", None)
-        code = getattr(func, "__code__", None)
-        if code is not None:
-            rel = _relpath_in(code.co_filename, str(target.tree_path().resolve()))
-            if rel is not None:
-                found = [(rel, getattr(code, "co_qualname", code.co_name), code.co_firstlineno)]
+        place = _place(code, code.co_firstlineno)
+        found = [place] if place is not None else []
     return found
-
-
-def where_text(frames: list[tuple[str, str, int]]) -> str:
-    path, func, line = frames[0]
-    return f"{path}: {func}, line {line}"
 
 
 def stuck_threads(before: set[threading.Thread]) -> list[tuple[str, str]]:
@@ -179,6 +187,8 @@ def stuck_threads(before: set[threading.Thread]) -> list[tuple[str, str]]:
 
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+BUSY_SHARE = 0.4  # of one CPU, over the thread's life: an idle or waiting thread uses ~0
+_MIN_AGE = 0.2  # seconds of life before a share means something
 
 
 def _cpu_and_age(native_id: int | None) -> tuple[float, float] | None:
@@ -195,23 +205,14 @@ def _cpu_and_age(native_id: int | None) -> tuple[float, float] | None:
     return cpu, max(0.0, uptime - int(fields[19]) / _CLOCK_TICKS)
 
 
-BUSY_SHARE = 0.4  # of one CPU, over the thread's life: an idle or waiting thread uses ~0
-_MIN_AGE = 0.2  # seconds of life before a share means something
-
-
 def is_busy(thread: threading.Thread) -> bool:
     measured = _cpu_and_age(thread.native_id)
+    if measured is not None and measured[1] < _MIN_AGE:
+        thread.join(_MIN_AGE - measured[1])  # it may be about to end; otherwise measure again
+        measured = _cpu_and_age(thread.native_id) if thread.is_alive() else None
     if measured is None:
         return False
     cpu, age = measured
-    if age < _MIN_AGE:
-        thread.join(_MIN_AGE - age)  # it may be about to end; otherwise measure again
-        if not thread.is_alive():
-            return False
-        measured = _cpu_and_age(thread.native_id)
-        if measured is None:
-            return False
-        cpu, age = measured
     return age > 0 and cpu / age >= BUSY_SHARE
 
 
@@ -240,17 +241,17 @@ def drop_stopped_threads() -> Callable[[], None]:
     previous = threading.excepthook
 
     def hook(args: threading.ExceptHookArgs) -> None:
-        if args.exc_type is not None and issubclass(args.exc_type, ThreadStopped):
-            return
-        previous(args)
+        if args.exc_type is None or not issubclass(args.exc_type, ThreadStopped):
+            previous(args)
 
     threading.excepthook = hook
+    return functools.partial(_restore, threading, "excepthook", hook, previous)
 
-    def restore() -> None:
-        if threading.excepthook is hook:
-            threading.excepthook = previous
 
-    return restore
+def _restore(owner: object, attr: str, ours: object, previous: object) -> None:
+    """Put `previous` back, unless someone replaced ours meanwhile."""
+    if getattr(owner, attr) is ours:
+        setattr(owner, attr, previous)
 
 
 def left_running(before: set[threading.Thread], grace: float = 0.5) -> list[LeftThread]:
@@ -277,8 +278,7 @@ def left_running(before: set[threading.Thread], grace: float = 0.5) -> list[Left
         if thread.daemon and not busy:
             continue
         frames = _thread_stack(thread) or frames
-        stopped = stop_thread(thread)
-        found.append(LeftThread(thread.name, where_text(frames), thread.daemon, busy, stopped))
+        found.append(LeftThread(thread.name, where_text(frames), busy, stop_thread(thread)))
     return found
 
 
@@ -291,13 +291,14 @@ def blocking_exit(wait: float = 0.5) -> list[tuple[str, str | None]]:
     """
     alive: list[tuple[str, str | None]] = []
     for thread in threading.enumerate():
-        if thread is threading.main_thread() or thread is threading.current_thread():
+        if thread in (threading.main_thread(), threading.current_thread()) or thread.daemon:
             continue
-        if thread.daemon or not thread.is_alive():
-            continue
-        frames = _thread_stack(thread)
-        ended = stop_thread(thread, wait) if frames else (thread.join(wait) or False)
-        if not ended and thread.is_alive():
+        frames = _thread_stack(thread) if thread.is_alive() else []
+        if frames:
+            stop_thread(thread, wait)
+        else:
+            thread.join(wait)
+        if thread.is_alive():
             alive.append((thread.name, where_text(frames) if frames else None))
     return alive
 
@@ -305,24 +306,15 @@ def blocking_exit(wait: float = 0.5) -> list[tuple[str, str | None]]:
 # --- Ctrl-C and SIGTERM ---------------------------------------------------------------
 
 _interrupts: list[int] = []  # signals received: the run must stop
-_REDELIVER_AFTER = 0.01  # seconds: long enough to be out of a gc callback
 
 
 def interrupted() -> bool:
     return bool(_interrupts)
 
 
-def _callback_codes() -> set[object]:
-    codes = set()
-    for callback in gc.callbacks:
-        func = getattr(callback, "__func__", callback)
-        codes.add(getattr(func, "__code__", None))
-    return codes
-
-
 def unsafe_to_raise(frame: FrameType | None) -> bool:
     """Inside a gc callback or a __del__: Python would print and drop what a handler raises."""
-    codes = _callback_codes()
+    codes = {getattr(getattr(cb, "__func__", cb), "__code__", None) for cb in gc.callbacks}
     while frame is not None:
         if frame.f_code in codes or frame.f_code.co_name == "__del__":
             return True
@@ -334,11 +326,11 @@ def _redeliver(signum: int) -> None:
     """Send the signal again to the main thread in a moment, from another thread.
 
     A real signal (not interrupt_main) also wakes a main thread blocked in a
-    wait; the moment lets the gc callback or __del__ return first.
+    wait; the moment (10 ms) lets the gc callback or __del__ return first.
     """
 
     def send() -> None:
-        threading.Event().wait(_REDELIVER_AFTER)
+        threading.Event().wait(0.01)
         if hasattr(signal, "pthread_kill"):
             with contextlib.suppress(OSError):
                 signal.pthread_kill(threading.main_thread().ident or 0, signum)
@@ -371,42 +363,32 @@ def stop_on_signals() -> Callable[[], None]:
     """
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    undo: list[Callable[[], None]] = []
+    undo: list[Callable[[], object]] = [_interrupts.clear]
     for name, default in (("SIGINT", signal.default_int_handler), ("SIGTERM", signal.SIG_DFL)):
         signum = getattr(signal, name, None)
-        if signum is None or signal.getsignal(signum) is not default:
-            continue
-        signal.signal(signum, _on_signal)
-        undo.append(functools.partial(signal.signal, signum, default))
+        if signum is not None and signal.getsignal(signum) is default:
+            signal.signal(signum, _on_signal)
+            undo.insert(0, functools.partial(signal.signal, signum, default))
 
     def restore() -> None:
         for step in undo:
             step()
-        _interrupts.clear()
 
     return restore
 
 
 def catch_lost_interrupts() -> Callable[[], None]:
     """A KeyboardInterrupt Python would drop as unraisable is raised again; returns the undo."""
-    previous_hook = sys.unraisablehook
+    previous = sys.unraisablehook
 
     def on_unraisable(unraisable: sys.UnraisableHookArgs) -> None:
         if isinstance(unraisable.exc_value, KeyboardInterrupt):
             _redeliver(_interrupts[-1] if _interrupts else signal.SIGINT)
-            return
-        previous_hook(unraisable)
+        else:
+            previous(unraisable)
 
     sys.unraisablehook = on_unraisable
-
-    def restore() -> None:
-        if sys.unraisablehook is on_unraisable:
-            sys.unraisablehook = previous_hook
-
-    return restore
-
-
-# --- captured output ---------------------------------------------------------------------
+    return functools.partial(_restore, sys, "unraisablehook", on_unraisable, previous)
 
 
 def cap_middle(text: str, limit: int, cut: Callable[[int], str]) -> str:

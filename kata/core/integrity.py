@@ -16,8 +16,8 @@ A grader flags a submission with integrity lines (kata grade, classroom).
 from __future__ import annotations
 
 import contextlib
-import importlib
 import inspect
+import sys
 from collections.abc import Iterable
 from types import ModuleType
 
@@ -25,34 +25,23 @@ import pluggy
 import pytest
 from _pytest.unittest import TestCaseFunction
 
-# (module, class or None, attribute): the path from collecting a test to its report.
-_PYTEST_PATHS = (
-    ("_pytest.python", "Function", "runtest"),
-    ("_pytest.python", "Function", "setup"),
-    ("_pytest.python", None, "pytest_pyfunc_call"),
-    ("_pytest.runner", None, "runtestprotocol"),
-    ("_pytest.runner", None, "call_and_report"),
-    ("_pytest.runner", None, "call_runtest_hook"),
-    ("_pytest.runner", None, "pytest_runtest_makereport"),
-    ("_pytest.runner", None, "check_interactive_exception"),
-    ("_pytest.runner", "CallInfo", "from_call"),
-    ("_pytest.runner", "SetupState", "setup"),
-    ("_pytest.reports", "TestReport", "from_item_and_call"),
-    ("_pytest.reports", "TestReport", "__init__"),
-    ("_pytest.reports", "BaseReport", "passed"),
-    ("_pytest.reports", "BaseReport", "failed"),
-    ("_pytest.reports", "BaseReport", "skipped"),
-    ("_pytest.skipping", None, "pytest_runtest_makereport"),
-    ("_pytest.main", None, "pytest_runtestloop"),
-    ("_pytest.main", "Session", "perform_collect"),
-    ("_pytest.terminal", "TerminalReporter", "pytest_runtest_logreport"),
-    ("_pytest.junitxml", "LogXML", "pytest_runtest_logreport"),
-    ("_pytest.outcomes", None, "fail"),
-    ("_pytest.outcomes", None, "skip"),
-    ("pluggy._hooks", "HookCaller", "__call__"),
-    ("pluggy._manager", "PluginManager", "_hookexec"),
-    ("pluggy._callers", None, "_multicall"),
-)
+# The path from collecting a test to its report: per module, its functions
+# and Class.method names.
+_PYTEST_PATHS = {
+    "_pytest.python": "Function.runtest Function.setup pytest_pyfunc_call",
+    "_pytest.runner": "runtestprotocol call_and_report call_runtest_hook "
+    "pytest_runtest_makereport check_interactive_exception CallInfo.from_call SetupState.setup",
+    "_pytest.reports": "TestReport.from_item_and_call TestReport.__init__ "
+    "BaseReport.passed BaseReport.failed BaseReport.skipped",
+    "_pytest.skipping": "pytest_runtest_makereport",
+    "_pytest.main": "pytest_runtestloop Session.perform_collect",
+    "_pytest.terminal": "TerminalReporter.pytest_runtest_logreport",
+    "_pytest.junitxml": "LogXML.pytest_runtest_logreport",
+    "_pytest.outcomes": "fail skip",
+    "pluggy._hooks": "HookCaller.__call__",
+    "pluggy._manager": "PluginManager._hookexec",
+    "pluggy._callers": "_multicall",
+}
 # The hooks whose implementations decide what runs and what is reported.
 WATCHED_HOOKS = (
     "pytest_runtestloop",
@@ -90,15 +79,13 @@ class Sentinels:
 
     def __init__(self, own_modules: Iterable[ModuleType]) -> None:
         places: list[tuple[object, str, str]] = []
-        for module_name, class_name, attr in _PYTEST_PATHS:
-            try:
-                module = importlib.import_module(module_name)
-            except ImportError:
-                continue
-            owner = getattr(module, class_name, None) if class_name else module
-            if owner is not None and attr in vars(owner):
-                label = ".".join(p for p in (module_name, class_name, attr) if p)
-                places.append((owner, attr, label))
+        for module_name, names in _PYTEST_PATHS.items():
+            module = sys.modules.get(module_name)  # each is loaded by pytest before plugins
+            for name in names.split() if module is not None else ():
+                class_name, _, attr = name.rpartition(".")
+                owner = getattr(module, class_name, None) if class_name else module
+                if owner is not None and attr in vars(owner):
+                    places.append((owner, attr, f"{module_name}.{name}"))
         places += _owners(own_modules)
         self._expected = [(owner, attr, label, vars(owner)[attr]) for owner, attr, label in places]
         self._hooks: dict[str, tuple[object, ...]] = {}

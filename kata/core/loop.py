@@ -17,6 +17,7 @@ Loaded by kata/core/plugin.py (its `pytest_plugins`). What it does:
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import sys
@@ -27,10 +28,9 @@ from pathlib import Path
 import pytest
 
 from kata.core import diagnose
-from kata.core.catalog import load as load_catalog
-from kata.core.i18n import pick_language
-from kata.core.i18n import t as translate
-from kata.core.plugin import STATE, KataState, OneLine, _relpath, _target_frames
+from kata.core.guards import traceback_in_tree
+from kata.core.i18n import pick_language, t
+from kata.core.plugin import STATE, KataState, OneLine, new_result
 from kata.core.results import DETAILS_CAP, MESSAGE_CAP, Outcome, TestResult, cap
 
 # The name the hypothesis distribution registers its pytest plugin under.
@@ -42,8 +42,8 @@ TEST_LOG = pytest.StashKey[diagnose.TestLog]()
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     diagnose.install()
-    diagnose.WATCHDOG.start()
-    if _distributing(config):
+    if not _in_worker(config) and getattr(config.option, "dist", "no") not in (None, "no"):
+        # The tests run in pytest-xdist workers (-n N, N > 0): their reports tell the results.
         config.pluginmanager.register(ResultsFromWorkers(config.stash[STATE]), "kata-results")
 
 
@@ -52,12 +52,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _in_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
-
-
-def _distributing(config: pytest.Config) -> bool:
-    """This process hands the tests to pytest-xdist workers (-n N, N > 0)."""
-    dist = getattr(config.option, "dist", "no")
-    return not _in_worker(config) and dist not in (None, "no")
 
 
 RESULT_PROPERTY = "kata_result"  # a test's record, on each of its reports
@@ -84,54 +78,36 @@ class ResultsFromWorkers:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    log = diagnose.start_test()
-    item.stash[TEST_LOG] = log
-    diagnose.WATCHDOG.arm(log)
+    item.stash[TEST_LOG] = diagnose.start_test()
     try:
         return (yield)
     finally:
-        diagnose.WATCHDOG.disarm()
         diagnose.stop_test()
-
-
-def _no_shrinking() -> None:
-    """Scores and stub checks need pass or fail, not hypothesis's smallest failing example.
-
-    Shrinking a stub's NotImplementedError costs ~2 s per property test for nothing;
-    a learner's own `kata check` or pytest run still shrinks.
-    """
-    from hypothesis import Phase, settings
-
-    settings.register_profile(
-        "kata-no-shrink", phases=[phase for phase in Phase if phase is not Phase.shrink]
-    )
-    settings.load_profile("kata-no-shrink")
-
-
-def _wants_no_shrinking(config: pytest.Config) -> bool:
-    return bool(config.getoption("--stubs-must-fail") or config.getoption("--kata-json"))
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> None:
     """Before a test module that uses hypothesis is imported: the profile of this run.
 
-    A @settings decorator copies the default profile when the module is
+    Scores and stub checks need pass or fail, not hypothesis's smallest
+    failing example: shrinking a stub's NotImplementedError costs ~2 s per
+    property test for nothing (a learner's own run still shrinks). A
+    @settings decorator copies the default profile when the module is
     imported, so the profile must be loaded before, and only then: importing
     hypothesis costs ~0.2 s that a run without property tests need not pay.
     """
     config = parent.config
-    if "hypothesis" in sys.modules and getattr(config, "_kata_profile_loaded", False):
+    wanted = config.getoption("--stubs-must-fail") or config.getoption("--kata-json")
+    if not wanted or getattr(config, "_kata_profile_loaded", False):
         return
-    if not _wants_no_shrinking(config):
-        return
-    try:
-        uses_hypothesis = b"hypothesis" in module_path.read_bytes()
-    except OSError:
-        return
-    if uses_hypothesis:
-        _no_shrinking()
-        config._kata_profile_loaded = True  # type: ignore[attr-defined]
+    with contextlib.suppress(OSError):
+        if b"hypothesis" in module_path.read_bytes():
+            from hypothesis import Phase, settings  # an optional dependency's cost
+
+            phases = [phase for phase in Phase if phase is not Phase.shrink]
+            settings.register_profile("kata-no-shrink", phases=phases)
+            settings.load_profile("kata-no-shrink")
+            config._kata_profile_loaded = True  # type: ignore[attr-defined]
 
 
 @pytest.hookimpl(trylast=True)
@@ -151,21 +127,20 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     """Keep pytest's own text of a failure (--tb=short) beside the one-line message."""
     report: pytest.TestReport = yield
+    state = item.config.stash.get(STATE, None)
+    result = state.outcomes.get(item.nodeid) if state is not None else None
+    if result is None:
+        return report
     if report.failed:
-        state = item.config.stash.get(STATE, None)
-        result = state.outcomes.get(item.nodeid) if state is not None else None
-        if call.when == "call" and result is not None:
+        if call.when == "call":
             _name_the_mistake(item, call, report, result)
         text = str(report.longrepr or "").strip()
         # Only what the message does not already say ("Failed: why" says "why").
-        if result is not None and not result.details and text and text not in result.message:
+        if not result.details and text and text not in result.message:
             result.details = cap(text, DETAILS_CAP)
     if _in_worker(item.config):
-        state = item.config.stash.get(STATE, None)
-        result = state.outcomes.get(item.nodeid) if state is not None else None
-        if result is not None:
-            # Each phase's report carries the record so far; the last one wins.
-            report.user_properties.append((RESULT_PROPERTY, json.loads(json.dumps(asdict(result)))))
+        # Each phase's report carries the record so far; the last one wins.
+        report.user_properties.append((RESULT_PROPERTY, json.loads(json.dumps(asdict(result)))))
     return report
 
 
@@ -178,19 +153,18 @@ def _name_the_mistake(
     if mistake is None:
         return
     if isinstance(exc, diagnose.LearnerMistake):
-        frames = _target_frames(exc)
+        # The test was stopped early: where the tree's code was waiting.
+        frames = traceback_in_tree(exc)
         if frames:
             path, func, line = frames[-1]
-            where = translate(
-                "mistake.stopped_at", pick_language(None), path=path, func=func, line=line
-            )
-            mistake = f"{mistake}\n{where}"
+            lang = pick_language(None)
+            mistake += "\n" + t("mistake.stopped_at", lang, path=path, func=func, line=line)
         result.message = cap(mistake, MESSAGE_CAP)
         report.longrepr = OneLine(mistake)
-        return
-    before = str(report.longrepr or "").strip()
-    result.message = cap(f"{mistake}\n{result.message}", MESSAGE_CAP)
-    report.longrepr = OneLine(f"{mistake}\n{before}")
+    else:
+        before = str(report.longrepr or "").strip()
+        result.message = cap(f"{mistake}\n{result.message}", MESSAGE_CAP)
+        report.longrepr = OneLine(f"{mistake}\n{before}")
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
@@ -201,27 +175,13 @@ def pytest_sessionfinish(session: pytest.Session) -> Iterator[None]:
     check and before xdist's own wrapper sends the worker's output.
     """
     state = session.config.stash.get(STATE, None)
-    if state is not None:
-        _record_not_run(session, state)
+    for item in session.items if state is not None else ():
+        # Collected tests that never reported (stopped by -x or Ctrl-C): not run.
+        if item.nodeid not in state.outcomes:
+            state.outcomes[item.nodeid] = new_result(item, Outcome.NOT_RUN)
     try:
         return (yield)
     finally:
         if state is not None and _in_worker(session.config):
             output = session.config.workeroutput  # type: ignore[attr-defined]
             output[INTEGRITY_OUTPUT] = list(state.integrity)
-
-
-def _record_not_run(session: pytest.Session, state: KataState) -> None:
-    """Collected tests that never reported (stopped by -x or Ctrl-C): not run."""
-    catalog = load_catalog()
-    for item in session.items:
-        if item.nodeid in state.outcomes:
-            continue
-        exercise = catalog.for_test_file(_relpath(item))
-        state.outcomes[item.nodeid] = TestResult(
-            nodeid=item.nodeid,
-            name=item.name,
-            exercise=exercise.id if exercise else None,
-            chapter=exercise.chapter if exercise else None,
-            status=Outcome.NOT_RUN,
-        )

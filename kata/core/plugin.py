@@ -15,6 +15,7 @@ and listed in results.json's `integrity` (integrity.py).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import shutil
@@ -22,6 +23,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,8 +35,9 @@ from _pytest.junitxml import xml_key as junit_xml_key
 
 from kata.core import brokers, diagnose, guards, integrity, results, target
 from kata.core.brokers import Broker, BrokerError, Choice
-from kata.core.catalog import ROOT, CatalogError, Exercise
+from kata.core.catalog import CatalogError, Exercise
 from kata.core.catalog import load as load_catalog
+from kata.core.guards import traceback_in_tree
 from kata.core.i18n import mark as mark_word
 from kata.core.i18n import pick_language
 from kata.core.i18n import row as table_row
@@ -54,17 +57,21 @@ from kata.core.results import (
 if sys.version_info < (3, 11):  # pragma: no cover - Python 3.10
     from exceptiongroup import BaseExceptionGroup
 
-# --- outcomes the harness recognises ----------------------------------------
-
-NOT_DONE, BROKEN, HANG = Category.NOT_DONE, Category.BROKEN, Category.HANG
-THREAD_CRASH, FAILED, BROKER_DIED = Category.THREAD_CRASH, Category.FAILED, Category.BROKER_DIED
-RUNAWAY, TAMPERED = Category.RUNAWAY, Category.TAMPERED
 # Characters of each captured output section (stdout, stderr, log) a failure
 # shows: its start and its end. results.json keeps OUTPUT_CAP.
 TERMINAL_OUTPUT_CAP = 2000
 # Characters of an exception's text in a failure report (a harness test may
 # show a whole run's output; an exercise may raise with megabytes).
 EXCEPTION_CAP = 20_000
+# The failures whose one-line message replaces pytest's traceback.
+ONE_LINERS = {
+    Category.NOT_DONE,
+    Category.BROKEN,
+    Category.HANG,
+    Category.THREAD_CRASH,
+    Category.BROKER_DIED,
+    Category.RUNAWAY,
+}
 
 
 class KataHang(BaseException):
@@ -81,6 +88,14 @@ class KataHang(BaseException):
 
 class ThreadCrash(AssertionError):
     """An exception escaped on a background thread (usually paho's) during the test."""
+
+
+class EarlierHang(Exception):
+    """An earlier test of the same exercise hung: this one is not run (it would hang too)."""
+
+
+class Runaway(AssertionError):
+    """The code under test did something to the test process: a fork, a thread left running."""
 
 
 @dataclass
@@ -101,13 +116,14 @@ class KataState:
     sentinels: integrity.Sentinels | None = None
     exitstatus: int = 0
     undo: list[Callable[[], None]] = field(default_factory=list)
+    listeners: tuple[str, ...] = ("mqtt", "auth", "tls")  # of the session broker
 
     def session_broker(self) -> Broker:
         if self.broker is None:
             if self.broker_error:
                 raise BrokerError(self.broker_error)
             self.broker, self.choice = brokers.open_session(
-                self.mode, self.workdir / "session-broker"
+                self.mode, self.workdir / "session-broker", listeners=self.listeners
             )
         return self.broker
 
@@ -126,39 +142,34 @@ def _t(key: str, **fields: object) -> str:
     return translate(key, _LANG, **fields)
 
 
-# --- options ----------------------------------------------------------------
+# --- options and the session ----------------------------------------------------
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kata")
     group.addoption(
         "--target",
-        default=None,
         help="tree under test: exercises (yours, default) or solutions (env KATA_TARGET)",
     )
     group.addoption(
         "--broker",
-        default=None,
         help="where the broker comes from: auto (default), docker, local, external "
         "(env KATA_BROKER)",
     )
     group.addoption(
         "--stubs-must-fail",
         action="store_true",
-        default=False,
         help="maintainers: pass only if every chapter test fails against the untouched "
         "stubs with 'not done yet'",
     )
     group.addoption(
         "--shuffle",
         type=int,
-        default=None,
         metavar="SEED",
         help="run the tests in a random order drawn from SEED (isolation check)",
     )
     group.addoption(
         "--kata-json",
-        default=None,
         metavar="PATH",
         help="write per-test and per-exercise results (results.json) to PATH",
     )
@@ -174,20 +185,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     global _LANG
     _LANG = pick_language(None)
+    mode = config.getoption("--broker") or os.environ.get("KATA_BROKER") or "auto"
+    stubs = config.getoption("--stubs-must-fail")
     try:
         tree = target.select(config.getoption("--target"))
-    except target.TargetError as exc:
+        load_catalog()
+    except (target.TargetError, CatalogError) as exc:
         raise pytest.UsageError(str(exc)) from None
-    mode = config.getoption("--broker") or os.environ.get("KATA_BROKER") or "auto"
     if mode not in brokers.MODES:
         raise pytest.UsageError(
             _t("usage.unknown_broker", mode=mode, choices=", ".join(brokers.MODES))
         )
-    try:
-        load_catalog()
-    except CatalogError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    stubs = config.getoption("--stubs-must-fail")
     if stubs and tree != "exercises":
         raise pytest.UsageError("--stubs-must-fail checks the exercises tree, not solutions")
     state = config.stash[STATE] = KataState(
@@ -202,37 +210,26 @@ def pytest_configure(config: pytest.Config) -> None:
         "uses_broker_login: the test reaches the broker only through the fixtures' own clients "
         "(probe, topic), so it also runs on an external broker with TLS or a password",
     )
-    _one_hang_timer(config)
-    guards.arm()
-    state.undo.append(guards.disarm)
-    state.undo.append(guards.stop_on_signals())
-    # loop.py (loaded by pytest_plugins, which imports this module) and
-    # diagnose.py word failures too.
-    loop = sys.modules["kata.core.loop"]
-    state.sentinels = integrity.Sentinels(
-        [sys.modules[__name__], loop, diagnose, results, target, integrity, guards]
-    )
-
-
-def _one_hang_timer(config: pytest.Config) -> None:
-    """The kata's SIGALRM timer is the one hang timer where SIGALRM exists (POSIX).
-
-    It stops a hanging setup, test or teardown with a line that names the
-    exercise, and the run goes on. pytest-timeout (pyproject: timeout) stays
-    the limit only on Windows: a timer thread there cannot interrupt a call
-    blocked in C, so its last resort is to end the whole process. An explicit
-    --timeout or PYTEST_TIMEOUT is still obeyed.
-    """
-    if not hasattr(signal, "setitimer"):
-        return
-    if config.getoption("timeout", None) is None and not os.environ.get("PYTEST_TIMEOUT"):
+    # The kata's SIGALRM timer is the one hang timer where SIGALRM exists
+    # (POSIX): it stops a hanging setup, test or teardown with a line that
+    # names the exercise, and the run goes on. pytest-timeout (pyproject:
+    # timeout) stays the limit only on Windows, where a timer thread cannot
+    # interrupt a call blocked in C and ends the whole process. An explicit
+    # --timeout or PYTEST_TIMEOUT is still obeyed.
+    no_timeout = config.getoption("timeout", None) is None and not os.environ.get("PYTEST_TIMEOUT")
+    if hasattr(signal, "setitimer") and no_timeout:
         with contextlib.suppress(AttributeError):
             config.option.timeout = 0
+    guards.arm()
+    state.undo += [guards.disarm, guards.stop_on_signals()]
+    # loop.py (loaded by pytest_plugins, which imports this module) and
+    # diagnose.py word failures too.
+    own = [sys.modules[__name__], sys.modules["kata.core.loop"], diagnose, results, target]
+    state.sentinels = integrity.Sentinels([*own, integrity, guards])
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    state = config.stash[STATE]
-    seed = config.getoption("--shuffle")
+    state, seed = config.stash[STATE], config.getoption("--shuffle")
     order = _t("header.shuffled", seed=seed) if seed is not None else ""
     return [_t("header.target", tree=state.tree, mode=state.mode, order=order)]
 
@@ -240,14 +237,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    state = config.stash[STATE]
-    if state.stubs_must_fail:
+    if config.stash[STATE].stubs_must_fail:
         # The harness's own tests do not touch the exercises.
-        keep = [i for i in items if "tests/harness/" not in _relpath(i)]
-        deselected = [i for i in items if i not in keep]
+        deselected = [i for i in items if _is_harness_test(i.nodeid)]
         if deselected:
             config.hook.pytest_deselected(items=deselected)
-            items[:] = keep
+            items[:] = [i for i in items if not _is_harness_test(i.nodeid)]
     # Learners read the first failure first: keep catalog (chapter) order.
     order = {ex.tests: n for n, ex in enumerate(load_catalog().exercises())}
     items.sort(key=lambda i: order.get(_relpath(i), len(order)))
@@ -259,9 +254,10 @@ def pytest_collection_modifyitems(
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     # After pytest's own unraisable hook is in place: ours goes first.
-    undo = session.config.stash[STATE].undo
-    undo.append(guards.catch_lost_interrupts())
-    undo.append(guards.drop_stopped_threads())
+    session.config.stash[STATE].undo += [
+        guards.catch_lost_interrupts(),
+        guards.drop_stopped_threads(),
+    ]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -269,6 +265,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state = session.config.stash[STATE]
     if not any("broker" in getattr(item, "fixturenames", ()) for item in session.items):
         return
+    # A TLS listener costs its certificates (trustme and cryptography, ~0.1 s a
+    # run): only for a run that holds a test marked needs_listener("tls").
+    marks = [m.args for item in session.items for m in item.iter_markers("needs_listener")]
+    if not any("tls" in args for args in marks):
+        state.listeners = ("mqtt", "auth")
     try:
         state.session_broker()
     except BrokerError as exc:
@@ -277,7 +278,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and state.broker is not None:
         fell_back = state.choice is not None and state.choice.reason.startswith("Docker")
-        why = f"\n  ({state.choice.reason})" if fell_back else ""
+        why = f"\n  ({state.choice.reason})" if fell_back else ""  # type: ignore[union-attr]
         reporter.write_line(_t("broker.using", broker=state.broker.describe()) + why)
 
 
@@ -317,13 +318,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         guards.hard_exit(state.exitstatus or (pytest.ExitCode.TESTS_FAILED if ours else 0))
 
 
-class EarlierHang(Exception):
-    """An earlier test of the same exercise hung: this one is not run (it would hang too)."""
-
-
-class Runaway(AssertionError):
-    """The code under test did something to the test process: a fork, a thread left running."""
-
+# --- running a test: hang limit, thread crashes, what it did to the process -------
 
 THREADS_BEFORE = pytest.StashKey[set]()
 
@@ -334,9 +329,15 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     try:
         result = yield
     finally:
-        state = item.config.stash[STATE]
-        _check_integrity(state, item.config, item.nodeid)
-        _drop_hypothesis_statistics(item.config)
+        _check_integrity(item.config.stash[STATE], item.config, item.nodeid)
+        # hypothesis adds one base64 property per test to junit.xml: noise for graders.
+        xml = item.config.stash.get(junit_xml_key, None)
+        if xml is not None and xml.global_properties:
+            xml.global_properties[:] = [
+                (name, value)
+                for name, value in xml.global_properties
+                if not str(name).startswith("hypothesis-statistics-")
+            ]
     if guards.interrupted():
         # Ctrl-C or SIGTERM came, and something swallowed the
         # KeyboardInterrupt (an `except BaseException:`): stop here.
@@ -345,27 +346,15 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 def _check_integrity(state: KataState, config: pytest.Config, where: str) -> None:
-    if state.sentinels is None:
-        return
-    for label in state.sentinels.check(config.pluginmanager):
-        state.integrity.append(_t("integrity.replaced", what=label, where=where))
-
-
-def _drop_hypothesis_statistics(config: pytest.Config) -> None:
-    """hypothesis adds one base64 property per test to junit.xml: noise for graders (issue 14)."""
-    xml = config.stash.get(junit_xml_key, None)
-    if xml is not None and xml.global_properties:
-        xml.global_properties[:] = [
-            (name, value)
-            for name, value in xml.global_properties
-            if not str(name).startswith("hypothesis-statistics-")
-        ]
+    if state.sentinels is not None:
+        for label in state.sentinels.check(config.pluginmanager):
+            state.integrity.append(_t("integrity.replaced", what=label, where=where))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     state = item.config.stash[STATE]
-    exercise = load_catalog().for_test_file(_relpath(item))
+    exercise = _exercise_of(item)
     if exercise is not None and exercise.id in state.hung:
         # A function that never returns would cost every test of the exercise
         # its full time limit; once is enough to say so.
@@ -377,83 +366,60 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
         with contextlib.suppress(BrokerError):
             state.broker.start()
     marker = item.get_closest_marker("needs_listener")
-    external = state.broker is not None and state.broker.kind == "external"
-    if marker is not None and external:
-        pytest.skip(_t("skip.no_listener", name=marker.args[0]))
-    if external and _needs_plain_anonymous(item, state.broker):
-        pytest.skip(_t("skip.login_needed", url=state.broker.url))  # type: ignore[union-attr]
-    timer = _arm_hang_timer(state.fixture_hang_after, [], "setup")
-    try:
+    broker = state.broker
+    if broker is not None and broker.kind == "external":
+        if marker is not None:
+            pytest.skip(_t("skip.no_listener", name=marker.args[0]))
+        # The test hands broker.host and broker.port to code that connects
+        # plain and anonymous, unless it is marked uses_broker_login.
+        plain = item.get_closest_marker("uses_broker_login") is None
+        uses_broker = "broker" in getattr(item, "fixturenames", ())
+        if (broker.tls or broker.username) and plain and uses_broker:
+            pytest.skip(_t("skip.login_needed", url=broker.url))
+    with _hang_limit(state.fixture_hang_after, "setup"):
         return (yield)
-    finally:
-        _disarm_hang_timer(timer)
-
-
-def _needs_plain_anonymous(item: pytest.Item, broker: Broker | None) -> bool:
-    """The test hands broker.host and broker.port to code that connects plain and anonymous.
-
-    That is every test using the broker, except those marked uses_broker_login.
-    """
-    if broker is None or not (broker.tls or broker.username):
-        return False
-    if item.get_closest_marker("uses_broker_login") is not None:
-        return False
-    return "broker" in getattr(item, "fixturenames", ())
-
-
-# --- running a test: hang limit and thread crashes ----------------------------
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    state = item.config.stash[STATE]
     caught: list[threading.ExceptHookArgs] = []
-    timer = _arm_hang_timer(state.hang_after, caught)
-
-    def on_thread_exception(args: threading.ExceptHookArgs) -> None:
-        caught.append(args)
-        if timer is not None and len(caught) == 1:
-            # Wake the test now instead of letting it wait for what the dead
-            # thread will never deliver: the alarm handler raises ThreadCrash.
-            diagnose.wake_main(signal.SIGALRM)
-
-    previous_hook = threading.excepthook
-    threading.excepthook = on_thread_exception
-    guards.take_forks()
     try:
-        try:
-            result = yield
-        finally:
-            _disarm_hang_timer(timer)
-            threading.excepthook = previous_hook
+        with _hang_limit(item.config.stash[STATE].hang_after, "call", caught) as timed:
+
+            def on_thread_exception(args: threading.ExceptHookArgs) -> None:
+                caught.append(args)
+                if timed and len(caught) == 1:
+                    # Wake the test now instead of letting it wait for what the dead
+                    # thread will never deliver: the alarm handler raises ThreadCrash.
+                    diagnose.wake_main(signal.SIGALRM)
+
+            previous_hook, threading.excepthook = threading.excepthook, on_thread_exception
+            guards.take_forks()
+            try:
+                result = yield
+            finally:
+                threading.excepthook = previous_hook
     except (ThreadCrash, KataHang, KeyboardInterrupt):
         raise
     except BaseException as exc:
-        forked = _forked()
-        if forked is not None:
-            raise forked from exc
-        if caught:
-            raise _thread_crash(caught) from exc
-        raise
-    forked = _forked()
-    if forked is not None:
-        raise forked
-    if caught:
-        raise _thread_crash(caught)
+        found = _done_to_process(caught)
+        if found is None:
+            raise
+        raise found from exc
+    found = _done_to_process(caught)
+    if found is not None:
+        raise found
     return result
 
 
-def _forked() -> Runaway | None:
-    """The code under test forked the test process during the test (the child was ended)."""
+def _done_to_process(caught: list[threading.ExceptHookArgs]) -> BaseException | None:
+    """A fork by the code under test (the child was ended), else a thread's crash."""
     forks = guards.take_forks()
-    if not forks:
-        return None
-    path, func, line = forks[0]
-    return Runaway(_t("runaway.fork", path=path, func=_function_or_import(func), line=line))
-
-
-def _function_or_import(func: str) -> str:
-    return _t("runaway.at_import") if func == "<module>" else func
+    if forks:
+        path, func, line = forks[0]
+        func = _t("runaway.at_import") if func == "<module>" else func
+        return Runaway(_t("runaway.fork", path=path, func=func, line=line))
+    return _thread_crash(caught) if caught else None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -469,12 +435,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Iterator[None]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    state = item.config.stash[STATE]
-    timer = _arm_hang_timer(state.fixture_hang_after, [], "teardown")
-    try:
+    with _hang_limit(item.config.stash[STATE].fixture_hang_after, "teardown"):
         result = yield
-    finally:
-        _disarm_hang_timer(timer)
     left = guards.left_running(item.stash.get(THREADS_BEFORE, set()))
     if left:
         raise Runaway("\n".join(_left_text(thread) for thread in left))
@@ -487,15 +449,26 @@ def _left_text(thread: guards.LeftThread) -> str:
     return text + " " + _t("runaway.stopped" if thread.stopped else "runaway.not_stopped")
 
 
-def _arm_hang_timer(seconds: float, caught: list, phase: str = "call") -> object | None:
+@contextlib.contextmanager
+def _hang_limit(seconds: float, phase: str, caught: list | None = None) -> Iterator[bool]:
+    """SIGALRM after `seconds`: KataHang (or the ThreadCrash in `caught`). Yields: armed.
+
+    In a test's call, the alarm also rings every diagnose.CHECK_EVERY seconds
+    after diagnose.EARLY_AFTER: a classic mistake (a client with no network
+    loop) stops the test with its name instead of letting it wait it out.
+    """
     if (
         seconds <= 0
         or not hasattr(signal, "setitimer")
         or threading.current_thread() is not threading.main_thread()
     ):
-        return None  # Windows: pytest-timeout's outer limit still applies
+        yield False  # Windows: pytest-timeout's outer limit still applies
+        return
+    deadline = time.monotonic() + seconds
+    early = phase == "call"
 
     def on_alarm(signum: int, frame: FrameType | None) -> None:
+        left = deadline - time.monotonic()
         if guards.unsafe_to_raise(frame):
             # Raised in a gc callback or a __del__, it would be printed and
             # dropped: ring again in a moment.
@@ -505,77 +478,76 @@ def _arm_hang_timer(seconds: float, caught: list, phase: str = "call") -> object
             raise KeyboardInterrupt
         if caught:
             raise _thread_crash(caught)
-        raise KataHang(seconds, phase)
+        if left <= 0:
+            raise KataHang(seconds, phase)
+        mistake = diagnose.early_mistake() if early else None
+        if mistake is not None:
+            raise diagnose.LearnerMistake(mistake)
+        signal.setitimer(signal.ITIMER_REAL, min(diagnose.CHECK_EVERY, left))
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    return previous
-
-
-def _disarm_hang_timer(previous: object | None) -> None:
-    if previous is None:
-        return
-    signal.setitimer(signal.ITIMER_REAL, 0)
-    signal.signal(signal.SIGALRM, previous)  # type: ignore[arg-type]
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, diagnose.EARLY_AFTER) if early else seconds)
+    try:
+        yield True
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _thread_crash(caught: list[threading.ExceptHookArgs]) -> ThreadCrash:
     first = caught[0]
-    tb = "".join(traceback.format_exception(first.exc_type, first.exc_value, first.exc_traceback))
-    name = first.thread.name if first.thread is not None else "?"
-    where = _target_frames(first.exc_value)
-    place = _t("thread_crash.place", path=where[-1][0], func=where[-1][1]) if where else ""
     named = diagnose.callback_signature(first.exc_value)
     if named is not None:
         return ThreadCrash(named)  # the cause says it all; paho's traceback would not
-    hint = _t("thread_crash.hint")
+    tb = "".join(traceback.format_exception(first.exc_type, first.exc_value, first.exc_traceback))
+    where = traceback_in_tree(first.exc_value)
+    place = _t("thread_crash.place", path=where[-1][0], func=where[-1][1]) if where else ""
+    name = first.thread.name if first.thread is not None else "?"
     error = f"{first.exc_type.__name__}: {first.exc_value}"
-    return ThreadCrash(_t("thread_crash", name=name, place=place, error=error) + f"\n{hint}\n{tb}")
+    text = _t("thread_crash", name=name, place=place, error=error)
+    hint = _t("thread_crash.hint")
+    return ThreadCrash(f"{text}\n{hint}\n{tb}")
 
 
 # --- reporting ----------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)
+def _relpath_of(path: str) -> str:
+    return target.relative(path) or path
+
+
 def _relpath(item: pytest.Item) -> str:
-    try:
-        return Path(str(item.path)).resolve().relative_to(ROOT).as_posix()
-    except ValueError:
-        return str(item.path)
+    return _relpath_of(str(item.path))
 
 
-def _target_frames(exc: BaseException | None) -> list[tuple[str, str, int]]:
-    """(relpath, qualified function, line) of every frame in the tree under test."""
-    frames: list[tuple[str, str, int]] = []
-    tree_root = target.tree_path()
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        tb = exc.__traceback__
-        chain: list[tuple[str, str, int]] = []
-        while tb is not None:
-            code = tb.tb_frame.f_code
-            try:
-                rel = Path(code.co_filename).resolve().relative_to(tree_root.parent)
-            except ValueError:
-                rel = None
-            if rel is not None and rel.parts and rel.parts[0] == tree_root.name:
-                name = getattr(code, "co_qualname", code.co_name)
-                chain.append((rel.as_posix(), name, tb.tb_lineno))
-            tb = tb.tb_next
-        frames = chain + frames
-        exc = exc.__cause__ or exc.__context__
-    return frames
+@functools.lru_cache(maxsize=1024)
+def _exercise_for(relpath: str) -> Exercise | None:
+    return load_catalog().for_test_file(relpath)
+
+
+def _is_harness_test(nodeid: str) -> bool:
+    return "tests/harness/" in nodeid
+
+
+def _exercise_of(item: pytest.Item) -> Exercise | None:
+    return _exercise_for(_relpath(item))
+
+
+def new_result(item: pytest.Item, status: Outcome) -> TestResult:
+    """The record of one test, with its exercise and chapter."""
+    ex = _exercise_of(item)
+    return TestResult(
+        item.nodeid, item.name, ex.id if ex else None, ex.chapter if ex else None, status
+    )
 
 
 def _is_not_implemented(exc: BaseException | None) -> bool:
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, NotImplementedError):
+    for one in guards.causes(exc):
+        if isinstance(one, NotImplementedError):
             return True
-        if isinstance(exc, BaseExceptionGroup):
-            return all(_is_not_implemented(e) for e in exc.exceptions)
-        exc = exc.__cause__ or exc.__context__
+        if isinstance(one, BaseExceptionGroup):
+            return all(_is_not_implemented(e) for e in one.exceptions)
     return False
 
 
@@ -594,54 +566,55 @@ class OneLine:
         return self.text
 
 
+def _hang_text(exc: KataHang, frames: list, exercise: Exercise | None, tree: str) -> str:
+    if frames and frames[0][1] == "<module>":
+        path, where, line = frames[0][0], frames[-1][0], frames[-1][2]
+        return _t("hang.import", path=path, seconds=exc.seconds, line=line, where=where)
+    if frames:
+        path, func, _ = frames[0]
+        line, where = frames[-1][2], frames[-1][0]
+        return _t(
+            "hang.function", path=path, func=func, seconds=exc.seconds, line=line, where=where
+        )
+    if exc.phase in ("setup", "teardown"):
+        key = "hang.setup" if exc.phase == "setup" else "hang.teardown"
+        return _t(key, seconds=exc.seconds)
+    where = exercise.relpath(tree) if exercise else _t("hang.the_test")
+    return _t("hang.waited_on", where=where, seconds=exc.seconds)
+
+
 def classify(exc: BaseException, exercise: Exercise | None, tree: str) -> tuple[str, str]:
     """(category, one-line message) for a failed test."""
-    frames = _target_frames(exc)
-    if isinstance(exc, target.ExerciseBroken):
-        return BROKEN, str(exc)
+    frames = traceback_in_tree(exc)
     if isinstance(exc, KataHang):
-        if frames and frames[0][1] == "<module>":
-            path, where, line = frames[0][0], frames[-1][0], frames[-1][2]
-            return HANG, _t("hang.import", path=path, seconds=exc.seconds, line=line, where=where)
-        if frames:
-            path, func, _ = frames[0]
-            message = _t(
-                "hang.function",
-                path=path,
-                func=func,
-                seconds=exc.seconds,
-                line=frames[-1][2],
-                where=frames[-1][0],
-            )
-            return HANG, message
-        if exc.phase in ("setup", "teardown"):
-            key = "hang.setup" if exc.phase == "setup" else "hang.teardown"
-            return HANG, _t(key, seconds=exc.seconds)
-        where = exercise.relpath(tree) if exercise else _t("hang.the_test")
-        return HANG, _t("hang.waited_on", where=where, seconds=exc.seconds)
-    if isinstance(exc, EarlierHang):
-        return HANG, str(exc)
-    if isinstance(exc, ThreadCrash):
-        return THREAD_CRASH, str(exc)
-    if isinstance(exc, Runaway):
-        return RUNAWAY, str(exc)
+        return Category.HANG, _hang_text(exc, frames, exercise, tree)
+    for kind, category in (
+        (target.ExerciseBroken, Category.BROKEN),
+        (EarlierHang, Category.HANG),
+        (ThreadCrash, Category.THREAD_CRASH),
+        (Runaway, Category.RUNAWAY),
+    ):
+        if isinstance(exc, kind):
+            return category, str(exc)
     if isinstance(exc, SystemExit) and frames:
         path, func, _ = frames[0]
         call = target.exit_text(exc)
-        return RUNAWAY, _t("runaway.exit", path=path, func=func, call=call, line=frames[-1][2])
+        return Category.RUNAWAY, _t(
+            "runaway.exit", path=path, func=func, call=call, line=frames[-1][2]
+        )
     if _is_not_implemented(exc):
         if frames:
             path, func, _ = frames[-1]
-            return NOT_DONE, _t("not_done.function", path=path, func=func)
+            return Category.NOT_DONE, _t("not_done.function", path=path, func=func)
         # Raised by a test on behalf of a stub it ran in a subprocess:
         # NotImplementedError("exercises/ch05_sensor/dashboard.py: main").
         said = str(exc).strip()
         if said.startswith(f"{tree}/"):
-            return NOT_DONE, _t("not_done.file", where=said.splitlines()[0])
+            return Category.NOT_DONE, _t("not_done.file", where=said.splitlines()[0])
         if exercise is not None:
-            return NOT_DONE, _t("not_done.file", where=exercise.relpath(tree))
+            return Category.NOT_DONE, _t("not_done.file", where=exercise.relpath(tree))
     line = f"{type(exc).__name__}: {exc}".removesuffix(": ").strip().splitlines()
-    return FAILED, line[0] if line else type(exc).__name__
+    return Category.FAILED, line[0] if line else type(exc).__name__
 
 
 @pytest.hookimpl(wrapper=True)
@@ -656,19 +629,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
             del item._hypothesis_failing_examples  # type: ignore[attr-defined]
     report: pytest.TestReport = yield
     state = item.config.stash[STATE]
-    if report.sections:
-        report.sections = [_capped_section(title, text) for title, text in report.sections]
+    report.sections = [_capped_section(title, text) for title, text in report.sections]
     result = state.outcomes.get(item.nodeid)
     if result is None:
-        exercise = load_catalog().for_test_file(_relpath(item))
-        result = TestResult(
-            nodeid=item.nodeid,
-            name=item.name,
-            exercise=exercise.id if exercise else None,
-            chapter=exercise.chapter if exercise else None,
-            status=Outcome.PASS,
-        )
-        state.outcomes[item.nodeid] = result
+        result = state.outcomes[item.nodeid] = new_result(item, Outcome.PASS)
     result.duration = round(result.duration + report.duration, 4)
     if report.capstdout or report.capstderr:
         result.output = cap(result.output + report.capstdout + report.capstderr, OUTPUT_CAP)
@@ -681,47 +645,53 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         message = _t("tampered.body")
         report.outcome = "failed"
         report.longrepr = OneLine(message)
-        result.status, result.category, result.message = Outcome.FAIL, TAMPERED, message
+        result.status, result.category, result.message = Outcome.FAIL, Category.TAMPERED, message
         state.integrity.append(_t("integrity.body", nodeid=item.nodeid))
-        report.user_properties.append(("kata_category", TAMPERED))
+        report.user_properties.append(("kata_category", Category.TAMPERED))
         return report
-    if not report.failed:
-        return report
+    if report.failed:
+        _record_failure(item, call, report, result, state)
+    return report
+
+
+def _record_failure(
+    item: pytest.Item,
+    call: pytest.CallInfo,
+    report: pytest.TestReport,
+    result: TestResult,
+    state: KataState,
+) -> None:
     exc = call.excinfo.value if call.excinfo is not None else None
-    status = Outcome.FAIL if report.when == "call" else Outcome.ERROR
     if exc is None:
-        category, message = FAILED, str(report.longrepr).strip().splitlines()[-1:]
-        message = message[0] if message else "failed"
+        said = str(report.longrepr).strip().splitlines()[-1:]
+        category, message = Category.FAILED, said[0] if said else "failed"
     else:
-        exercise = load_catalog().for_test_file(_relpath(item))
-        category, message = classify(exc, exercise, state.tree)
-    if category == FAILED and state.broker is not None and not state.broker.alive():
+        category, message = classify(exc, _exercise_of(item), state.tree)
+    if category == Category.FAILED and state.broker is not None and not state.broker.alive():
         message = _t("broker_died", log=state.broker.log_tail(10))
-        category = BROKER_DIED
+        category = Category.BROKER_DIED
         state.broker_died = True
-    if category == FAILED and report.when == "call":
+    if category == Category.FAILED and report.when == "call":
         # A bare "TimeoutError:" says little when the reason is a thread of
         # the code under test that is stuck: say where it is.
         stuck = guards.stuck_threads(item.stash.get(THREADS_BEFORE, set()))[:2]
-        for name, where in stuck:
-            message += " " + _t("runaway.meanwhile", name=name, where=where)
-        if stuck:
-            meanwhile = [_t("runaway.meanwhile", name=n, where=w) for n, w in stuck]
+        meanwhile = [_t("runaway.meanwhile", name=name, where=where) for name, where in stuck]
+        if meanwhile:
+            message += "".join(f" {line}" for line in meanwhile)
             report.sections.append(("kata", "\n".join(meanwhile)))
         if exc is not None and len(str(exc)) > EXCEPTION_CAP:
             # An exception that carries megabytes: the terminal gets its start and end.
             text = f"{type(exc).__name__}: {exc}"
             report.longrepr = OneLine(guards.cap_middle(text, EXCEPTION_CAP, _cut))
     # What the code did to the test process outweighs an unfinished function.
-    if result.status in (Outcome.PASS, Outcome.SKIP) or category == RUNAWAY:
-        result.status, result.category = status, category
-        result.message = cap(message, MESSAGE_CAP)
-    if category == HANG and result.exercise and not isinstance(exc, EarlierHang):
+    if result.status in (Outcome.PASS, Outcome.SKIP) or category == Category.RUNAWAY:
+        result.status = Outcome.FAIL if report.when == "call" else Outcome.ERROR
+        result.category, result.message = category, cap(message, MESSAGE_CAP)
+    if category == Category.HANG and result.exercise and not isinstance(exc, EarlierHang):
         state.hung.setdefault(result.exercise, f"{message} (in {item.name})")
-    if category in (NOT_DONE, BROKEN, HANG, THREAD_CRASH, BROKER_DIED, RUNAWAY):
+    if category in ONE_LINERS:
         report.longrepr = OneLine(message)
     report.user_properties.append(("kata_category", str(category)))  # plain text travels
-    return report
 
 
 def _body_skipped(item: pytest.Item) -> bool:
@@ -746,15 +716,23 @@ def _skip_reason(report: pytest.TestReport) -> str:
     return str(longrepr or "")
 
 
-def _chapter_results(state: KataState) -> list[TestResult]:
-    return [t for t in state.outcomes.values() if "tests/harness/" not in t.nodeid]
+# --- the end of the run: summary, exit status, results.json -----------------------
+
+
+def _stubs_problems(state: KataState) -> tuple[list[TestResult], list[TestResult]]:
+    """(chapter tests, those that do not fail with 'not done yet' against the stubs)."""
+    ran = [t for t in state.outcomes.values() if not _is_harness_test(t.nodeid)]
+    wrong = [t for t in ran if t.status != Outcome.SKIP and t.category != Category.NOT_DONE]
+    return ran, wrong
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash[STATE]
-    _blocking_threads_summary(terminalreporter)
+    write = terminalreporter.write_line
+    for name, where in guards.blocking_exit():
+        write(_t("runaway.blocks_exit", name=name, where=where or _t("runaway.unknown_code")))
     for line in state.integrity:
-        terminalreporter.write_line(_t("integrity.line", line=line))
+        write(_t("integrity.line", line=line))
     if state.stubs_must_fail:
         _stubs_summary(terminalreporter, state)
     tests = list(state.outcomes.values())
@@ -763,26 +741,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         return  # no broker: the table would only say that nothing ran
     catalog = load_catalog()
     scores = score(tests, catalog, ran_ids)
-    write = terminalreporter.write_line
     terminalreporter.section(_t("progress.title", tree=state.tree), sep="-")
-    marks = {
-        Status.DONE: "done",
-        Status.TODO: "todo",
-        Status.FAILING: "fail",
-        Status.NOT_RUN: "skip",
-    }
+    marks = {Status.DONE: "done", Status.TODO: "todo", Status.FAILING: "fail"}
     next_up = None
     for chapter in catalog.chapters:
         rows = [e for e in scores if e.chapter == chapter.id]
-        if not rows:
-            continue
-        write(f"{chapter.id}  {chapter.title_in(_LANG)}")
+        if rows:
+            write(f"{chapter.id}  {chapter.title_in(_LANG)}")
         for e in rows:
             note = _t("progress.not_done") if e.status == Status.TODO else e.first_failure
             counts = _t("progress.passed", passed=e.passed, total=e.total)
             if e.skipped:
                 counts += _t("progress.skipped", count=e.skipped)
-            head = f"  [{mark_word(marks[e.status], _LANG)}] {e.module:<16} {counts}"
+            head = f"  [{mark_word(marks.get(e.status, 'skip'), _LANG)}] {e.module:<16} {counts}"
             write(table_row(head, note.splitlines()[0] if note else ""))
             if e.status in (Status.TODO, Status.FAILING) and next_up is None:
                 next_up = catalog.exercise(e.id)
@@ -790,27 +761,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         write(_t("progress.next", path=next_up.relpath(state.tree), module=next_up.module))
 
 
-def _blocking_threads_summary(terminalreporter) -> None:
-    for name, where in guards.blocking_exit():
-        terminalreporter.write_line(
-            _t("runaway.blocks_exit", name=name, where=where or _t("runaway.unknown_code"))
-        )
-
-
-def _stubs_problems(state: KataState) -> list[TestResult]:
-    return [
-        t for t in _chapter_results(state) if t.status != Outcome.SKIP and t.category != NOT_DONE
-    ]
-
-
 def _stubs_summary(terminalreporter, state: KataState) -> None:
-    ran = _chapter_results(state)
-    wrong = _stubs_problems(state)
+    ran, wrong = _stubs_problems(state)
     terminalreporter.section("stubs must fail", sep="-")
+    for t in wrong:
+        why = "PASSES against the stub" if t.status == Outcome.PASS else t.message[:100]
+        terminalreporter.write_line(f"  {t.nodeid}: {why}")
     if wrong:
-        for t in wrong:
-            why = "PASSES against the stub" if t.status == Outcome.PASS else t.message[:100]
-            terminalreporter.write_line(f"  {t.nodeid}: {why}")
         terminalreporter.write_line(
             f"{len(wrong)} of {len(ran)} tests do not fail with 'not done yet' against the stubs"
         )
@@ -830,41 +787,31 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _check_integrity(state, session.config, _t("integrity.session"))
     if state.integrity and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    state.exitstatus = int(session.exitstatus)
     json_path = session.config.getoption("--kata-json")
     if json_path and not hasattr(session.config, "workerinput"):  # xdist: the controller writes
-        _write_results(Path(json_path), state, exitstatus)
-    if not state.stubs_must_fail:
-        return
-    if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        return
-    if not _chapter_results(state):
-        session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
-        state.exitstatus = int(session.exitstatus)
-        return
-    failed = bool(_stubs_problems(state))
-    session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
+        _write_results(Path(json_path), state)
+    if state.stubs_must_fail and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        ran, wrong = _stubs_problems(state)
+        if not ran:
+            session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+        else:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED if wrong else pytest.ExitCode.OK
     state.exitstatus = int(session.exitstatus)
 
 
-def _write_results(path: Path, state: KataState, exitstatus: int) -> None:
-    catalog = load_catalog()
+def _write_results(path: Path, state: KataState) -> None:
     tests = list(state.outcomes.values())
-    ran_ids = {t.exercise for t in tests if t.exercise}
-    results = Results(
+    passed = all(t.status in (Outcome.PASS, Outcome.SKIP) for t in tests)
+    report = Results(
         version=1,
         target=state.tree,
         # Kind and version, not ports: two gradings of one tree write the same report.
         broker=f"{state.broker.kind} {state.broker.version}".strip() if state.broker else "none",
-        status="pass"
-        if tests
-        and not state.integrity
-        and all(t.status in (Outcome.PASS, Outcome.SKIP) for t in tests)
-        else "fail",
+        status="pass" if tests and passed and not state.integrity else "fail",
         tests=tests,
-        exercises=score(tests, catalog, ran_ids),
+        exercises=score(tests, load_catalog(), {t.exercise for t in tests if t.exercise}),
         error=state.broker_error or "",
         integrity=list(state.integrity),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(results.as_json(), encoding="utf-8")
+    path.write_text(report.as_json(), encoding="utf-8")

@@ -130,22 +130,6 @@ class Results:
         data["score"] = {"earned": self.earned, "possible": self.possible}
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
-    def chapters(self, catalog: Catalog) -> list[tuple[str, str, int, int]]:
-        """(chapter id, title, earned, possible) in catalog order."""
-        rows = []
-        for chapter in catalog.chapters:
-            mine = [e for e in self.exercises if e.chapter == chapter.id]
-            if mine:
-                rows.append(
-                    (
-                        chapter.id,
-                        chapter.title,
-                        sum(e.earned for e in mine),
-                        sum(e.points for e in mine),
-                    )
-                )
-        return rows
-
 
 def cap(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 15] + " ... (cut)"
@@ -159,6 +143,7 @@ def score(tests: list[TestResult], catalog: Catalog, exercise_ids: set[str] | No
             continue
         mine = [r for r in tests if r.exercise == ex.id]
         ran = [r for r in mine if r.status not in (Outcome.SKIP, Outcome.NOT_RUN)]
+        skipped = sum(r.status == Outcome.SKIP for r in mine)
         passed = sum(r.status == Outcome.PASS for r in ran)
         failing = [r for r in ran if r.status in (Outcome.FAIL, Outcome.ERROR)]
         if not ran:
@@ -177,10 +162,10 @@ def score(tests: list[TestResult], catalog: Catalog, exercise_ids: set[str] | No
                 points=ex.points,
                 earned=ex.points if status == Status.DONE else 0,
                 passed=passed,
-                total=len(mine) - sum(r.status == Outcome.SKIP for r in mine),
+                total=len(mine) - skipped,
                 status=status,
                 first_failure=failing[0].message.splitlines()[0] if failing else "",
-                skipped=sum(r.status == Outcome.SKIP for r in mine),
+                skipped=skipped,
             )
         )
     return scores
@@ -242,9 +227,11 @@ def markdown_report(results: Results, catalog: Catalog, lang: str = "en") -> str
         t("report.chapter_table", lang),
         "|---|---|",
     ]
-    for chapter_id, _title, earned, possible in results.chapters(catalog):
-        title = catalog.chapter(chapter_id).title_in(lang)
-        lines.append(f"| {chapter_id} {title} | {earned} / {possible} |")
+    for chapter in catalog.chapters:
+        mine = [e for e in results.exercises if e.chapter == chapter.id]
+        earned, possible = sum(e.earned for e in mine), sum(e.points for e in mine)
+        if mine:
+            lines.append(f"| {chapter.id} {chapter.title_in(lang)} | {earned} / {possible} |")
     lines += [
         "",
         t("report.exercise_table", lang),

@@ -12,6 +12,7 @@ tests and nothing else.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import re
@@ -23,15 +24,19 @@ from types import ModuleType
 from kata.core.catalog import ROOT
 from kata.core.i18n import pick_language, t
 
+TREES = ("exercises", "solutions")
+_REAL_ROOT = ROOT.resolve()
+_selected: str | None = None
+# What tools ask any module-level object while collecting or reporting
+# (pytest's mock and fixture checks, IPython, inspect): never a reason to run
+# the learner's module, which may hang or exit at import.
+_PROBES = re.compile(
+    r"^(__.*__|_mock_.*|_?pytest.*|_fixture.*|_ipython.*|_repr_.*|_is_coroutine.*)$"
+)
+
 
 def _t(key: str, **fields: object) -> str:
     return t(key, pick_language(None), **fields)
-
-
-TREES = ("exercises", "solutions")
-DEFAULT_TREE = "exercises"
-
-_selected: str | None = None
 
 
 class TargetError(ValueError):
@@ -49,20 +54,8 @@ class ExitCalled(SystemExit):
     threading ignores it as it ignores sys.exit() on a thread.
     """
 
-    def __init__(self, code: object) -> None:
-        super().__init__(code)
-        self.exit_code = code
-
     def __str__(self) -> str:
-        return f"os._exit({self.exit_code!r})"
-
-
-# What tools ask any module-level object while collecting or reporting
-# (pytest's mock and fixture checks, IPython, inspect): never a reason to run
-# the learner's module, which may hang or exit at import.
-_PROBES = re.compile(
-    r"^(__.*__|_mock_.*|_?pytest.*|_fixture.*|_ipython.*|_repr_.*|_is_coroutine.*)$"
-)
+        return f"os._exit({self.code!r})"
 
 
 def exit_text(exc: SystemExit) -> str:
@@ -72,26 +65,40 @@ def exit_text(exc: SystemExit) -> str:
     return f"sys.exit({exc.code!r})" if exc.code is not None else "sys.exit()"
 
 
-def check_tree(name: str) -> str:
+def select(name: str | None) -> str:
+    """Fix the tree for this process (called by the pytest plugin)."""
+    global _selected
+    name = name or os.environ.get("KATA_TARGET") or "exercises"
     if name not in TREES:
         raise TargetError(
             f"unknown target {name!r}: choose 'exercises' (your answers) "
             f"or 'solutions' (the reference answers)"
         )
+    _selected = name
     return name
 
 
-def select(name: str | None) -> str:
-    """Fix the tree for this process (called by the pytest plugin)."""
-    global _selected
-    _selected = check_tree(name or os.environ.get("KATA_TARGET") or DEFAULT_TREE)
-    return _selected
-
-
 def current() -> str:
-    if _selected is None:
-        return select(None)
-    return _selected
+    return _selected or select(None)
+
+
+def relative(filename: str | None) -> str | None:
+    """`filename` relative to the repository root, or None outside it."""
+    try:
+        return Path(filename).resolve().relative_to(_REAL_ROOT).as_posix() if filename else None
+    except (ValueError, OSError):
+        return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _in(filename: str, tree: str) -> str | None:
+    rel = relative(filename)
+    return rel if rel is not None and rel.startswith(f"{tree}/") else None
+
+
+def in_tree(filename: str) -> str | None:
+    """The relpath of `filename` ("exercises/ch01_basics/x.py") if it is in the tree under test."""
+    return _in(filename, current())
 
 
 def _import(tree: str, dotted: str) -> ModuleType:
@@ -103,7 +110,7 @@ def _import(tree: str, dotted: str) -> ModuleType:
         return importlib.import_module(name)
     except SyntaxError as exc:
         # The broken file may be another exercise this one imports.
-        broken = _relative(exc.filename) or relpath
+        broken = relative(exc.filename) or relpath
         where = f"{broken}:{exc.lineno}" if exc.lineno else broken
         raise ExerciseBroken(_t("broken.syntax", where=where, error=exc.msg)) from None
     except ModuleNotFoundError as exc:
@@ -122,40 +129,23 @@ def _import(tree: str, dotted: str) -> ModuleType:
         raise ExerciseBroken(_t("broken.import_failed", where=where, error=error)) from exc
 
 
-def _relative(filename: str | None) -> str | None:
-    if not filename:
-        return None
-    try:
-        return Path(filename).resolve().relative_to(ROOT).as_posix()
-    except ValueError:
-        return None
-
-
 class ExerciseHandle:
     """A module of the tree under test, imported when first used."""
 
     def __init__(self, dotted: str) -> None:
         self._dotted = dotted
 
-    @property
-    def relpath(self) -> str:
-        return f"{current()}/{self._dotted.replace('.', '/')}.py"
-
-    @property
-    def module_name(self) -> str:
-        return f"{current()}.{self._dotted}"
-
-    def module(self) -> ModuleType:
-        return _import(current(), self._dotted)
-
     def __getattr__(self, attr: str) -> object:
         if _PROBES.match(attr):
             raise AttributeError(attr)
-        module = self.module()
+        tree = current()
+        # Imported once, the module is in sys.modules: no import machinery per attribute.
+        module = sys.modules.get(f"{tree}.{self._dotted}") or _import(tree, self._dotted)
         try:
             return getattr(module, attr)
         except AttributeError:
-            raise ExerciseBroken(_t("broken.no_name", path=self.relpath, name=attr)) from None
+            path = f"{tree}/{self._dotted.replace('.', '/')}.py"
+            raise ExerciseBroken(_t("broken.no_name", path=path, name=attr)) from None
 
     def __repr__(self) -> str:
         return f"<exercise {self._dotted} from {current()}/>"
@@ -164,7 +154,3 @@ class ExerciseHandle:
 def exercise(dotted: str) -> ExerciseHandle:
     """A lazy handle on `<target>/<chapter>/<module>.py`, e.g. "ch03_clients.publisher"."""
     return ExerciseHandle(dotted)
-
-
-def tree_path(tree: str | None = None) -> Path:
-    return ROOT / (tree or current())
