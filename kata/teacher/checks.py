@@ -91,10 +91,8 @@ def differing_tests(results: Results, expected: dict[str, set[str]], skip: set[s
     known = set().union(*expected.values())
     got = [t.nodeid for t in results.tests if t.exercise is not None or t.nodeid in known]
     lines = []
-    for word, ids in (
-        ("missing", want - set(got)),
-        ("not in the grader's tests", set(got) - known),
-    ):
+    unexpected = set(got) - known
+    for word, ids in (("missing", want - set(got)), ("not in the grader's tests", unexpected)):
         if ids:
             named = ", ".join(sorted(ids)[:MAX_NAMED]) + (", ..." if len(ids) > MAX_NAMED else "")
             lines.append(f"{len(ids)} tests {word} ({named})")

@@ -370,12 +370,10 @@ def _row_from_run(
             integrity.append(f"{len(skipped)} tests skipped by the learner's code ({skipped[0]})")
         _write_junit(collected / "junit.xml", out_dir / "junit.xml", canary)
     # Scored by the grader, not by the run; an exercise whose run crashed earns nothing.
-    exercises = [
-        dataclasses.replace(e, earned=0, status=FAILING, first_failure=crashed[e.id][:300])
-        if e.id in crashed
-        else e
-        for e in score(tests, settings.catalog)
-    ]
+    exercises = score(tests, settings.catalog)
+    for e in exercises:
+        if e.id in crashed:
+            e.earned, e.status, e.first_failure = 0, FAILING, crashed[e.id][:300]
     status = "pass" if all(e.status == DONE for e in exercises) else "fail"
     graded = dataclasses.replace(reported, exercises=exercises, status=status, integrity=integrity)
     (out_dir / "results.json").write_text(graded.as_json(), encoding="utf-8")

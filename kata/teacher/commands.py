@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import signal
 import subprocess
 import sys
@@ -82,14 +81,11 @@ def _grade_one_by_one(catalog: Catalog, args: argparse.Namespace, out_dir: Path)
             # Written only in part (the disk was full, the run was killed while writing).
             crashed[ex.id] = f"no readable results: {type(exc).__name__}: {exc}"[:200]
         part.unlink(missing_ok=True)
-    exercises = [
-        dataclasses.replace(e, earned=0, passed=0, total=0, skipped=0, status=FAILING)
-        if e.id in crashed
-        else e
-        for e in score(tests, catalog)
-    ]
+    exercises = score(tests, catalog)
     for e in exercises:
-        e.first_failure = f"crashed: {crashed[e.id]}" if e.id in crashed else e.first_failure
+        if e.id in crashed:
+            e.earned = e.passed = e.total = e.skipped = 0
+            e.status, e.first_failure = FAILING, f"crashed: {crashed[e.id]}"
     broker = "(one run per exercise)"
     return Results(1, args.target, broker, "fail", tests=tests, exercises=exercises)
 
