@@ -23,7 +23,6 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable
 from pathlib import Path
 
-from kata.core.catalog import Catalog
 from kata.core.results import Outcome, Results, TestResult
 
 MAX_NAMED = 3  # test ids named in one flag
@@ -70,16 +69,6 @@ def imports_solutions(source: str) -> bool:
         if isinstance(node, ast.Constant) and _SOLUTIONS_TEXT.search(str(node.value)):
             return True
     return False
-
-
-def collected_ids(output: str, catalog: Catalog) -> dict[str, set[str]]:
-    """Test ids per exercise from `pytest --collect-only -q` output."""
-    files = {ex.tests: ex.id for ex in catalog.exercises()}
-    found: dict[str, set[str]] = {ex.id: set() for ex in catalog.exercises()}
-    for line in map(str.strip, output.splitlines()):
-        if "::" in line and line.split("::", 1)[0] in files:
-            found[files[line.split("::", 1)[0]]].add(line)
-    return found
 
 
 def differing_tests(results: Results, expected: dict[str, set[str]], skip: set[str]) -> list[str]:
