@@ -239,9 +239,9 @@ def prepare(settings: Settings) -> Batch:
     box = boxes.choose(settings.isolation, trusted=settings.trusted)
     grader_files = checks.snapshot(settings.grader, GRADER_PARTS)
     harness = Path(tempfile.mkdtemp(prefix="kata-grade-harness-"))
-    expected = _check_environment(settings, box, harness / "kata")
-    batch = Batch(box, expected, grader_files, harness / "kata")
-    weakref.finalize(batch, shutil.rmtree, harness, True)
+    batch = Batch(box, {}, grader_files, harness / "kata")
+    weakref.finalize(batch, shutil.rmtree, harness, True)  # also when the check fails
+    batch.expected = _check_environment(settings, box, batch.harness)
     return batch
 
 
