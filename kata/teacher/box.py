@@ -1,16 +1,12 @@
 """A box for one submission: its code runs where it cannot reach the grader.
 
-    box = choose("auto", trusted=False)      # bubblewrap where it works
-    result = box.run([PYTHON, "-m", "kata.cli", "grade", "--out", OUT], workdir, limits,
-                     collect=host_dir, log=host_log)
+`choose(...).run(argv, workdir, limits, collect=..., log=...)` starts `argv`
+with `workdir` (the grading copy) read-only as its current folder and one
+private writable folder, named by `OUT` in argv. It returns when every process
+the run started is gone; then the regular files the run left in `OUT` are in
+`collect` and its output (capped) in `log`.
 
-`run` starts `argv` with `workdir` (the grading copy) read-only as its current
-folder and one private writable folder, named by `OUT` in argv. It returns
-when every process the run started is gone; then the regular files the run
-left in `OUT` are in `collect` and its output (capped) in `log`.
-
-Mechanisms, picked by availability (`--isolation auto|bwrap|docker|none`;
-auto: bwrap, else docker):
+Mechanisms (`--isolation auto|bwrap|docker|none`; auto: bwrap, else docker):
 - bwrap: bubblewrap (the sandbox of Flatpak). New user, PID, network (loopback
   only), IPC and UTS namespaces; /usr, the Python installation and the grading
   copy mounted read-only; a small tmpfs for /tmp (home, OUT, the broker's
@@ -22,18 +18,17 @@ auto: bwrap, else docker):
   bubblewrap cannot run but a Docker engine does.
 - none: the run as a plain process group; for work the teacher trusts.
 
-Inside every box the run is started by `python -m kata.teacher.supervisor`
-(from the grading copy's harness): it sets the resource limits
-on itself before it starts the run (so every process inherits them), stops
-the run at its time limit, ends every process left in the box, and only then
-hands the files of OUT to the grader, through a pipe that no other process
-of the box holds (docker: the container's stdout, the run's output going to
-its stderr). No folder of the teacher's machine is writable from the box.
+Inside every box the run is started by kata/teacher/supervisor.py (from the
+grading copy's harness), which limits, stops and ends the run and only then
+hands the files of OUT to the grader, through a pipe that no other process of
+the box holds (docker: the container's stdout, the run's output going to its
+stderr). No folder of the teacher's machine is writable from the box.
 """
 
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
 import hashlib
 import json
@@ -45,7 +40,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,26 +47,13 @@ from pathlib import Path
 from kata.teacher.supervisor import MAX_FILES, safe_name
 
 # Placeholders in the argv given to Box.run: the box's Python and its writable folder.
-PYTHON = "{python}"
-OUT = "{out}"
-
-KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
-SUPERVISOR = ("-m", "kata.teacher.supervisor")
-# Inside a box: where the grading copy and the private folders are.
-BOX_WORKDIR = "/grading/kata"
-BOX_TMP = "/tmp"
-BOX_UID = 1000  # the run's user inside the box (mapped to the grader's own user outside)
-
+PYTHON, OUT = "{python}", "{out}"
+MIB, GIB = 1 << 20, 1 << 30
+BOX_WORKDIR, BOX_TMP = "/grading/kata", "/tmp"  # inside a sealed box
 MECHANISMS = ("auto", "bwrap", "docker", "none")
-DOCKER_IMAGE = "kata-grade-box"
-
-
-def size_text(n: int) -> str:
-    """2147483648 -> '2 GiB'; 33554432 -> '32 MiB'."""
-    for unit, name in ((GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")):
-        if n >= unit and n % unit == 0:
-            return f"{n // unit} {name}"
-    return f"{n} bytes"
+# Top-level folders that are links into /usr on merged-/usr systems, folders elsewhere.
+_LIB_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_BASE_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUTF8": "1", "MPLBACKEND": "Agg"}
 
 
 @dataclass(frozen=True)
@@ -84,17 +65,14 @@ class Limits:
     memory: int = 2 * GIB  # address space per process
     output: int = 32 * MIB  # bytes of output, of any file it writes, and of its /tmp
 
-    def time_text(self) -> str:
-        return f"time limit {self.wall:g} s"
-
-    def cpu_text(self) -> str:
-        return f"CPU limit {self.cpu} s"
-
-    def memory_text(self) -> str:
-        return f"memory limit {size_text(self.memory)}"
-
-    def output_text(self) -> str:
-        return f"output limit {size_text(self.output)}"
+    def text(self, which: str) -> str:
+        """The limit by name: "time limit 600 s", "memory limit 2 GiB", ..."""
+        value = {"time": f"{self.wall:g} s", "CPU": f"{self.cpu} s"}.get(which)
+        size = 0 if value else getattr(self, which)
+        for unit, name in ((GIB, "GiB"), (MIB, "MiB"), (1 << 10, "KiB"), (1, "bytes")):
+            if not value and size >= unit and size % unit == 0:
+                value = f"{size // unit} {name}"
+        return f"{which} limit {value}"
 
 
 @dataclass
@@ -107,7 +85,6 @@ class BoxResult:
     files: list[str] = field(default_factory=list)  # names delivered into `collect`
     stopped: bool = False  # stopped from outside: the batch was interrupted
     full: bool = False  # the run filled its writable space (the output limit)
-    seconds: float = 0.0
     note: str = ""  # why the run gave no report (the box did not start, ...)
 
     @property
@@ -118,8 +95,6 @@ class BoxResult:
 class IsolationUnavailable(RuntimeError):
     """The asked-for mechanism does not work here; the text says why."""
 
-
-# --- the boxes ----------------------------------------------------------------
 
 # Runs in progress (of every box), each with what ends it: an interrupted batch stops them all.
 _RUNNING: dict[subprocess.Popen, Callable[[], None]] = {}
@@ -144,48 +119,40 @@ def allow_runs() -> None:
 def _kill(proc: subprocess.Popen) -> None:
     """End a run and everything it started."""
     if os.name == "nt":
-        subprocess.run(
-            ["taskkill", "/F", "/T", "/PID", str(proc.pid)], capture_output=True, check=False
-        )
+        subprocess.run(["taskkill", "/F", "/T", "/PID", str(proc.pid)], capture_output=True)
         return
-    # The run is the leader of its own process group (a bwrap box: its PID
-    # namespace dies with it). SIGKILL: no learner code may run a handler.
+    # The run leads its own process group (a bwrap box: its PID namespace dies
+    # with it). SIGKILL: no learner code may run a handler.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
 
 
 class Box:
-    """One mechanism. Subclasses say how argv is wrapped and which environment it sees."""
+    """No isolation: the run is a process group with the teacher's rights (trusted work).
 
-    name = "box"
-    # How the supervisor's report leaves the box: an inherited pipe, or the box's
-    # stdout (the run's own output then goes to stderr).
-    report_on_stdout = False
+    The sealed boxes (subclasses) wrap the supervisor's argv in their own.
+    """
+
+    name, detail = "none", "--trusted: each submission runs with your rights"
+    sealed = False  # own processes, own /tmp, the grading copy read-only at BOX_WORKDIR
+    report_on_stdout = True  # else an inherited pipe (Windows passes no other descriptors)
+
+    def __init__(self, tool: str = "", detail: str = "", etc_or_image: str = "") -> None:
+        self.tool, self.detail, self.etc_or_image = tool, detail or self.detail, etc_or_image
 
     def describe(self) -> str:
-        return self.name
+        return f"{self.name} ({self.detail})" if self.detail else self.name
 
-    # -- to override ----------------------------------------------------------
-
-    def _command(
-        self, inner: list[str], workdir: Path, limits: Limits, env: Mapping[str, str]
-    ) -> tuple[list[str], Path, dict[str, str]]:
-        """(argv, cwd, environment) that run `inner` (the supervisor) in the box."""
-        raise NotImplementedError
-
-    def _paths(self, workdir: Path, scratch: Path) -> tuple[str, str]:
-        """(python, OUT) as the run sees them."""
-        raise NotImplementedError
-
-    def _own_pid_namespace(self) -> bool:
-        """Whether the supervisor may end every other process it sees when the run is over."""
-        return False
+    def _command(self, inner: list[str], mount: tuple[Path, bool], limits: Limits, env: dict):
+        """(argv, environment) that run `inner` (the supervisor) in the box."""
+        drop = ("KATA_TARGET", "PYTEST_ADDOPTS", "MQTT_BROKER_URL", "PYTHONPATH")
+        run_env = {k: v for k, v in os.environ.items() if k not in drop}
+        # The run's temporary files go with its scratch folder.
+        tmp = str(Path(json.loads(inner[3])["out"]).parent / "tmp")
+        return inner, {**run_env, **_BASE_ENV, "TMPDIR": tmp, **env}
 
     def _stop(self, proc: subprocess.Popen, argv: list[str]) -> None:
-        """End the run started as `proc` with `argv`, and everything in it."""
         _kill(proc)
-
-    # -- the one interface ----------------------------------------------------
 
     def run(
         self,
@@ -196,237 +163,103 @@ class Box:
         collect: Path,
         log: Path,
         env: Mapping[str, str] | None = None,
+        writable: bool = False,
     ) -> BoxResult:
-        """Run argv in the box; see the module's docstring."""
-        started = time.monotonic()
-        scratch = Path(tempfile.mkdtemp(prefix="kata-box-"))
-        try:
-            python, out = self._paths(workdir, scratch)
-            inner = [a.replace(PYTHON, python).replace(OUT, out) for a in argv]
-            return self._run(
-                python, inner, workdir, limits, collect, log, dict(env or {}), out, started
-            )
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-
-    def _run(
-        self,
-        python: str,
-        inner: list[str],
-        workdir: Path,
-        limits: Limits,
-        collect: Path,
-        log: Path,
-        env: dict[str, str],
-        out: str,
-        started: float,
-    ) -> BoxResult:
+        """Run argv in the box; see the module's docstring. `writable`: for the grader's own
+        tree only (the environment check leaves its bytecode in it)."""
+        scratch = tempfile.mkdtemp(prefix="kata-box-")
+        out = f"{BOX_TMP}/out" if self.sealed else f"{scratch}/out"
+        for folder in () if self.sealed else (out, f"{scratch}/tmp"):
+            os.mkdir(folder)
+        read_fd, write_fd = (-1, 1) if self.report_on_stdout else os.pipe()
+        spec = {"out": out, "report_fd": write_fd, "wall": limits.wall, "cpu": limits.cpu}
+        spec |= {"memory": limits.memory, "output": limits.output, "end_all": self.sealed}
+        inner = [sys.executable, "-m", "kata.teacher.supervisor", json.dumps(spec), "--"]
+        inner += [a.replace(PYTHON, sys.executable).replace(OUT, out) for a in argv]
+        argv, run_env = self._command(inner, (workdir, writable), limits, dict(env or {}))
+        kwargs: dict = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
         if self.report_on_stdout:
-            report_read, report_write = -1, 1
+            kwargs["stderr"] = subprocess.PIPE
         else:
-            report_read, report_write = os.pipe()
-        supervisor = [
-            python,
-            *SUPERVISOR,
-            "--out",
-            out,
-            "--report-fd",
-            str(report_write),
-            "--wall",
-            f"{limits.wall:g}",
-            "--cpu",
-            str(limits.cpu),
-            "--memory",
-            str(limits.memory),
-            "--output",
-            str(limits.output),
-            *(["--end-all"] if self._own_pid_namespace() else []),
-            "--",
-            *inner,
-        ]
-        argv, cwd, run_env = self._command(supervisor, workdir, limits, env)
-        kwargs: dict = {}
+            kwargs["pass_fds"] = (write_fd,)
         if os.name == "nt":
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
         else:
             kwargs["start_new_session"] = True  # one process group to end
-        if self.report_on_stdout:
-            kwargs.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        else:
-            kwargs.update(stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            kwargs["pass_fds"] = (report_write,)
         log.parent.mkdir(parents=True, exist_ok=True)
-
-        def close_pipe() -> None:
-            for fd in {report_read, report_write} - {-1, 1}:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-
         with _LOCK:
-            if _STOPPING.is_set():
-                close_pipe()
-                return BoxResult(None, stopped=True)
-            try:
-                proc = subprocess.Popen(
-                    argv, cwd=cwd, env=run_env, stdin=subprocess.DEVNULL, **kwargs
-                )
-            except OSError as exc:
-                close_pipe()
-                return BoxResult(None, note=f"the box did not start: {exc}")
-            if not self.report_on_stdout:
-                # Only the box holds the write end now: EOF comes when it is gone.
-                os.close(report_write)
-            _RUNNING[proc] = lambda: self._stop(proc, argv)
-        overflow = threading.Event()
+            proc, note = None, ""
+            if not _STOPPING.is_set():
+                try:
+                    proc = subprocess.Popen(
+                        argv, cwd=workdir, env=run_env, stdin=subprocess.DEVNULL, **kwargs
+                    )
+                except OSError as exc:
+                    note = f"the box did not start: {exc}"
+            if write_fd != 1:
+                os.close(write_fd)  # only the box holds the write end now: EOF when it is gone
+            if proc is None:
+                with contextlib.suppress(OSError):
+                    os.close(read_fd)
+                shutil.rmtree(scratch, ignore_errors=True)
+                return BoxResult(None, stopped=not note, note=note)
+            stop = _RUNNING[proc] = lambda: self._stop(proc, argv)
+        try:
+            return self._wait(proc, stop, read_fd, limits, collect, log)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _wait(
+        self,
+        proc: subprocess.Popen,
+        stop: Callable,
+        read_fd: int,
+        limits: Limits,
+        collect: Path,
+        log: Path,
+    ) -> BoxResult:
+        overflow, report = threading.Event(), []
         output = proc.stderr if self.report_on_stdout else proc.stdout
-        log_thread = threading.Thread(
-            target=_copy_capped,
-            args=(output, log, limits.output, overflow, _RUNNING[proc]),
-            daemon=True,
-        )
-        report_box: list[bytes] = []
-        report_source = proc.stdout if self.report_on_stdout else os.fdopen(report_read, "rb")
-        report_thread = threading.Thread(
-            target=_read_capped,
-            args=(report_source, 2 * limits.output + 64 * KIB, report_box),
-            daemon=True,
-        )
-        log_thread.start()
-        report_thread.start()
+        reports = proc.stdout if read_fd == -1 else os.fdopen(read_fd, "rb")
+        threads = [
+            threading.Thread(
+                target=_copy_capped, args=(output, log, limits.output, overflow, stop)
+            ),
+            threading.Thread(target=_read_capped, args=(reports, limits, report)),
+        ]
+        for thread in threads:
+            thread.daemon = True
+            thread.start()
         timed_out = False
         try:
             # A little more than the supervisor's own limit: it reports its time limit itself.
             proc.wait(timeout=limits.wall + 5)
         except subprocess.TimeoutExpired:
             timed_out = True
-            self._stop(proc, argv)
+            stop()
             proc.wait()
         finally:
             with _LOCK:
                 _RUNNING.pop(proc, None)
             if os.name != "nt":
-                # After a normal end too: whatever the run left in its group goes.
-                _kill(proc)
+                _kill(proc)  # after a normal end too: whatever the run left in its group goes
         # A trusted run's escaped daemon may hold the output open: do not wait for it.
-        log_thread.join(timeout=10)
-        report_thread.join(timeout=10)
-        seconds = time.monotonic() - started
+        for thread in threads:
+            thread.join(timeout=10)
         if _STOPPING.is_set():
-            return BoxResult(None, stopped=True, seconds=seconds)
-        if timed_out:
-            return BoxResult(None, limit=limits.time_text(), seconds=seconds)
-        if overflow.is_set():
-            return BoxResult(None, limit=limits.output_text(), seconds=seconds)
-        report = _parse_report(report_box[0] if report_box else b"", collect)
-        if report is None:
-            tail = _last_line(log)
-            return BoxResult(
-                None,
-                seconds=seconds,
-                note=f"the run ended without a report (exit code {proc.returncode}): {tail}",
-            )
-        code, signal_name, files, full, timed = report
-        if timed:
-            return BoxResult(None, limit=limits.time_text(), seconds=seconds)
-        return BoxResult(code, signal=signal_name, files=files, seconds=seconds, full=full)
-
-
-class NoBox(Box):
-    """No isolation: the run is a process group with the teacher's rights (trusted work)."""
-
-    name = "none"
-    report_on_stdout = True  # Windows passes no other descriptors
-
-    def describe(self) -> str:
-        return "none (--trusted: each submission runs with your rights)"
-
-    def _paths(self, workdir: Path, scratch: Path) -> tuple[str, str]:
-        out = scratch / "out"
-        out.mkdir()
-        (scratch / "tmp").mkdir()
-        return sys.executable, str(out)
-
-    def _command(
-        self, inner: list[str], workdir: Path, limits: Limits, env: Mapping[str, str]
-    ) -> tuple[list[str], Path, dict[str, str]]:
-        drop = ("KATA_TARGET", "PYTEST_ADDOPTS", "MQTT_BROKER_URL", "PYTHONPATH")
-        run_env = {k: v for k, v in os.environ.items() if k not in drop}
-        run_env.update(_BASE_ENV)
-        # The run's temporary files go with its scratch folder.
-        run_env["TMPDIR"] = str(Path(inner[inner.index("--out") + 1]).parent / "tmp")
-        run_env.update(env)
-        return inner, workdir, run_env
-
-
-# The environment every run gets (bwrap: the only one it gets).
-_BASE_ENV = {
-    "PYTHONDONTWRITEBYTECODE": "1",
-    "PYTHONUTF8": "1",
-    "MPLBACKEND": "Agg",
-}
-
-
-class _SealedBox(Box):
-    """A box with its own processes and its own /tmp: the results come out of BOX_TMP/out."""
-
-    def _paths(self, workdir: Path, scratch: Path) -> tuple[str, str]:
-        return sys.executable, f"{BOX_TMP}/out"
-
-    def _own_pid_namespace(self) -> bool:
-        return True
-
-
-class BwrapBox(_SealedBox):
-    """bubblewrap: namespaces, read-only mounts, loopback only, a clean environment."""
-
-    name = "bwrap"
-
-    def __init__(self, binary: str, etc: Path, version: str = "") -> None:
-        self.binary = binary
-        self.etc = etc  # passwd, group, hosts, nsswitch.conf for the box
-        self.version = version
-
-    def describe(self) -> str:
-        return f"bwrap ({self.version})" if self.version else "bwrap"
-
-    def _command(
-        self, inner: list[str], workdir: Path, limits: Limits, env: Mapping[str, str]
-    ) -> tuple[list[str], Path, dict[str, str]]:
-        box_env = _box_env(env)
-        argv = [
-            self.binary,
-            "--unshare-all",  # user, PID, network (only loopback), IPC, UTS, cgroup
-            "--unshare-user",
-            "--uid",
-            str(BOX_UID),
-            "--gid",
-            str(BOX_UID),
-            "--hostname",
-            "kata-box",
-            "--die-with-parent",
-            "--new-session",
-            "--clearenv",
-        ]
-        for key, value in sorted(box_env.items()):
-            argv += ["--setenv", key, value]
-        argv += _system_mounts()
-        for name in ("passwd", "group", "hosts", "nsswitch.conf"):
-            argv += ["--ro-bind", str(self.etc / name), f"/etc/{name}"]
-        argv += ["--proc", "/proc", "--dev", "/dev"]
-        argv += ["--size", str(limits.output), "--tmpfs", BOX_TMP]
-        for sub in ("home", "out", "hypothesis"):
-            argv += ["--dir", f"{BOX_TMP}/{sub}"]
-        # After the tmpfs: a virtual environment under /tmp (a CI clone's
-        # .tox) must not be hidden by the box's own /tmp.
-        for path in _python_dirs(workdir):
-            argv += ["--ro-bind", path, path]
-        argv += ["--ro-bind", str(workdir), BOX_WORKDIR, "--chdir", BOX_WORKDIR]
-        argv += ["--", *inner]
-        return argv, workdir, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+            return BoxResult(None, stopped=True)
+        if timed_out or overflow.is_set():
+            return BoxResult(None, limit=limits.text("time" if timed_out else "output"))
+        result = _parse_report(report[0] if report else b"", collect, limits)
+        if result is None:
+            tail = (log_tail(log) or [""])[-1][:200]
+            note = f"the run ended without a report (exit code {proc.returncode}): {tail}"
+            return BoxResult(None, note=note)
+        return result
 
 
 def _box_env(env: Mapping[str, str]) -> dict[str, str]:
-    """The whole environment of a run in a box: a minimal one, and what the grader adds."""
+    """The whole environment of a run in a sealed box: a minimal one, and what the grader adds."""
     return {
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
         "HOME": f"{BOX_TMP}/home",
@@ -441,43 +274,55 @@ def _box_env(env: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-# Top-level folders that are links into /usr on merged-/usr systems, folders elsewhere.
-_LIB_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-
-
-def _system_mounts() -> list[str]:
-    """/usr read-only, and /bin, /lib... as this system has them (links into /usr or folders)."""
-    args = ["--ro-bind", "/usr", "/usr"]
-    for top in _LIB_DIRS:
-        path = Path(top)
-        if path.is_symlink():
-            args += ["--symlink", os.readlink(path), top]
-        elif path.is_dir():
-            args += ["--ro-bind", top, top]
-    return args
-
-
 def _python_dirs(workdir: Path) -> list[str]:
     """The Python installation (and venv, and site-packages) the grader runs on, not /usr."""
-    found: list[Path] = []
     candidates = [sys.base_prefix, sys.prefix, sys.exec_prefix, Path(sys.executable).parent]
     candidates += [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
-    for raw in candidates:
-        path = Path(raw).resolve() if raw else None
-        if path is None or not path.is_dir() or path == Path("/"):
-            continue
-        if path.is_relative_to("/usr") or path.is_relative_to(workdir):
-            continue
-        found.append(path)
+    found = {Path(raw).resolve() for raw in candidates if raw}
+    found = {p for p in found if p.is_dir() and p != Path("/")}
+    found = {p for p in found if not p.is_relative_to("/usr") and not p.is_relative_to(workdir)}
     # Outermost first, each once: a bind inside another bind is not needed.
     kept: list[Path] = []
-    for path in sorted(set(found), key=lambda p: len(p.parts)):
+    for path in sorted(found, key=lambda p: len(p.parts)):
         if not any(path.is_relative_to(k) for k in kept):
             kept.append(path)
     return [str(p) for p in kept]
 
 
-class DockerBox(_SealedBox):
+class BwrapBox(Box):
+    """bubblewrap: namespaces, read-only mounts, loopback only, a clean environment."""
+
+    name, detail, sealed, report_on_stdout = "bwrap", "", True, False
+
+    def _command(self, inner: list[str], mount: tuple[Path, bool], limits: Limits, env: dict):
+        # --unshare-all: user, PID, network (only loopback), IPC, UTS, cgroup. Its user,
+        # uid 1000, is the grader's own user outside.
+        argv = [self.tool, "--unshare-all", "--unshare-user", "--uid", "1000", "--gid", "1000"]
+        argv += ["--hostname", "kata-box", "--die-with-parent", "--new-session", "--clearenv"]
+        for key, value in sorted(_box_env(env).items()):
+            argv += ["--setenv", key, value]
+        argv += ["--ro-bind", "/usr", "/usr"]
+        for top in _LIB_DIRS:
+            if Path(top).is_symlink():
+                argv += ["--symlink", os.readlink(top), top]
+            elif Path(top).is_dir():
+                argv += ["--ro-bind", top, top]
+        for name in ("passwd", "group", "hosts", "nsswitch.conf"):
+            argv += ["--ro-bind", f"{self.etc_or_image}/{name}", f"/etc/{name}"]
+        argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.output)]
+        argv += ["--tmpfs", BOX_TMP]
+        for sub in ("home", "out", "hypothesis"):
+            argv += ["--dir", f"{BOX_TMP}/{sub}"]
+        # After the tmpfs: a virtual environment under /tmp (a CI clone's .tox)
+        # must not be hidden by the box's own /tmp.
+        for path in _python_dirs(mount[0]):
+            argv += ["--ro-bind", path, path]
+        argv += ["--bind" if mount[1] else "--ro-bind", str(mount[0]), BOX_WORKDIR]
+        argv += ["--chdir", BOX_WORKDIR, "--", *inner]
+        return argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+
+
+class DockerBox(Box):
     """A container per run: no network but its own loopback, read-only mounts, cgroup limits.
 
     The image is built here from a few files (no registry: it works offline);
@@ -486,67 +331,31 @@ class DockerBox(_SealedBox):
     container's PID 1, which no process in it can kill.
     """
 
-    name = "docker"
-    report_on_stdout = True
+    name, sealed = "docker", True
 
-    def __init__(self, docker: str, image: str, version: str = "") -> None:
-        self.docker = docker
-        self.image = image
-        self.version = version
-
-    def describe(self) -> str:
-        return f"docker (engine {self.version}, image {self.image})"
-
-    def _command(
-        self, inner: list[str], workdir: Path, limits: Limits, env: Mapping[str, str]
-    ) -> tuple[list[str], Path, dict[str, str]]:
-        argv = [
-            self.docker,
-            "run",
-            "--rm",
-            "--name",
-            f"kata-box-{secrets.token_hex(8)}",
-            "--network",
-            "none",  # only its own loopback
-            "--read-only",
-            "--user",
-            f"{BOX_UID}:{BOX_UID}",
-            "--cap-drop",
-            "ALL",
-            "--security-opt",
-            "no-new-privileges",
-            "--pids-limit",
-            "1024",
-            "--memory",
-            str(limits.memory),
-            "--memory-swap",
-            str(limits.memory),
-            "--tmpfs",
-            f"{BOX_TMP}:rw,exec,size={limits.output},mode=1777",
-            "--hostname",
-            "kata-box",
-            "--workdir",
-            BOX_WORKDIR,
-        ]
+    def _command(self, inner: list[str], mount: tuple[Path, bool], limits: Limits, env: dict):
+        argv = [self.tool, "run", "--rm", "--name", f"kata-box-{secrets.token_hex(8)}"]
+        # --network none: only its own loopback.
+        argv += ["--network", "none", "--read-only", "--user", "1000:1000", "--cap-drop", "ALL"]
+        argv += ["--security-opt", "no-new-privileges", "--pids-limit", "1024"]
+        argv += ["--hostname", "kata-box", "--workdir", BOX_WORKDIR]
+        argv += ["--memory", str(limits.memory), "--memory-swap", str(limits.memory)]
+        argv += ["--tmpfs", f"{BOX_TMP}:rw,exec,size={limits.output},mode=1777"]
         for key, value in sorted(_box_env(env).items()):
             argv += ["--env", f"{key}={value}"]
-        mounts = [("/usr", "/usr")] + [(p, p) for p in _python_dirs(workdir)]
-        mounts += [
-            (top, top) for top in _LIB_DIRS if Path(top).is_dir() and not Path(top).is_symlink()
-        ]
-        mounts.append((str(workdir), BOX_WORKDIR))
-        for source, target in mounts:
-            argv += ["--mount", f"type=bind,source={source},target={target},readonly"]
-        argv += [self.image, *inner]
-        return argv, workdir, dict(os.environ)
+        mounts = [("/usr", "/usr")] + [(p, p) for p in _python_dirs(mount[0])]
+        mounts += [(top, top) for top in _LIB_DIRS if os.path.isdir(top)]
+        mounts = [(s, t, ",readonly") for s, t in mounts if not os.path.islink(s)]
+        mounts.append((str(mount[0]), BOX_WORKDIR, "" if mount[1] else ",readonly"))
+        for source, target, readonly in mounts:
+            argv += ["--mount", f"type=bind,source={source},target={target}{readonly}"]
+        return [*argv, self.etc_or_image, *inner], dict(os.environ)
 
     def _stop(self, proc: subprocess.Popen, argv: list[str]) -> None:
         # Ending the client does not end the container: ask the engine.
-        name = argv[argv.index("--name") + 1]
         with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-            subprocess.run(
-                [self.docker, "kill", name], capture_output=True, timeout=30, check=False
-            )
+            name = argv[argv.index("--name") + 1]
+            subprocess.run([self.tool, "kill", name], capture_output=True, timeout=30)
         _kill(proc)
 
 
@@ -556,10 +365,10 @@ class DockerBox(_SealedBox):
 def _etc_files(folder: Path) -> Path:
     """The few /etc files a run needs, written by the grader (not the teacher's own)."""
     folder.mkdir(parents=True, exist_ok=True)
+    home = f"{BOX_TMP}/home"
     files = {
-        "passwd": f"root:x:0:0:root:/root:/bin/false\n"
-        f"learner:x:{BOX_UID}:{BOX_UID}:learner:{BOX_TMP}/home:/bin/false\n",
-        "group": f"root:x:0:\nlearner:x:{BOX_UID}:\n",
+        "passwd": f"root:x:0:0::/root:/bin/false\nlearner:x:1000:1000::{home}:/bin/false\n",
+        "group": "root:x:0:\nlearner:x:1000:\n",
         "hosts": "127.0.0.1 localhost\n::1 localhost ip6-localhost\n",
         "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
     }
@@ -568,49 +377,40 @@ def _etc_files(folder: Path) -> Path:
     return folder
 
 
-_ETC_DIR: Path | None = None
+def _said(argv: list[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise IsolationUnavailable(f"{Path(argv[0]).name} does not run: {exc}") from None
 
 
 def _bwrap_box() -> BwrapBox:
     """A working bubblewrap box, or IsolationUnavailable with the reason."""
-    global _ETC_DIR
+    binary = shutil.which("bwrap")
     if not sys.platform.startswith("linux"):
         raise IsolationUnavailable("bubblewrap runs on Linux only")
-    binary = shutil.which("bwrap")
     if binary is None:
         raise IsolationUnavailable("bubblewrap (bwrap) is not installed")
-    if _ETC_DIR is None or not _ETC_DIR.is_dir():
-        _ETC_DIR = _etc_files(Path(tempfile.mkdtemp(prefix="kata-box-etc-")))
-        atexit.register(shutil.rmtree, _ETC_DIR, True)
-    try:
-        said = subprocess.run(
-            [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
-        )
-        version = said.stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        version = ""
-    box = BwrapBox(binary, _ETC_DIR, version)
+    etc = _etc_files(Path(tempfile.mkdtemp(prefix="kata-box-etc-")))
+    atexit.register(shutil.rmtree, etc, True)
     # Namespaces may be switched off (a container, a kernel setting): try one.
-    _probe(box)
-    return box
+    return _probe(BwrapBox(binary, _said([binary, "--version"]).stdout.strip(), str(etc)))
 
 
 def _docker_image(docker: str) -> str:
     """The box's image, built here from a few files when it is not there yet (offline)."""
-    context = Path(tempfile.mkdtemp(prefix="kata-box-image-"))
-    try:
+    with tempfile.TemporaryDirectory(prefix="kata-box-image-") as tmp:
+        context = Path(tmp)
         root = context / "rootfs"
         _etc_files(root / "etc")
         for folder in ("tmp", "usr", "grading/kata", "proc", "dev", "sys"):
             (root / folder).mkdir(parents=True, exist_ok=True)
-        # Docker copies the image's /tmp (its mode too) onto the run's tmpfs.
-        (root / "tmp").chmod(0o1777)
+        (root / "tmp").chmod(0o1777)  # Docker copies the image's /tmp (its mode too) onto the tmpfs
         for top in _LIB_DIRS:
-            path = Path(top)
-            if path.is_symlink():
-                (root / top.lstrip("/")).symlink_to(os.readlink(path))
-            elif path.is_dir():
-                (root / top.lstrip("/")).mkdir()
+            if os.path.islink(top):
+                (root / top[1:]).symlink_to(os.readlink(top))
+            elif os.path.isdir(top):
+                (root / top[1:]).mkdir()
         (context / "Dockerfile").write_text("FROM scratch\nCOPY rootfs/ /\n", encoding="utf-8")
         digest = hashlib.sha256()
         for path in sorted(context.rglob("*")):
@@ -619,26 +419,13 @@ def _docker_image(docker: str) -> str:
                 digest.update(os.readlink(path).encode())
             elif path.is_file():
                 digest.update(path.read_bytes())
-        tag = f"{DOCKER_IMAGE}:{digest.hexdigest()[:12]}"
-        there = subprocess.run(
-            [docker, "image", "inspect", tag], capture_output=True, timeout=30, check=False
-        )
-        if there.returncode != 0:
-            built = subprocess.run(
-                [docker, "build", "--quiet", "--tag", tag, str(context)],
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
+        tag = f"kata-grade-box:{digest.hexdigest()[:12]}"
+        if _said([docker, "image", "inspect", tag]).returncode != 0:
+            built = _said([docker, "build", "--quiet", "--tag", tag, str(context)], 300)
             if built.returncode != 0:
                 said = (built.stderr.strip().splitlines() or ["docker build failed"])[-1]
                 raise IsolationUnavailable(f"the box's image does not build: {said}")
         return tag
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise IsolationUnavailable(f"docker does not run: {exc}") from None
-    finally:
-        shutil.rmtree(context, ignore_errors=True)
 
 
 def _docker_box() -> DockerBox:
@@ -646,41 +433,27 @@ def _docker_box() -> DockerBox:
     docker = shutil.which("docker")
     if docker is None:
         raise IsolationUnavailable("docker is not installed")
-    try:
-        said = subprocess.run(
-            [docker, "version", "--format", "{{.Server.Version}}"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise IsolationUnavailable(f"no Docker engine answers: {exc}") from None
-    if said.returncode != 0 or not said.stdout.strip():
+    version = _said([docker, "version", "--format", "{{.Server.Version}}"])
+    if version.returncode != 0 or not version.stdout.strip():
         raise IsolationUnavailable("no Docker engine answers")
-    box = DockerBox(docker, _docker_image(docker), said.stdout.strip())
-    _probe(box)
-    return box
+    detail = f"engine {version.stdout.strip()}, image {(image := _docker_image(docker))}"
+    return _probe(DockerBox(docker, detail, image))
 
 
-def _probe(box: Box) -> None:
+def _probe(box: Box) -> Box:
     """Run a Python that does nothing in the box: IsolationUnavailable when it cannot."""
     with tempfile.TemporaryDirectory(prefix="kata-box-probe-") as tmp:
-        work = Path(tmp) / "work"
         # The supervisor runs from the box's copy of the harness.
         harness = Path(__file__).resolve().parents[1]
-        shutil.copytree(harness, work / "kata", ignore=shutil.ignore_patterns("__pycache__"))
-        result = box.run(
-            [PYTHON, "-c", "pass"],
-            work,
-            Limits(wall=60),
-            collect=Path(tmp) / "results",
-            log=Path(tmp) / "log",
-        )
+        shutil.copytree(harness, f"{tmp}/work/kata", ignore=shutil.ignore_patterns("__pycache__"))
+        log = Path(tmp) / "log"
+        work, collect = Path(tmp) / "work", Path(tmp) / "results"
+        result = box.run([PYTHON, "-c", "pass"], work, Limits(wall=60), collect=collect, log=log)
         if result.code != 0:
-            said = result.note or result.limit or _last_line(Path(tmp) / "log")
+            said = result.note or result.limit or (log_tail(log) or [""])[-1][:200]
             said = said or ("stopped" if result.stopped else f"exit code {result.code}")
             raise IsolationUnavailable(f"{box.name} does not work here: {said}")
+    return box
 
 
 def choose(mechanism: str, *, trusted: bool) -> Box:
@@ -695,7 +468,7 @@ def choose(mechanism: str, *, trusted: bool) -> Box:
     if mechanism == "none":
         if not trusted:
             raise IsolationUnavailable("--isolation none")
-        return NoBox()
+        return Box()
     if mechanism == "docker":
         return _docker_box()
     try:
@@ -707,82 +480,63 @@ def choose(mechanism: str, *, trusted: bool) -> Box:
             return _docker_box()
         except IsolationUnavailable as docker_missing:
             if trusted:
-                return NoBox()
+                return Box()
             raise IsolationUnavailable(f"{bwrap_missing}; {docker_missing}") from None
 
 
 # --- reading what a run gives back --------------------------------------------
 
 
-def _copy_capped(
-    source, log: Path, cap: int, overflow: threading.Event, stop: Callable[[], None]
-) -> None:
+def _copy_capped(source, log: Path, cap: int, overflow: threading.Event, stop: Callable) -> None:
     """The run's output into `log`, at most `cap` bytes; past it, the run is ended."""
     written = 0
-    with log.open("wb") as sink:
-        while True:
-            chunk = source.read1(64 * KIB)
-            if not chunk:
-                break
-            room = cap - written
-            if room > 0:
-                sink.write(chunk[:room])
-                written += min(room, len(chunk))
-            if len(chunk) > room:
+    with source, log.open("wb") as sink:
+        while chunk := source.read1(64 << 10):
+            sink.write(chunk[: max(0, cap - written)])
+            written += len(chunk)
+            if written > cap:
                 overflow.set()
                 stop()
                 break
-    source.close()
 
 
-def _read_capped(source, cap: int, into: list[bytes]) -> None:
+def _read_capped(source, limits: Limits, into: list[bytes]) -> None:
     parts: list[bytes] = []
-    size = 0
+    cap = 2 * limits.output + (64 << 10)
     with source:
-        while True:
-            chunk = source.read1(64 * KIB)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > cap:
+        while chunk := source.read1(64 << 10):
+            parts.append(chunk)
+            if sum(map(len, parts)) > cap:
                 parts = []
                 break
-            parts.append(chunk)
     into.append(b"".join(parts))
 
 
-def _parse_report(data: bytes, collect: Path) -> tuple[int, str, list[str], bool, bool] | None:
-    """The supervisor's report: a JSON line, then the files' bytes. None when there is none."""
-    head, sep, body = data.partition(b"\n")
-    if not sep:
-        return None
+def _parse_report(data: bytes, collect: Path, limits: Limits) -> BoxResult | None:
+    """The supervisor's report: one JSON line, the files in it. None when there is none."""
     try:
-        header = json.loads(head)
-        code = int(header["code"])
-        signal_name = str(header.get("signal") or "")
-        full = bool(header.get("full"))
-        timed = bool(header.get("timed_out"))
-        entries = [(str(name), int(size)) for name, size in header["files"]]
-    except (ValueError, KeyError, TypeError):
+        said = json.loads(data)
+        files = {str(n): base64.b64decode(d, validate=True) for n, d in said["files"].items()}
+        result = BoxResult(int(said["code"]), str(said["signal"]), full=bool(said["full"]))
+        if said["timed_out"]:  # the supervisor's own clock stopped the run
+            return BoxResult(None, limit=limits.text("time"))
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    if sum(size for _, size in entries) != len(body) or len(entries) > MAX_FILES:
+    if len(files) > MAX_FILES:
         return None
     collect.mkdir(parents=True, exist_ok=True)
-    files: list[str] = []
-    offset = 0
-    for name, size in entries:
-        chunk = body[offset : offset + size]
-        offset += size
-        if not safe_name(name):
-            continue
-        (collect / name).write_bytes(chunk)
-        files.append(name)
-    return code, signal_name, files, full, timed
+    for name, content in files.items():
+        if safe_name(name):
+            (collect / name).write_bytes(content)
+            result.files.append(name)
+    return result
 
 
-def _last_line(log: Path) -> str:
+def log_tail(log: Path, lines: int = 200) -> list[str]:
+    """The last lines of a run's output (of its last 64 KiB)."""
     try:
-        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        with log.open("rb") as handle:
+            handle.seek(max(0, log.stat().st_size - (64 << 10)))
+            return handle.read().decode("utf-8", errors="replace").strip().splitlines()[-lines:]
     except OSError:
-        return ""
-    return lines[-1][:200] if lines else ""
+        return []

@@ -21,126 +21,76 @@ import secrets
 import threading
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
-from kata.core.catalog import Catalog
 from kata.core.results import Outcome, Results, TestResult
 
 MAX_NAMED = 3  # test ids named in one flag
 # CPython 3.11's ast.parse is not safe in threads ("AST constructor recursion
 # depth mismatch", gh-106905), and grade-all --jobs N reads files in N threads.
 _PARSING = threading.Lock()
-
-
-def _parse(source: str) -> ast.AST:
-    with _PARSING:
-        return ast.parse(source)
-
-
-# --- the learner's files ------------------------------------------------------
-
-
-def _drop_docstrings(tree: ast.AST) -> None:
-    for node in list(ast.walk(tree)):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body
-            if (
-                body
-                and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)
-            ):
-                node.body = body[1:] or [ast.Pass()]
-
-
-def normalized(source: str) -> str | None:
-    """The code of `source` without layout, comments and docstrings; None when it does not parse."""
-    try:
-        tree = _parse(source)
-    except (SyntaxError, ValueError):
-        return None
-    _drop_docstrings(tree)
-    return ast.dump(tree, annotate_fields=False, include_attributes=False)
-
-
-def same_code(mine: str, reference: str) -> bool:
-    a = normalized(mine)
-    return a is not None and a == normalized(reference)
-
-
 # "solutions" as a module or a path: solutions, solutions.ch03_clients, ../solutions/x.py
 _SOLUTIONS_TEXT = re.compile(r"(^|[^A-Za-z0-9_])solutions($|[./\\])")
 
 
+def _tree(source: str) -> ast.AST | None:
+    """The code without its docstrings; None when it does not parse."""
+    try:
+        with _PARSING:
+            tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    for node in list(ast.walk(tree)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = node.body[0] if node.body else None
+            value = first.value if isinstance(first, ast.Expr) else None
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                node.body = node.body[1:] or [ast.Pass()]
+    return tree
+
+
+def same_code(mine: str, reference: str) -> bool:
+    """The same code but for layout, comments and docstrings."""
+    a, b = _tree(mine), _tree(reference)
+    return a is not None and b is not None and ast.dump(a) == ast.dump(b)
+
+
 def imports_solutions(source: str) -> bool:
     """Whether the code imports or opens the reference answers (by name or by path)."""
-    try:
-        tree = _parse(source)
-    except (SyntaxError, ValueError):
-        return "solutions" in source and bool(_SOLUTIONS_TEXT.search(source))
-    _drop_docstrings(tree)
+    tree = _tree(source)
+    if tree is None:
+        return bool(_SOLUTIONS_TEXT.search(source))
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            if any(_is_solutions(alias.name) for alias in node.names):
-                return True
-        elif isinstance(node, ast.ImportFrom):
-            if node.level == 0 and node.module and _is_solutions(node.module):
-                return True
-        elif (
-            isinstance(node, ast.Constant)
-            and isinstance(node.value, str)
-            and _SOLUTIONS_TEXT.search(node.value)
-        ):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = [node.module or ""]
+        if any(n == "solutions" or n.startswith("solutions.") for n in names):
+            return True
+        if isinstance(node, ast.Constant) and _SOLUTIONS_TEXT.search(str(node.value)):
             return True
     return False
 
 
-def _is_solutions(module: str) -> bool:
-    return module == "solutions" or module.startswith("solutions.")
-
-
-# --- the run --------------------------------------------------------------------
-
-
-def collected_ids(output: str, catalog: Catalog) -> dict[str, set[str]]:
-    """Test ids per exercise from `pytest --collect-only -q` output."""
-    files = {ex.tests: ex.id for ex in catalog.exercises()}
-    found: dict[str, set[str]] = {ex.id: set() for ex in catalog.exercises()}
-    for line in output.splitlines():
-        line = line.strip()
-        path = line.split("::", 1)[0]
-        if "::" in line and path in files:
-            found[files[path]].add(line)
-    return found
-
-
-def differing_tests(
-    results: Results, expected: dict[str, set[str]], skip: Iterable[str] = ()
-) -> list[str]:
+def differing_tests(results: Results, expected: dict[str, set[str]], skip: set[str]) -> list[str]:
     """What differs between the tests a run reports and the ones the grader's tree defines.
 
     `skip`: exercises whose tests could not run (their run crashed).
     """
-    skipped = set(skip)
-    want = {nodeid for ex_id, ids in expected.items() if ex_id not in skipped for nodeid in ids}
-    known = {nodeid for ids in expected.values() for nodeid in ids}
+    want = {nodeid for ex_id, ids in expected.items() if ex_id not in skip for nodeid in ids}
+    known = set().union(*expected.values())
     got = [t.nodeid for t in results.tests if t.exercise is not None or t.nodeid in known]
-    seen = set(got)
-    missing = sorted(want - seen)
-    unexpected = sorted(seen - known)
-    doubled = sorted({n for n in got if got.count(n) > 1})
     lines = []
-    for word, ids in (("missing", missing), ("not in the grader's tests", unexpected)):
+    unexpected = set(got) - known
+    for word, ids in (("missing", want - set(got)), ("not in the grader's tests", unexpected)):
         if ids:
-            named = ", ".join(ids[:MAX_NAMED]) + (", ..." if len(ids) > MAX_NAMED else "")
+            named = ", ".join(sorted(ids)[:MAX_NAMED]) + (", ..." if len(ids) > MAX_NAMED else "")
             lines.append(f"{len(ids)} tests {word} ({named})")
+    doubled = sorted({n for n in got if got.count(n) > 1})
     if doubled:
         lines.append(f"{len(doubled)} tests reported twice ({', '.join(doubled[:MAX_NAMED])})")
     return lines
 
 
-@dataclass(frozen=True)
 class Canary:
     """A test the grader adds to a run under a name made for that run: it must fail.
 
@@ -148,26 +98,15 @@ class Canary:
     the harness was patched); one that does not report it did not run it.
     """
 
-    filename: str
-    function: str
-
-    @classmethod
-    def make(cls) -> Canary:
+    def __init__(self, workdir: Path) -> None:
         token = secrets.token_hex(6)
-        return cls(f"grader_check_{token}.py", f"test_grader_check_{token}")
-
-    @property
-    def nodeid(self) -> str:
-        return f"{self.filename}::{self.function}"
-
-    def write(self, workdir: Path) -> str:
+        self.filename, self.function = f"grader_check_{token}.py", f"test_grader_check_{token}"
+        self.nodeid = f"{self.filename}::{self.function}"
         (workdir / self.filename).write_text(
             '"""The grader\'s check: this test must fail; if it passes, the tests did not run."""\n'
-            f"\n\ndef {self.function}():\n"
-            f'    raise AssertionError("{self.function} must fail")\n',
+            f'\n\ndef {self.function}():\n    raise AssertionError("{self.function} must fail")\n',
             encoding="utf-8",
         )
-        return self.filename
 
     def verdict(self, tests: list[TestResult]) -> str | None:
         """None when the canary failed as it must, else what went wrong."""
@@ -206,15 +145,7 @@ def skipped_by_learner(junit: Path) -> list[str]:
     return found
 
 
-# --- the trees --------------------------------------------------------------------
-
 JUNK_DIRS = {"__pycache__", ".pytest_cache", ".hypothesis", ".ruff_cache", ".kata", ".tox"}
-JUNK_SUFFIXES = (".pyc", ".pyo")
-
-
-def digest(path: Path) -> str:
-    # A Windows checkout (git autocrlf) has CRLF line ends: not a change.
-    return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
 
 
 def tree_files(root: Path, parts: Iterable[str]) -> dict[str, Path]:
@@ -222,32 +153,38 @@ def tree_files(root: Path, parts: Iterable[str]) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for part in parts:
         base = root / part
-        if base.is_file():
-            found[part] = base
-        elif base.is_dir():
-            for path in base.rglob("*"):
-                rel = path.relative_to(root)
-                if (
-                    path.is_file()
-                    and not JUNK_DIRS.intersection(rel.parts)
-                    and not path.name.endswith(JUNK_SUFFIXES)
-                ):
-                    found[rel.as_posix()] = path
+        for path in base.rglob("*") if base.is_dir() else [base]:
+            rel = path.relative_to(root)
+            junk = JUNK_DIRS & set(rel.parts) or path.suffix in (".pyc", ".pyo")
+            if path.is_file() and not junk:
+                found[rel.as_posix()] = path
     return found
 
 
-def snapshot(root: Path, parts: Iterable[str]) -> dict[str, str]:
-    return {rel: digest(path) for rel, path in tree_files(root, parts).items()}
+def snapshot(root: Path, parts: Iterable[str], skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """rel path -> digest of the files under `parts`, but those under the folders in `skip`."""
+    # A Windows checkout (git autocrlf) has CRLF line ends: not a change.
+    return {
+        rel: hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
+        for rel, path in tree_files(root, parts).items()
+        if not rel.startswith(tuple(f"{s}/" for s in skip))
+    }
 
 
-def changes(before: dict[str, str], root: Path, parts: Iterable[str]) -> list[str]:
-    """'tests/x.py changed' / 'added' / 'deleted' since `before`."""
-    now = snapshot(root, parts)
-    changed = sorted(r for r in before.keys() & now.keys() if before[r] != now[r])
-    added = sorted(now.keys() - before.keys())
-    deleted = sorted(before.keys() - now.keys())
-    return (
-        [f"{r} changed" for r in changed]
-        + [f"{r} added" for r in added]
-        + [f"{r} deleted" for r in deleted]
-    )
+def changes(
+    before: dict[str, str], root: Path, parts: Iterable[str], cap: int = 0, skip: tuple = ()
+) -> list[str]:
+    """'tests/x.py changed' / 'added' / 'deleted' since `before` (a snapshot); past `cap` of
+    a kind, one line says how many more."""
+    now = snapshot(root, parts, skip)
+    lines: list[str] = []
+    for word, rels in (
+        ("changed", [r for r in before.keys() & now.keys() if before[r] != now[r]]),
+        ("added", now.keys() - before.keys()),
+        ("deleted", before.keys() - now.keys()),
+    ):
+        rels = sorted(rels)
+        lines += [f"{rel} {word}" for rel in rels[: cap or None]]
+        if cap and len(rels) > cap:
+            lines.append(f"{len(rels) - cap} more files {word}")
+    return lines

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import signal
 import subprocess
 import sys
@@ -13,16 +12,7 @@ from pathlib import Path
 
 from kata.core.catalog import ROOT, Catalog
 from kata.core.i18n import pick_language, t
-from kata.core.results import (
-    FAILING,
-    Category,
-    ExerciseScore,
-    Outcome,
-    Results,
-    TestResult,
-    markdown_report,
-    score,
-)
+from kata.core.results import FAILING, Category, Outcome, Results, markdown_report, score
 from kata.core.results import load as load_results
 from kata.core.target import TREES
 from kata.learner.progress import run_pytest
@@ -36,24 +26,24 @@ def _t(key: str, **fields: object) -> str:
     return t(key, pick_language(None), **fields)
 
 
+def _pytest(
+    args: argparse.Namespace, argv: list[str], out: Path, timeout: float
+) -> tuple[int, str]:
+    # grade-all adds a test of its own that must fail (kata/teacher/checks.py: Canary).
+    argv += [args.canary] if args.canary else []
+    argv += ["-q", "-o", f"kata_hang_after={args.hang_after}"]
+    try:
+        return run_pytest(argv, target=args.target, json_out=out, quiet=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return 124, "time limit exceeded"
+
+
 def cmd_grade(args: argparse.Namespace, catalog: Catalog) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    # grade-all adds a test of its own that must fail (kata/teacher/checks.py: Canary).
-    files = [ex.tests for ex in catalog.exercises()] + _canary(args)
-    json_path = out_dir / "results.json"
-    junit = out_dir / "junit.xml"
-    extra = ["-q", "--tb=line", "-o", f"kata_hang_after={args.hang_after}", f"--junitxml={junit}"]
-    try:
-        code, _ = run_pytest(
-            [*files, *extra],
-            target=args.target,
-            json_out=json_path,
-            quiet=True,
-            timeout=GRADE_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired:
-        code = -1
+    json_path, junit = out_dir / "results.json", out_dir / "junit.xml"
+    files = [ex.tests for ex in catalog.exercises()]
+    code, _ = _pytest(args, [*files, "--tb=line", f"--junitxml={junit}"], json_path, GRADE_TIMEOUT)
     failed_env = load_results(json_path).error if json_path.exists() else ""
     if failed_env:
         # No broker, no test: a failing environment is never a score.
@@ -74,55 +64,30 @@ def cmd_grade(args: argparse.Namespace, catalog: Catalog) -> int:
     return 0
 
 
-def _canary(args: argparse.Namespace) -> list[str]:
-    return [args.canary] if getattr(args, "canary", None) else []
-
-
-def _why_crashed(code: int, output: str) -> str:
-    """A run that wrote no results: the signal that ended it (a box's limit), else its last line."""
-    if code < 0:
-        with contextlib.suppress(ValueError):
-            return f"killed by {signal.Signals(-code).name}"
-    return (output.strip().splitlines() or [f"exit code {code}"])[-1]
-
-
 def _grade_one_by_one(catalog: Catalog, args: argparse.Namespace, out_dir: Path) -> Results:
-    tests: list[TestResult] = []
-    crashed: dict[str, str] = {}
+    tests, crashed = [], {}
     for ex in catalog.exercises():
         part = out_dir / f"results-{ex.id}.json"
-        try:
-            code, output = run_pytest(
-                [ex.tests, *_canary(args), "-q", "-o", f"kata_hang_after={args.hang_after}"],
-                target=args.target,
-                json_out=part,
-                quiet=True,
-                timeout=GRADE_TIMEOUT / 4,
-            )
-        except subprocess.TimeoutExpired:
-            code, output = -1, "time limit exceeded"
+        code, output = _pytest(args, [ex.tests], part, GRADE_TIMEOUT / 4)
         try:
             tests += load_results(part).tests
         except FileNotFoundError:
-            crashed[ex.id] = _why_crashed(code, output)
+            # No results: the signal that ended it (a box's limit), else its last line.
+            said = (output.strip().splitlines() or [f"exit code {code}"])[-1]
+            if code < 0 and -code in signal.valid_signals():
+                said = f"killed by {signal.Signals(-code).name}"
+            crashed[ex.id] = said
         except (OSError, ValueError, TypeError, KeyError) as exc:
             # Written only in part (the disk was full, the run was killed while writing).
             crashed[ex.id] = f"no readable results: {type(exc).__name__}: {exc}"[:200]
         part.unlink(missing_ok=True)
     exercises = score(tests, catalog)
-    for i, e in enumerate(exercises):
+    for e in exercises:
         if e.id in crashed:
-            exercises[i] = ExerciseScore(
-                e.id, e.chapter, e.module, e.points, 0, 0, 0, FAILING, f"crashed: {crashed[e.id]}"
-            )
-    return Results(
-        version=1,
-        target=args.target,
-        broker="(one run per exercise)",
-        status="fail",
-        tests=tests,
-        exercises=exercises,
-    )
+            e.earned = e.passed = e.total = e.skipped = 0
+            e.status, e.first_failure = FAILING, f"crashed: {crashed[e.id]}"
+    broker = "(one run per exercise)"
+    return Results(1, args.target, broker, "fail", tests=tests, exercises=exercises)
 
 
 def cmd_verify(args: argparse.Namespace, catalog: Catalog) -> int:
@@ -130,8 +95,9 @@ def cmd_verify(args: argparse.Namespace, catalog: Catalog) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         sol, stub = Path(tmp) / "solutions.json", Path(tmp) / "stubs.json"
         run_pytest([*files, "-q"], target="solutions", json_out=sol, quiet=True)
-        stub_args = [*files, "-q", "--stubs-must-fail"]
-        run_pytest(stub_args, target="exercises", json_out=stub, quiet=True)
+        run_pytest(
+            [*files, "-q", "--stubs-must-fail"], target="exercises", json_out=stub, quiet=True
+        )
         if not (sol.exists() and stub.exists()):
             print("kata verify: a run did not finish; run tox -e solutions,stubs to see why")
             return 1
@@ -158,10 +124,6 @@ def cmd_verify(args: argparse.Namespace, catalog: Catalog) -> int:
     return 1 if problems else 0
 
 
-def cmd_grade_all(args: argparse.Namespace, catalog: Catalog) -> int:
-    return classroom.run(args)
-
-
 def cmd_classroom(args: argparse.Namespace, catalog: Catalog) -> int:
     for path in classroom.write_github_files(ROOT, catalog):
         print(_t("classroom.written", path=path))
@@ -180,7 +142,7 @@ def register(command: Callable[[str, str], argparse.ArgumentParser]) -> dict[str
     command("verify", _t("help.verify"))
     return {
         "grade": cmd_grade,
-        "grade-all": cmd_grade_all,
+        "grade-all": lambda args, catalog: classroom.run(args),
         "classroom": cmd_classroom,
         "verify": cmd_verify,
     }
