@@ -9,9 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from shipped import copy_shipped_exercises, shrink_catalog
-
-from kata.core.catalog import ROOT
+from shipped import copy_kata, shrink_catalog
 
 # No hypothesis plugin: the sandbox runs use no hypothesis test and start faster.
 PYTEST_ARGS = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
@@ -42,9 +40,12 @@ class Sandbox:
         assert old in text, f"{old!r} not in {rel}"
         self.write(rel, text.replace(old, new, 1))
 
-    def only_chapters(self, *chapter_ids: str) -> None:
-        """Shrink the catalog (and tests) to these chapters, for fast whole-kata runs."""
-        shrink_catalog(self.root, chapter_ids)
+    def only_chapters(self, *chapter_ids: str, modules: tuple[str, ...] = ()) -> None:
+        """Shrink the catalog (and tests) to these chapters, for fast whole-kata runs.
+
+        With `modules`, only those exercises of them are left.
+        """
+        shrink_catalog(self.root, chapter_ids, modules)
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -83,11 +84,17 @@ class Sandbox:
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Sandbox:
-    for name in ("kata", "solutions", "tests"):
-        shutil.copytree(
-            ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "harness")
-        )
-    copy_shipped_exercises(tmp_path)
-    for name in ("conftest.py", "pyproject.toml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    return Sandbox(tmp_path)
+    return Sandbox(copy_kata(tmp_path))
+
+
+# Module fixtures that grade a whole class (and the check of the grading
+# environment they share): the tests that read them run on one xdist worker
+# (`--dist loadgroup`, tox.ini), so that each is built once.
+GRADED_CLASSES = {"graded", "serial", "batch"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if GRADED_CLASSES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
