@@ -95,6 +95,9 @@ GRADED_CLASSES = {"graded", "serial", "batch"}
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
     for item in items:
+        if item.path.parent != here:
+            continue  # the hook sees the whole session's tests
         if GRADED_CLASSES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
