@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -87,10 +88,17 @@ def sandbox(tmp_path: Path) -> Sandbox:
     return Sandbox(copy_kata(tmp_path))
 
 
-# Module fixtures that grade a whole class (and the check of the grading
-# environment they share): the tests that read them run on one xdist worker
-# (`--dist loadgroup`, tox.ini), so that each is built once.
-GRADED_CLASSES = {"graded", "serial", "batch"}
+@pytest.fixture(scope="session")
+def new_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Sandbox]:
+    """Sandboxes for module fixtures, whose runs several tests read."""
+    return lambda: Sandbox(copy_kata(tmp_path_factory.mktemp("sandbox")))
+
+
+# Module fixtures that several tests only read: a whole class graded (and the
+# check of the grading environment the gradings share), a kata command's run.
+# The tests that read one run on one xdist worker (`--dist loadgroup`,
+# tox.ini), so that each is built once.
+SHARED_RUNS = {"graded", "serial", "batch", "hint_after_the_publisher"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
@@ -99,5 +107,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.parent != here:
             continue  # the hook sees the whole session's tests
-        if GRADED_CLASSES & set(getattr(item, "fixturenames", ())):
+        if SHARED_RUNS & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
