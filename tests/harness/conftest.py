@@ -6,12 +6,11 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from shipped import copy_shipped_exercises, shrink_catalog
-
-from kata.core.catalog import ROOT
+from shipped import copy_kata, shrink_catalog
 
 # No hypothesis plugin: the sandbox runs use no hypothesis test and start faster.
 PYTEST_ARGS = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
@@ -42,9 +41,12 @@ class Sandbox:
         assert old in text, f"{old!r} not in {rel}"
         self.write(rel, text.replace(old, new, 1))
 
-    def only_chapters(self, *chapter_ids: str) -> None:
-        """Shrink the catalog (and tests) to these chapters, for fast whole-kata runs."""
-        shrink_catalog(self.root, chapter_ids)
+    def only_chapters(self, *chapter_ids: str, modules: tuple[str, ...] = ()) -> None:
+        """Shrink the catalog (and tests) to these chapters, for fast whole-kata runs.
+
+        With `modules`, only those exercises of them are left.
+        """
+        shrink_catalog(self.root, chapter_ids, modules)
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -83,11 +85,27 @@ class Sandbox:
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Sandbox:
-    for name in ("kata", "solutions", "tests"):
-        shutil.copytree(
-            ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "harness")
-        )
-    copy_shipped_exercises(tmp_path)
-    for name in ("conftest.py", "pyproject.toml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    return Sandbox(tmp_path)
+    return Sandbox(copy_kata(tmp_path))
+
+
+@pytest.fixture(scope="session")
+def new_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Sandbox]:
+    """Sandboxes for module fixtures, whose runs several tests read."""
+    return lambda: Sandbox(copy_kata(tmp_path_factory.mktemp("sandbox")))
+
+
+# Module fixtures that several tests only read: a whole class graded (and the
+# check of the grading environment the gradings share), a kata command's run.
+# The tests that read one run on one xdist worker (`--dist loadgroup`,
+# tox.ini), so that each is built once.
+SHARED_RUNS = {"graded", "serial", "batch", "hint_after_the_publisher"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.parent != here:
+            continue  # the hook sees the whole session's tests
+        if SHARED_RUNS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -10,6 +11,8 @@ from pathlib import Path
 from kata.core.catalog import CATALOG_RELPATH, ROOT, tomllib
 
 
+# Once per test process: every sandbox and grader copy asks for the same files.
+@functools.cache
 def shipped_stub(rel: str) -> str:
     """exercises/REL as the kata shipped it, even after the learner solved it.
 
@@ -39,6 +42,22 @@ def copy_shipped_exercises(dest: Path) -> None:
     for path in (dest / "exercises").rglob("*.py"):
         rel = path.relative_to(dest).as_posix()
         path.write_text(shipped_stub(rel), encoding="utf-8")
+
+
+def copy_kata(dest: Path, chapters: tuple[str, ...] = (), modules: tuple[str, ...] = ()) -> Path:
+    """A copy of the kata as handed out, without the harness's own tests, in dest.
+
+    With `chapters` (and `modules`), shrunk to them as shrink_catalog does.
+    """
+    ignore = shutil.ignore_patterns("__pycache__", "harness")
+    for name in ("kata", "solutions", "tests"):
+        shutil.copytree(ROOT / name, dest / name, ignore=ignore)
+    copy_shipped_exercises(dest)
+    for name in ("conftest.py", "pyproject.toml"):
+        shutil.copy(ROOT / name, dest / name)
+    if chapters:
+        shrink_catalog(dest, chapters, modules)
+    return dest
 
 
 def shrink_catalog(root: Path, chapters: tuple[str, ...], modules: tuple[str, ...] = ()) -> None:

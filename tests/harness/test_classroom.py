@@ -2,7 +2,8 @@
 
 The grader is a copy of the kata shrunk to chapter 3 (as the sandbox
 fixture's only_chapters does), so that grading a learner takes seconds. The
-class is graded twice, serially and in parallel, once per module.
+class is graded once per module, three at a time; a part of it again, one at
+a time through the command line.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from shipped import copy_shipped_exercises, shrink_catalog
+from shipped import copy_kata
 
 from kata import cli
 from kata.core import brokers
@@ -37,15 +38,7 @@ HANG_AFTER = 3.0
 def grader(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if brokers.find_mosquitto() is None:
         pytest.skip("grading runs need the mosquitto program")
-    root = tmp_path_factory.mktemp("grader")
-    ignore = shutil.ignore_patterns("__pycache__", "harness")
-    for name in ("kata", "solutions", "tests"):
-        shutil.copytree(ROOT / name, root / name, ignore=ignore)
-    copy_shipped_exercises(root)
-    for name in ("conftest.py", "pyproject.toml"):
-        shutil.copy(ROOT / name, root / name)
-    shrink_catalog(root, (CHAPTER,))
-    return root
+    return copy_kata(tmp_path_factory.mktemp("grader"), (CHAPTER,))
 
 
 def _learner(grader: Path, folder: Path) -> Path:
@@ -122,17 +115,40 @@ def _settings(grader: Path, out: Path, timeout: float = 120) -> classroom.Settin
 
 
 @pytest.fixture(scope="module")
-def serial(grader: Path, klass: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("serial")
-    classroom.grade_all(klass, _settings(grader, out), jobs=1)
-    return out
+def batch(grader: Path, tmp_path_factory: pytest.TempPathFactory) -> classroom.Batch:
+    """The box and one check of the grading environment, for this module's gradings."""
+    return classroom.prepare(_settings(grader, tmp_path_factory.mktemp("check")))
 
 
 @pytest.fixture(scope="module")
-def parallel(grader: Path, klass: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The same class through the command line, three at a time."""
-    out = tmp_path_factory.mktemp("parallel")
-    argv = [str(klass), "--out", str(out), "--jobs", "3", "--grader", str(grader)]
+def graded_rows(
+    grader: Path, klass: Path, batch: classroom.Batch, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, list[classroom.Row]]:
+    """The class, three at a time: (out dir, rows)."""
+    out = tmp_path_factory.mktemp("graded")
+    rows = classroom.grade_all(klass, _settings(grader, out), jobs=3, batch=batch)
+    return out, rows
+
+
+@pytest.fixture(scope="module")
+def graded(graded_rows: tuple[Path, list[classroom.Row]]) -> Path:
+    return graded_rows[0]
+
+
+# Each learner is graded on their own: a part of the class, with a nested
+# checkout, a hang and no kata at all, is enough to compare the serial batch
+# with the parallel one.
+SERIAL_PART = ("carol_mixed", "dave_broken", "gina_empty")
+
+
+@pytest.fixture(scope="module")
+def serial(grader: Path, klass: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A part of the class again, through the command line, one at a time."""
+    part = tmp_path_factory.mktemp("part")
+    for learner in SERIAL_PART:
+        shutil.copytree(klass / learner, part / learner)
+    out = tmp_path_factory.mktemp("serial")
+    argv = [str(part), "--out", str(out), "--jobs", "1", "--grader", str(grader)]
     argv += ["--hang-after", str(HANG_AFTER), "--broker", "local", "--trusted"]
     assert cli.main(["grade-all", *argv]) == 0
     return out
@@ -143,15 +159,23 @@ def _rows(out: Path) -> dict[str, dict[str, str]]:
         return {row["learner"]: row for row in csv.DictReader(handle)}
 
 
-def test_serial_and_parallel_runs_write_the_same_class_files(serial, parallel) -> None:
+def test_serial_and_parallel_runs_write_the_same_class_files(
+    grader, graded_rows, serial, tmp_path
+) -> None:
+    # The class files of the parallel batch, had it graded only these learners.
+    catalog = parse((grader / CATALOG_RELPATH).read_text(encoding="utf-8"))
+    rows = [row for row in graded_rows[1] if row.learner in SERIAL_PART]
+    assert [row.learner for row in rows] == sorted(SERIAL_PART)
+    classroom.write_class_csv(rows, catalog, tmp_path / "class.csv")
+    (tmp_path / "class.md").write_text(classroom.class_markdown(rows, catalog), encoding="utf-8")
     for name in ("class.csv", "class.md"):
-        assert (serial / name).read_text(encoding="utf-8") == (parallel / name).read_text(
+        assert (serial / name).read_text(encoding="utf-8") == (tmp_path / name).read_text(
             encoding="utf-8"
         ), f"{name} differs between --jobs 1 and --jobs 3"
 
 
-def test_the_csv_has_one_row_per_learner_with_chapter_and_exercise_columns(serial) -> None:
-    with (serial / "class.csv").open(encoding="utf-8", newline="") as handle:
+def test_the_csv_has_one_row_per_learner_with_chapter_and_exercise_columns(graded) -> None:
+    with (graded / "class.csv").open(encoding="utf-8", newline="") as handle:
         header = next(csv.reader(handle))
     assert header == [
         "learner",
@@ -162,7 +186,7 @@ def test_the_csv_has_one_row_per_learner_with_chapter_and_exercise_columns(seria
         "status",
         "flags",
     ]
-    rows = _rows(serial)
+    rows = _rows(graded)
     assert list(rows) == sorted(rows), "rows are sorted by learner"
     totals = {name: (row["total"], row["status"]) for name, row in rows.items()}
     assert totals == {
@@ -180,19 +204,19 @@ def test_the_csv_has_one_row_per_learner_with_chapter_and_exercise_columns(seria
     assert rows["gina_empty"][CHAPTER] == "", "an ungraded row has empty cells, not zeros"
 
 
-def test_a_tampered_test_is_flagged_and_the_pristine_one_grades(serial) -> None:
-    frank = _rows(serial)["frank_tampered"]
+def test_a_tampered_test_is_flagged_and_the_pristine_one_grades(graded) -> None:
+    frank = _rows(graded)["frank_tampered"]
     assert frank["flags"] == (
         f"tampered: {PUB_TEST} changed; "
         f"{CHAPTER}.publisher: imports the reference answers (solutions/)"
     )
     assert frank[f"{CHAPTER}.publisher"] == "0", "graded with the grader's tests, not his"
-    results = json.loads((serial / "frank_tampered" / "results.json").read_text("utf-8"))
+    results = json.loads((graded / "frank_tampered" / "results.json").read_text("utf-8"))
     assert len([t for t in results["tests"] if t["exercise"] == f"{CHAPTER}.publisher"]) > 1
 
 
-def test_broken_submissions_get_their_reason_and_the_batch_goes_on(serial) -> None:
-    rows = _rows(serial)
+def test_broken_submissions_get_their_reason_and_the_batch_goes_on(graded) -> None:
+    rows = _rows(graded)
     dave = rows["dave_broken"]["flags"]
     assert f"{CHAPTER}.subscriber: syntax error in {SUB}:1" in dave
     assert f"{CHAPTER}.publisher: hang: {PUB}: main did not return within 3 s" in dave
@@ -201,11 +225,11 @@ def test_broken_submissions_get_their_reason_and_the_batch_goes_on(serial) -> No
     assert rows["gina_empty"]["flags"] == "no exercises/ folder in this submission"
     for learner in ("alice_solved", "dave_broken", "frank_tampered"):
         for name in ("results.json", "report.md", "junit.xml"):
-            assert (serial / learner / name).is_file(), f"{learner}/{name}"
+            assert (graded / learner / name).is_file(), f"{learner}/{name}"
 
 
-def test_the_markdown_shows_the_table_and_the_pass_rate_per_exercise(serial) -> None:
-    text = (serial / "class.md").read_text(encoding="utf-8")
+def test_the_markdown_shows_the_table_and_the_pass_rate_per_exercise(graded) -> None:
+    text = (graded / "class.md").read_text(encoding="utf-8")
     assert "7 submissions, 6 graded; median 5 / 25 points" in text
     assert "| alice_solved | 25 | 25 | ok |  |" in text
     # publisher: alice, carol done of 6 graded; subscriber: alice, erin.
@@ -218,9 +242,9 @@ def test_the_markdown_shows_the_table_and_the_pass_rate_per_exercise(serial) -> 
     assert "Hardest for this class:" in text
 
 
-def test_a_run_past_the_time_limit_is_stopped_and_reported(grader, klass, tmp_path) -> None:
+def test_a_run_past_the_time_limit_is_stopped_and_reported(grader, klass, batch, tmp_path) -> None:
     row = classroom.grade_submission(
-        "bob_stubs", klass / "bob_stubs", _settings(grader, tmp_path, timeout=0.5)
+        "bob_stubs", klass / "bob_stubs", _settings(grader, tmp_path, timeout=0.5), batch
     )
     assert row.status == "error" and not row.graded
     assert row.flags == ["time limit 0.5 s"]

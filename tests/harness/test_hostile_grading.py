@@ -19,7 +19,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from shipped import copy_shipped_exercises, shrink_catalog
+from shipped import copy_kata
 
 from kata import cli
 from kata.core import brokers
@@ -59,14 +59,7 @@ needs_box = pytest.mark.skipif(
 
 
 def _make_grader(root: Path) -> Path:
-    ignore = shutil.ignore_patterns("__pycache__", "harness")
-    for name in ("kata", "solutions", "tests"):
-        shutil.copytree(ROOT / name, root / name, ignore=ignore)
-    copy_shipped_exercises(root)
-    for name in ("conftest.py", "pyproject.toml"):
-        shutil.copy(ROOT / name, root / name)
-    shrink_catalog(root, (CHAPTER,), KEEP)
-    return root
+    return copy_kata(root, (CHAPTER,), KEEP)
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +226,14 @@ def isolation() -> str:
 
 
 @pytest.fixture(scope="module")
-def graded(grader: Path, isolation: str, tmp_path_factory: pytest.TempPathFactory):
+def batch(grader: Path, isolation: str, tmp_path_factory: pytest.TempPathFactory):
+    """The box and one check of the grading environment, for this module's gradings."""
+    out = tmp_path_factory.mktemp("check")
+    return classroom.prepare(_settings(grader, out, isolation=isolation, trusted=True))
+
+
+@pytest.fixture(scope="module")
+def graded(grader: Path, isolation: str, batch, tmp_path_factory: pytest.TempPathFactory):
     """The class, graded once: (out dir, rows by learner)."""
     root = tmp_path_factory.mktemp("class")
     out = tmp_path_factory.mktemp("out")
@@ -272,7 +272,7 @@ def graded(grader: Path, isolation: str, tmp_path_factory: pytest.TempPathFactor
     os.environ["KATA_TEACHER_SECRET"] = SECRET
     try:
         rows = classroom.grade_all(
-            root, _settings(grader, out, isolation=isolation, trusted=True), jobs=2
+            root, _settings(grader, out, isolation=isolation, trusted=True), jobs=2, batch=batch
         )
     finally:
         del os.environ["KATA_TEACHER_SECRET"]
@@ -415,7 +415,7 @@ def test_a_submission_sees_nothing_of_the_teachers_machine(graded) -> None:
 
 
 @linux_limits
-def test_the_cpu_limit_is_named(grader, isolation, tmp_path) -> None:
+def test_the_cpu_limit_is_named(grader, isolation, batch, tmp_path) -> None:
     learner = _learner(grader, tmp_path / "class" / "burner", "while True:\n    pass\n")
     settings = _settings(
         grader,
@@ -423,10 +423,10 @@ def test_the_cpu_limit_is_named(grader, isolation, tmp_path) -> None:
         isolation=isolation,
         trusted=True,
         hang_after=60.0,
-        limits=boxes.Limits(cpu=3),
+        limits=boxes.Limits(cpu=1),
     )
-    row = classroom.grade_submission("burner", learner, settings)
-    assert "CPU limit 3 s" in row.flags, row
+    row = classroom.grade_submission("burner", learner, settings, batch)
+    assert "CPU limit 1 s" in row.flags, row
     assert row.exercises.get(FIRST, 0) == 0 and row.status != "ok"
 
 
