@@ -27,9 +27,10 @@ CACHE_DIR = ROOT / ".kata"
 HARNESS_DIR = ROOT / "kata"
 # One exercise at a time (kata next, check NAME, watch): stop at the first failing
 # test (the rest are recorded as "not run"), and name a learner's function that
-# never returns after 7 s, not pytest's 15: above the tests' own 5 s timeouts, so
-# that a learner's TimeoutError shows as itself.
-FAIL_FAST = ["-x", "-o", "kata_hang_after=7"]
+# never returns after LEARNER_HANG_AFTER s, not pytest's 15: above the tests' own
+# 5 s timeouts, so that a learner's TimeoutError shows as itself.
+LEARNER_HANG_AFTER = 7
+FAIL_FAST = ["-x", "-o", f"kata_hang_after={LEARNER_HANG_AFTER}"]
 
 
 def run_pytest(
