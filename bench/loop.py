@@ -38,7 +38,9 @@ PUBLISHER = "tests/ch03_clients/test_publisher.py"
 
 
 def _env(**extra: str) -> dict[str, str]:
-    drop = ("KATA_TARGET", "PYTEST_ADDOPTS", "KATA_BROKER_JSON")
+    # PYTHONDONTWRITEBYTECODE: a learner's shell does not set it, and without the
+    # .pyc files every run would compile (and pytest re-rewrite) the tests again.
+    drop = ("KATA_TARGET", "PYTEST_ADDOPTS", "KATA_BROKER_JSON", "PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(PYTHONUTF8="1", MPLBACKEND="Agg", KATA_LANG="en")
     env.update(extra)
@@ -103,6 +105,7 @@ def bench_solutions(runs: int) -> list[str]:
     argv = [sys.executable, "-m", "pytest", "--target", "solutions", "-q"]
     rows = []
     for label, extra in _parallel():
+        extra = [*extra, "--dist", "loadgroup"] if extra else extra  # as tox.ini
         samples = [timed([*argv, *extra], env=_env(KATA_BROKER="local")) for _ in range(runs)]
         what = f"tox -e solutions: chapters + harness tests{label}"
         rows.append(row(what, median(samples), 40, samples))
