@@ -134,16 +134,7 @@ def sandbox(*chapters: str) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix="kata-bench-"))
     harness = _harness_conftest()
     try:
-        for name in ("kata", "solutions", "tests"):
-            shutil.copytree(
-                ROOT / name,
-                tmp / name,
-                ignore=shutil.ignore_patterns("__pycache__", "harness"),
-            )
-        harness.copy_shipped_exercises(tmp)  # type: ignore[attr-defined]
-        for name in ("conftest.py", "pyproject.toml"):
-            shutil.copy(ROOT / name, tmp / name)
-        harness.Sandbox(tmp).only_chapters(*(chapters or ("ch03_clients",)))  # type: ignore[attr-defined]
+        harness.copy_kata(tmp, chapters or ("ch03_clients",))  # type: ignore[attr-defined]
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
