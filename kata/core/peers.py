@@ -332,6 +332,13 @@ def _subscribed_filters(body: bytes) -> int:
     return max(count, 1)
 
 
+# Timeouts for a client call that must time out waiting for an answer a
+# ScriptedBroker holds back after its CONNACK: short, then (only if the call
+# gave up before its SUBSCRIBE or PUBLISH came, a machine too busy for the
+# CONNACK in time: see `received`) long.
+PAST_CONNACK = (0.1, 2.0)
+
+
 class ScriptedBroker:
     """A tiny MQTT 3.1.1 server that answers the way a test tells it: late, refusing, or never.
 

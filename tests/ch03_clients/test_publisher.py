@@ -9,13 +9,9 @@ from kata import exercise
 from kata.core.brokers import free_port
 from kata.core.expect import expect_connack_timeout, expect_raises, nothing_listens
 from kata.core.i18n import teach
-from kata.core.peers import Peer, mosquitto_tool
+from kata.core.peers import PAST_CONNACK, Peer, mosquitto_tool
 
 publisher = exercise("ch03_clients.publisher")
-
-# Timeouts for a call that must time out waiting for an answer after its CONNACK:
-# short, then (only if the call gave up before it even sent its PUBLISH) long.
-PAST_CONNACK = (0.1, 2.0)
 
 
 def test_make_client_uses_the_version2_callback_api() -> None:

@@ -11,14 +11,10 @@ from kata import exercise
 from kata.core.brokers import free_port
 from kata.core.expect import expect_raises, nothing_listens
 from kata.core.i18n import teach
-from kata.core.peers import Inbox, LineQueue, in_background, mosquitto_tool
+from kata.core.peers import PAST_CONNACK, Inbox, LineQueue, in_background, mosquitto_tool
 from kata.core.probe import Probe
 
 subscriber = exercise("ch03_clients.subscriber")
-
-# Timeouts for a call that must time out waiting for an answer after its CONNACK:
-# short, then (only if the call gave up before it even sent its SUBSCRIBE) long.
-PAST_CONNACK = (0.1, 2.0)
 
 
 def _publish_until_done(probe, topic: str, done, limit: int = 5000) -> int:
