@@ -22,7 +22,6 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 import uuid
@@ -31,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kata.core import guards
 from kata.core.i18n import t
 from kata.core.mosquitto import CONTAINER_PORTS, Ports, write_broker_files
 
@@ -686,22 +686,8 @@ def open_session(mode: str, workdir: Path, **spec: object) -> tuple[Broker, Choi
 
 
 def stop_cleanly_on_sigterm() -> Callable[[], None]:
-    """SIGTERM (a CI time limit, `kill`, an IDE's stop button) cleans up like Ctrl-C.
-
-    Without it the process dies at once and the brokers it started live on.
-    Returns what puts the previous handler back.
-    """
-    if not hasattr(signal, "SIGTERM") or threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous is not signal.SIG_DFL:
-        return lambda: None
-
-    def on_sigterm(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt("SIGTERM")
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    return lambda: signal.signal(signal.SIGTERM, previous)
+    """SIGTERM cleans up like Ctrl-C (the brokers started here do not live on); the undo."""
+    return guards.stop_on_signals(("SIGTERM",))
 
 
 def stop_all() -> None:

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import signal
 import sys
-import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -36,7 +34,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from kata.core.guards import causes
-from kata.core.i18n import pick_language, t, tn
+from kata.core.i18n import t, tn
 from kata.core.target import in_tree
 
 PAHO_CLIENT_FILE = Path(mqtt.__file__).resolve()
@@ -72,10 +70,6 @@ EARLY_AFTER = 1.5
 CHECK_EVERY = 0.25
 
 
-def _t(key: str, **fields: object) -> str:
-    return t(key, pick_language(None), **fields)
-
-
 class LearnerMistake(BaseException):
     """Raised in the main thread once a classic mistake is certain: the test stops there.
 
@@ -108,7 +102,7 @@ def callback_signature(exc: BaseException | None) -> str | None:
     callback = CALLBACK_DISPATCH.get(code.co_name)
     if callback is None or not _is_paho(code.co_filename):
         return None
-    return _t(
+    return t(
         "mistake.callback_signature",
         callback=callback,
         signature=SIGNATURES[callback],
@@ -263,15 +257,13 @@ def _failed_subscribe(log: TestLog) -> ClientNotes | None:
 
 
 def _subscribe_first(notes: ClientNotes) -> str:
-    return _t("mistake.subscribe_not_connected", topic=notes.failed_subscribes[0])
+    return t("mistake.subscribe_not_connected", topic=notes.failed_subscribes[0])
 
 
 def _in_flight(notes: ClientNotes) -> str:
     unconfirmed = notes.unconfirmed_at_disconnect
     qos, topic = max(q for _, q in unconfirmed), unconfirmed[0][0]
-    return tn(
-        "mistake.disconnect_in_flight", pick_language(None), len(unconfirmed), qos=qos, topic=topic
-    )
+    return tn("mistake.disconnect_in_flight", None, len(unconfirmed), qos=qos, topic=topic)
 
 
 def early_mistake(log: TestLog | None = None, now: float | None = None) -> str | None:
@@ -293,7 +285,7 @@ def early_mistake(log: TestLog | None = None, now: float | None = None) -> str |
         alive = client is not None and _socket_of(client) is not None
         if alive and not notes.looped and long_ago(notes.connected_at):
             # No client id: a report of the same code must read the same every time.
-            return _t("mistake.no_loop")
+            return t("mistake.no_loop")
     failed = _failed_subscribe(log)
     if failed is not None and long_ago(failed.connected_at):
         return _subscribe_first(failed)
@@ -317,7 +309,7 @@ def name_mistake(exc: BaseException | None, log: TestLog | None) -> str | None:
         isinstance(e, (TimeoutError, LearnerMistake)) or _is_hang(e) for e in causes(exc)
     )
     if timed_out and any(n.connected_at is not None and not n.looped for n in log.clients.values()):
-        return _t("mistake.no_loop")
+        return t("mistake.no_loop")
     failed = _failed_subscribe(log)
     if failed is not None:
         return _subscribe_first(failed)
@@ -329,21 +321,6 @@ def name_mistake(exc: BaseException | None, log: TestLog | None) -> str | None:
     while tb is not None:
         code = tb.tb_frame.f_code
         if code.co_name == "loop_forever" and _is_paho(code.co_filename):
-            return _t("mistake.loop_forever")
+            return t("mistake.loop_forever")
         tb = tb.tb_next
     return None
-
-
-def wake_main(signum: int) -> None:
-    """Deliver `signum` to the main thread now, even inside a blocking wait.
-
-    _thread.interrupt_main() only runs the handler once the main thread's
-    wait ends by itself (a learner's 5 s timeout); a real signal ends it.
-    """
-    main = threading.main_thread()
-    if hasattr(signal, "pthread_kill") and main.ident is not None:
-        signal.pthread_kill(main.ident, signum)
-    else:  # pragma: no cover - Windows
-        import _thread
-
-        _thread.interrupt_main(signum)

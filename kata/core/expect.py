@@ -20,13 +20,9 @@ from collections.abc import Callable
 import paho.mqtt.client as mqtt
 import pytest
 
-from kata.core.i18n import pick_language, t
+from kata.core.i18n import t
 
 Expected = type[BaseException] | tuple[type[BaseException], ...]
-
-
-def _say(key: str, **fields: object) -> str:
-    return t(key, pick_language(None), **fields)
 
 
 def short(value: object, limit: int = 80) -> str:
@@ -51,7 +47,7 @@ def call_text(call: Callable[..., object], args: tuple, kwargs: dict) -> str:
 
 def _names(expected: Expected) -> str:
     kinds = expected if isinstance(expected, tuple) else (expected,)
-    return _say("expect.or").join(kind.__name__ for kind in kinds)
+    return t("expect.or").join(kind.__name__ for kind in kinds)
 
 
 def _stop_client(result: object) -> None:
@@ -81,7 +77,7 @@ def expect_raises(
         return error
     undo(result)
     pytest.fail(
-        _say(
+        t(
             "expect.did_not_raise",
             call=call_text(call, args, kwargs),
             expected=_names(expected),
@@ -94,7 +90,7 @@ def expect_raises(
 
 def nothing_listens() -> str:
     """The reason why a call to a closed port raises, in the learner's language."""
-    return _say("expect.nothing_listens")
+    return t("expect.nothing_listens")
 
 
 def expect_connack_timeout(
@@ -107,7 +103,7 @@ def expect_connack_timeout(
     0.2 s from 127.0.0.1:40123"). `why` replaces the default reason (a
     server that accepts TCP and never answers).
     """
-    reason = why if why is not None else _say("expect.silent_server")
+    reason = why if why is not None else t("expect.silent_server")
     error = expect_raises(TimeoutError, call, *args, why=reason, **kwargs)
-    assert "CONNACK" in str(error), _say("expect.name_connack", error=error)
+    assert "CONNACK" in str(error), t("expect.name_connack", error=error)
     return error

@@ -21,14 +21,9 @@ import pytest
 
 from kata.core import brokers, peers
 from kata.core.brokers import Broker, Choice
-from kata.core.i18n import pick_language
-from kata.core.i18n import t as translate
+from kata.core.i18n import t
 from kata.core.plugin import STATE
 from kata.core.probe import Probe
-
-
-def _t(key: str, **fields: object) -> str:
-    return translate(key, pick_language(None), **fields)
 
 
 class _Closable(Protocol):
@@ -73,12 +68,12 @@ def broker_factory(
     kind="local" asks for the mosquitto binary whatever the session uses.
     """
     if broker.kind == "external":
-        pytest.skip(_t("skip.private_broker"))
+        pytest.skip(t("skip.private_broker"))
     number = itertools.count()
 
     def start(kind: str | None = None, **kwargs: object) -> Broker:
         if kind == "local" and brokers.find_mosquitto() is None:
-            pytest.skip(_t("skip.needs_mosquitto"))
+            pytest.skip(t("skip.needs_mosquitto"))
         choice = Choice(kind or broker.kind, "private")
         kwargs.setdefault("listeners", ("mqtt",))
         return brokers.start(choice, tmp_path / f"broker{next(number)}", **kwargs)
@@ -154,7 +149,7 @@ def no_thread_leak() -> Iterator[Callable[[], None]]:
         for thread in leaked:
             thread.join(grace / max(1, len(leaked)))
         alive = [thread.name for thread in leaked if thread.is_alive()]
-        assert not alive, _t("thread_leak", alive=alive)
+        assert not alive, t("thread_leak", alive=alive)
 
     yield check
 

@@ -322,20 +322,25 @@ def unsafe_to_raise(frame: FrameType | None) -> bool:
     return False
 
 
-def _redeliver(signum: int) -> None:
-    """Send the signal again to the main thread in a moment, from another thread.
+def signal_main(signum: int) -> None:
+    """Deliver `signum` to the main thread now, even inside a blocking wait.
 
-    A real signal (not interrupt_main) also wakes a main thread blocked in a
-    wait; the moment (10 ms) lets the gc callback or __del__ return first.
+    _thread.interrupt_main() only runs the handler once the main thread's
+    wait ends by itself (a learner's 5 s timeout); a real signal ends it.
     """
+    if hasattr(signal, "pthread_kill"):
+        with contextlib.suppress(OSError):
+            signal.pthread_kill(threading.main_thread().ident or 0, signum)
+    else:  # pragma: no cover - Windows
+        _thread.interrupt_main(signum)
+
+
+def _redeliver(signum: int) -> None:
+    """signal_main in a moment (10 ms: the gc callback or __del__ returns first)."""
 
     def send() -> None:
         threading.Event().wait(0.01)
-        if hasattr(signal, "pthread_kill"):
-            with contextlib.suppress(OSError):
-                signal.pthread_kill(threading.main_thread().ident or 0, signum)
-        else:  # pragma: no cover - Windows
-            _thread.interrupt_main(signum)
+        signal_main(signum)
 
     threading.Thread(target=send, name="kata-interrupt", daemon=True).start()
 
@@ -348,7 +353,7 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def stop_on_signals() -> Callable[[], None]:
+def stop_on_signals(names: tuple[str, ...] = ("SIGINT", "SIGTERM")) -> Callable[[], None]:
     """Ctrl-C (SIGINT) and SIGTERM stop the test run at once, with cleanup; returns the undo.
 
     SIGTERM (a CI time limit, `kill`, an IDE's stop button) cleans up like
@@ -365,7 +370,7 @@ def stop_on_signals() -> Callable[[], None]:
         return lambda: None
     undo: list[Callable[[], object]] = [_interrupts.clear]
     for name, default in (("SIGINT", signal.default_int_handler), ("SIGTERM", signal.SIG_DFL)):
-        signum = getattr(signal, name, None)
+        signum = getattr(signal, name, None) if name in names else None
         if signum is not None and signal.getsignal(signum) is default:
             signal.signal(signum, _on_signal)
             undo.insert(0, functools.partial(signal.signal, signum, default))

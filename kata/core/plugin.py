@@ -391,7 +391,7 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
                 if timed and len(caught) == 1:
                     # Wake the test now instead of letting it wait for what the dead
                     # thread will never deliver: the alarm handler raises ThreadCrash.
-                    diagnose.wake_main(signal.SIGALRM)
+                    guards.signal_main(signal.SIGALRM)
 
             previous_hook, threading.excepthook = threading.excepthook, on_thread_exception
             guards.take_forks()

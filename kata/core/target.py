@@ -22,7 +22,7 @@ from pathlib import Path
 from types import ModuleType
 
 from kata.core.catalog import ROOT
-from kata.core.i18n import pick_language, t
+from kata.core.i18n import t
 
 TREES = ("exercises", "solutions")
 _REAL_ROOT = ROOT.resolve()
@@ -33,10 +33,6 @@ _selected: str | None = None
 _PROBES = re.compile(
     r"^(__.*__|_mock_.*|_?pytest.*|_fixture.*|_ipython.*|_repr_.*|_is_coroutine.*)$"
 )
-
-
-def _t(key: str, **fields: object) -> str:
-    return t(key, pick_language(None), **fields)
 
 
 class TargetError(ValueError):
@@ -112,21 +108,21 @@ def _import(tree: str, dotted: str) -> ModuleType:
         # The broken file may be another exercise this one imports.
         broken = relative(exc.filename) or relpath
         where = f"{broken}:{exc.lineno}" if exc.lineno else broken
-        raise ExerciseBroken(_t("broken.syntax", where=where, error=exc.msg)) from None
+        raise ExerciseBroken(t("broken.syntax", where=where, error=exc.msg)) from None
     except ModuleNotFoundError as exc:
         if exc.name in (name, tree, f"{tree}.{dotted.split('.')[0]}"):
-            raise ExerciseBroken(_t("broken.missing", path=relpath)) from None
-        raise ExerciseBroken(_t("broken.cannot_import", path=relpath, error=exc)) from exc
+            raise ExerciseBroken(t("broken.missing", path=relpath)) from None
+        raise ExerciseBroken(t("broken.cannot_import", path=relpath, error=exc)) from exc
     except (Exception, SystemExit) as exc:
         # sys.exit() or os._exit() at import would end the whole run: one
         # exercise's failure instead.
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if relpath in f.filename]
         where = f"{relpath}:{frames[-1].lineno}" if frames else relpath
         if isinstance(exc, SystemExit):
-            error = _t("broken.exit", call=exit_text(exc))
+            error = t("broken.exit", call=exit_text(exc))
         else:
             error = f"{type(exc).__name__}: {exc}"
-        raise ExerciseBroken(_t("broken.import_failed", where=where, error=error)) from exc
+        raise ExerciseBroken(t("broken.import_failed", where=where, error=error)) from exc
 
 
 class ExerciseHandle:
@@ -145,7 +141,7 @@ class ExerciseHandle:
             return getattr(module, attr)
         except AttributeError:
             path = f"{tree}/{self._dotted.replace('.', '/')}.py"
-            raise ExerciseBroken(_t("broken.no_name", path=path, name=attr)) from None
+            raise ExerciseBroken(t("broken.no_name", path=path, name=attr)) from None
 
     def __repr__(self) -> str:
         return f"<exercise {self._dotted} from {current()}/>"
