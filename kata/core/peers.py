@@ -22,13 +22,13 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from kata.core.brokers import _EXTRA_BIN_DIRS, LOOPBACK
-from kata.core.i18n import pick_language, t
+from kata.core.i18n import t
 
 
 def _say(key: str, why: str = "", **fields: object) -> str:
     """A line of messages.toml in the learner's language, with the test's `why` after it."""
-    said = t(key, pick_language(None), **fields)
-    return t("peers.with_why", pick_language(None), said=said, why=why) if why else said
+    said = t(key, **fields)
+    return t("peers.with_why", said=said, why=why) if why else said
 
 
 def in_background(fn: Callable[..., object], *args: object, **kwargs: object) -> Future:
@@ -422,9 +422,6 @@ class ScriptedBroker:
         self.close()
 
 
-# --- a relay in front of the broker ---------------------------------------------------
-
-
 class Relay:
     """A TCP relay in front of a broker that can lose, delay or cut what the broker says.
 
@@ -444,23 +441,19 @@ class Relay:
     ) -> None:
         self.target = (host, port)
         self.pass_back, self.delay = pass_back, delay
-        self._server = socket.create_server((LOOPBACK, 0))
-        self._server.settimeout(0.1)  # lets close() end the accept loop everywhere
-        self.port: int = self._server.getsockname()[1]
         self.attempts: list[float] = []  # time.monotonic() of every accepted connection
         self._cond = threading.Condition()
         self._down = False
         self._cut_at_attempt = 0
         self._closed = threading.Event()
-        self._live: list[tuple[socket.socket, socket.socket]] = []
-        self._sockets: list[socket.socket] = []
-        self._pumps: list[threading.Thread] = []
-        self._from_broker: list[threading.Thread] = []
         self._hung_up = threading.Event()
-        self._accepter = threading.Thread(target=self._accept, name="kata-relay", daemon=True)
-        self._accepter.start()
+        self._live: list[tuple[socket.socket, socket.socket]] = []
+        self._upstreams: list[socket.socket] = []
+        self._from_broker: list[threading.Thread] = []
+        server = socket.create_server((LOOPBACK, 0))
+        self.port: int = server.getsockname()[1]
+        self._stop = _serve(server, "kata-relay", self._relay)
 
-    # --- test side ---------------------------------------------------------
     def cut(self) -> None:
         """Drop every live connection and turn new ones away until restore()."""
         with self._cond:
@@ -510,19 +503,14 @@ class Relay:
 
     def close(self) -> None:
         self._closed.set()
-        with contextlib.suppress(OSError):
-            self._server.shutdown(socket.SHUT_RDWR)  # wakes accept() at once on Linux
         self.cut()
-        self._accepter.join(2)
-        self._server.close()
+        self._stop()
         # Whatever is still open ends now; each pump closes the socket it reads.
-        for sock in self._sockets:
+        for upstream in self._upstreams:
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        for pump in self._pumps:
+                upstream.shutdown(socket.SHUT_RDWR)
+        for pump in self._from_broker:
             pump.join(2)
-        for sock in self._sockets:
-            sock.close()
 
     def __enter__(self) -> Relay:
         return self
@@ -530,45 +518,27 @@ class Relay:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- relay threads -----------------------------------------------------
-    def _accept(self) -> None:
-        while not self._closed.is_set():
-            try:
-                client, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with self._cond:
-                self.attempts.append(time.monotonic())
-                self._cond.notify_all()
-                down = self._down
-            if down:
-                client.close()
-                continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            client.settimeout(None)
-            upstream.settimeout(None)
-            with self._cond:
-                self._live.append((client, upstream))
-                self._sockets += [client, upstream]
-            up = self._start_pump(client, upstream, from_client=True)
-            down_pump = self._start_pump(upstream, client, from_client=False)
-            self._pumps += [up, down_pump]
-            self._from_broker.append(down_pump)
-
-    def _start_pump(
-        self, src: socket.socket, dst: socket.socket, *, from_client: bool
-    ) -> threading.Thread:
-        pump = threading.Thread(
-            target=self._pump, args=(src, dst, from_client), name="kata-relay", daemon=True
+    def _relay(self, client: socket.socket) -> None:
+        """One connection (on its own thread): the client's bytes here, the broker's on a pump."""
+        with self._cond:
+            self.attempts.append(time.monotonic())
+            self._cond.notify_all()
+            if self._down:
+                return  # accepted and closed at once
+        try:
+            upstream = socket.create_connection(self.target, timeout=5)
+        except OSError:
+            return
+        upstream.settimeout(None)
+        with self._cond:
+            self._live.append((client, upstream))
+            self._upstreams.append(upstream)
+        back = threading.Thread(
+            target=self._pump, args=(upstream, client, False), name="kata-relay", daemon=True
         )
-        pump.start()
-        return pump
+        self._from_broker.append(back)
+        back.start()
+        self._pump(client, upstream, True)
 
     def _pump(self, src: socket.socket, dst: socket.socket, from_client: bool) -> None:
         passed = 0
