@@ -285,11 +285,14 @@ def _launch(
     raise AssertionError("unreachable")
 
 
-def find_mosquitto() -> str | None:
-    """KATA_MOSQUITTO if set (and then only it), else PATH, else the usual places."""
-    named = os.environ.get("KATA_MOSQUITTO")
-    places = [named] if named else [shutil.which("mosquitto")]
-    places += [] if named else [os.path.join(d, "mosquitto") for d in _EXTRA_BIN_DIRS]
+def find_mosquitto(name: str = "mosquitto") -> str | None:
+    """The broker, or a tool of it (mosquitto_pub, _sub, _passwd): PATH, else the usual places.
+
+    KATA_MOSQUITTO names the broker, and then only it is tried.
+    """
+    named = os.environ.get("KATA_MOSQUITTO") if name == "mosquitto" else None
+    dirs = _EXTRA_BIN_DIRS if name == "mosquitto" else ("/usr/bin", *_EXTRA_BIN_DIRS)
+    places = [named] if named else [shutil.which(name), *(os.path.join(d, name) for d in dirs)]
     return next((p for p in places if p and os.path.isfile(p) and os.access(p, os.X_OK)), None)
 
 
@@ -324,6 +327,17 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def end_process(proc: subprocess.Popen, signal_it: Callable = subprocess.Popen.terminate) -> None:
+    """Signal `proc` (terminate) if it still runs, wait up to 5 s, then kill it."""
+    if proc.poll() is None:
+        signal_it(proc)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
 class LocalRunner:
     """One mosquitto process; can be started again with the same config and ports."""
 
@@ -351,15 +365,10 @@ class LocalRunner:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def _end(self, signal_it: Callable[[subprocess.Popen[bytes]], None]) -> None:
+    def _end(self, signal_it: Callable[[subprocess.Popen], None]) -> None:
         proc, self.process = self.process, None
-        if proc is not None and proc.poll() is None:
-            signal_it(proc)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        if proc is not None:
+            end_process(proc, signal_it)
         _forget(self)
 
     def stop(self) -> None:

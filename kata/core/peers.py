@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import io
 import queue
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 
-from kata.core.brokers import _EXTRA_BIN_DIRS, LOOPBACK
+from kata.core.brokers import LOOPBACK, end_process, find_mosquitto
 from kata.core.i18n import t
 
 
@@ -163,13 +162,7 @@ class Peer:
         return self.process.stderr.read() if self.process.stderr is not None else ""
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        end_process(self.process)
         self._reader.join(5)
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             if stream is not None:
@@ -182,16 +175,7 @@ class Peer:
         self.stop()
 
 
-def mosquitto_tool(name: str) -> str | None:
-    """mosquitto_pub / mosquitto_sub / mosquitto_passwd, when installed."""
-    found = shutil.which(name)
-    if found:
-        return found
-    for directory in ("/usr/bin", *_EXTRA_BIN_DIRS):
-        candidate = Path(directory) / name
-        if candidate.is_file():
-            return str(candidate)
-    return None
+mosquitto_tool = find_mosquitto  # mosquitto_tool("mosquitto_pub"), _sub, _passwd
 
 
 def python_module(module: str, *args: str, cwd: Path | None = None) -> Peer:
@@ -279,18 +263,9 @@ def silent_server(other_protocol: bytes = b"") -> Iterator[int]:
         stop()
 
 
-# MQTT 3.1.1 control packet types (the high nibble of the first byte).
-CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = (
-    0x10,
-    0x20,
-    0x30,
-    0x40,
-    0x50,
-    0x60,
-    0x70,
-)
-SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK = 0x80, 0x90, 0xA0, 0xB0
-PINGREQ, PINGRESP, DISCONNECT = 0xC0, 0xD0, 0xE0
+# MQTT 3.1.1 control packet types (the high nibble of the first byte), in numeric order.
+CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = range(0x10, 0x80, 0x10)
+SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT = range(0x80, 0xF0, 0x10)
 CONNACK_SIZE = 4  # an MQTT 3.1.1 CONNACK is exactly 4 bytes
 _NAMES = {CONNECT: "CONNECT", SUBSCRIBE: "SUBSCRIBE", PUBLISH: "PUBLISH"}
 
