@@ -252,18 +252,24 @@ def install() -> None:
 # --- naming -----------------------------------------------------------------------
 
 
-def _failed_subscribe(log: TestLog) -> ClientNotes | None:
-    return next((n for n in log.clients.values() if n.failed_subscribes and not n.subscribed), None)
-
-
-def _subscribe_first(notes: ClientNotes) -> str:
-    return t("mistake.subscribe_not_connected", topic=notes.failed_subscribes[0])
-
-
-def _in_flight(notes: ClientNotes) -> str:
-    unconfirmed = notes.unconfirmed_at_disconnect
-    qos, topic = max(q for _, q in unconfirmed), unconfirmed[0][0]
-    return tn("mistake.disconnect_in_flight", None, len(unconfirmed), qos=qos, topic=topic)
+def _mistake(
+    log: TestLog, due: Callable[[float | None], bool], idle: Callable[[ClientNotes], bool]
+) -> str | None:
+    """The first mistake in `log`: an `idle` client that never looped, subscribe() before
+    connect(), disconnect() with messages in flight; `due(when it was noted)`: it counts now."""
+    clients = list(log.clients.values())
+    if any(not notes.looped and idle(notes) for notes in clients):
+        # No client id: a report of the same code must read the same every time.
+        return t("mistake.no_loop")
+    failed = next((n for n in clients if n.failed_subscribes and not n.subscribed), None)
+    if failed is not None and due(failed.connected_at):
+        return t("mistake.subscribe_not_connected", topic=failed.failed_subscribes[0])
+    for notes in clients:
+        unconfirmed = notes.unconfirmed_at_disconnect
+        if unconfirmed and due(notes.disconnected_at):
+            qos, topic = max(q for _, q in unconfirmed), unconfirmed[0][0]
+            return tn("mistake.disconnect_in_flight", None, len(unconfirmed), qos=qos, topic=topic)
+    return None
 
 
 def early_mistake(log: TestLog | None = None, now: float | None = None) -> str | None:
@@ -273,26 +279,15 @@ def early_mistake(log: TestLog | None = None, now: float | None = None) -> str |
     running test's log by default, and stops the test with LearnerMistake.
     """
     log = _CURRENT if log is None else log
-    if log is None:
-        return None
     now = time.monotonic() if now is None else now
 
     def long_ago(since: float | None) -> bool:
         return since is not None and now - since >= EARLY_AFTER
 
-    for notes in list(log.clients.values()):
-        client = notes.client()
-        alive = client is not None and _socket_of(client) is not None
-        if alive and not notes.looped and long_ago(notes.connected_at):
-            # No client id: a report of the same code must read the same every time.
-            return t("mistake.no_loop")
-    failed = _failed_subscribe(log)
-    if failed is not None and long_ago(failed.connected_at):
-        return _subscribe_first(failed)
-    for notes in list(log.clients.values()):
-        if long_ago(notes.disconnected_at):
-            return _in_flight(notes)
-    return None
+    def idle(notes: ClientNotes) -> bool:  # a client still connected (None: collected)
+        return _socket_of(notes.client()) is not None and long_ago(notes.connected_at)
+
+    return None if log is None else _mistake(log, long_ago, idle)
 
 
 def _is_hang(exc: BaseException) -> bool:
@@ -308,14 +303,9 @@ def name_mistake(exc: BaseException | None, log: TestLog | None) -> str | None:
     timed_out = any(
         isinstance(e, (TimeoutError, LearnerMistake)) or _is_hang(e) for e in causes(exc)
     )
-    if timed_out and any(n.connected_at is not None and not n.looped for n in log.clients.values()):
-        return t("mistake.no_loop")
-    failed = _failed_subscribe(log)
-    if failed is not None:
-        return _subscribe_first(failed)
-    for notes in list(log.clients.values()):
-        if notes.unconfirmed_at_disconnect:
-            return _in_flight(notes)
+    found = _mistake(log, lambda _: True, lambda n: timed_out and n.connected_at is not None)
+    if found is not None:
+        return found
     # A hang stopped inside paho's loop_forever(), which the tree under test called.
     tb = exc.__traceback__ if exc is not None and _is_hang(exc) else None
     while tb is not None:
