@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
+from typing import TypeVar
 
 from kata.core.brokers import LOOPBACK, end_process, find_mosquitto
 from kata.core.i18n import t
@@ -186,57 +187,84 @@ def python_module(module: str, *args: str, cwd: Path | None = None) -> Peer:
 # --- servers that are not quite brokers ---------------------------------------------
 
 
-def _serve(
-    server: socket.socket, name: str, handle: Callable[[socket.socket], None]
-) -> Callable[[], None]:
-    """Accept connections on `server`, each handled on its own thread; returns stop().
+_S = TypeVar("_S", bound="_Server")
 
-    stop() ends the accept loop and every connection (shutdown wakes a recv()
+
+class _Server:
+    """A TCP server on a free loopback port; each connection goes to `_handle` on its own thread.
+
+    close() ends the accept loop and every connection (shutdown wakes a recv()
     blocked on another thread; close alone does not), then joins the threads.
     """
-    stopping = threading.Event()
-    accepted: list[socket.socket] = []
-    threads: list[threading.Thread] = []
-    server.settimeout(0.2)  # for platforms where shutdown() does not wake accept()
 
-    def handled(conn: socket.socket) -> None:
+    def __init__(self, name: str, backlog: int | None = None) -> None:
+        self._server = socket.create_server((LOOPBACK, 0), backlog=backlog)
+        self._server.settimeout(0.2)  # for platforms where shutdown() does not wake accept()
+        self.port: int = self._server.getsockname()[1]
+        self._name, self._stopping = name, threading.Event()
+        self._accepted: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        self._acceptor = threading.Thread(target=self._accept, name=f"{name}-accept", daemon=True)
+        self._acceptor.start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def _handled(self, conn: socket.socket) -> None:
         try:
-            handle(conn)
+            self._handle(conn)
         finally:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
             conn.close()
 
-    def accept() -> None:
-        while not stopping.is_set():
+    def _accept(self) -> None:
+        while not self._stopping.is_set():
             try:
-                conn, _ = server.accept()
+                conn, _ = self._server.accept()
             except OSError:  # the accept timeout, or closed
                 continue
             conn.settimeout(None)
-            accepted.append(conn)
-            thread = threading.Thread(target=handled, args=(conn,), name=name, daemon=True)
-            threads.append(thread)
+            self._accepted.append(conn)
+            thread = threading.Thread(
+                target=self._handled, args=(conn,), name=self._name, daemon=True
+            )
+            self._threads.append(thread)
             thread.start()
 
-    acceptor = threading.Thread(target=accept, name=f"{name}-accept", daemon=True)
-    acceptor.start()
-
-    def stop() -> None:
-        stopping.set()
+    def close(self) -> None:
+        self._stopping.set()
         with contextlib.suppress(OSError):
-            server.shutdown(socket.SHUT_RDWR)  # wakes accept() at once on Linux
-        acceptor.join(2)
-        server.close()
-        for conn in accepted:
+            self._server.shutdown(socket.SHUT_RDWR)  # wakes accept() at once on Linux
+        self._acceptor.join(2)
+        self._server.close()
+        for conn in self._accepted:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-        for thread in threads:
+        for thread in self._threads:
             thread.join(2)
-        for conn in accepted:
+        for conn in self._accepted:
             conn.close()
 
-    return stop
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Silent(_Server):
+    def __init__(self, other_protocol: bytes) -> None:
+        self.other_protocol = other_protocol
+        super().__init__("kata-silent-server", backlog=16)
+
+    def _handle(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            if self.other_protocol:
+                conn.sendall(self.other_protocol)
+                return  # and hang up
+            while conn.recv(4096):
+                pass  # whatever the client says goes unanswered
 
 
 @contextlib.contextmanager
@@ -246,21 +274,8 @@ def silent_server(other_protocol: bytes = b"") -> Iterator[int]:
     Each connection is held open in silence; with `other_protocol`, it gets
     those bytes at once and is closed (an HTTP server's answer, say).
     """
-
-    def hold(conn: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            if other_protocol:
-                conn.sendall(other_protocol)
-                return  # and hang up
-            while conn.recv(4096):
-                pass  # whatever the client says goes unanswered
-
-    server = socket.create_server((LOOPBACK, 0), backlog=16)
-    stop = _serve(server, "kata-silent-server", hold)
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop()
+    with _Silent(other_protocol) as server:
+        yield server.port
 
 
 # MQTT 3.1.1 control packet types (the high nibble of the first byte), in numeric order.
@@ -314,7 +329,7 @@ def _subscribed_filters(body: bytes) -> int:
 PAST_CONNACK = (0.1, 2.0)
 
 
-class ScriptedBroker:
+class ScriptedBroker(_Server):
     """A tiny MQTT 3.1.1 server that answers the way a test tells it: late, refusing, or never.
 
     Every answer comes after its delay in seconds, or never (None):
@@ -347,9 +362,7 @@ class ScriptedBroker:
         self.sent = {name: threading.Event() for name in ("CONNACK", "SUBACK", "PUBACK", "PUBREC")}
         self.received = {name: threading.Event() for name in ("CONNECT", "SUBSCRIBE", "PUBLISH")}
         self._closing = threading.Event()
-        server = socket.create_server((LOOPBACK, 0))
-        self.port: int = server.getsockname()[1]
-        self._stop = _serve(server, "kata-scripted-broker", self._talk)
+        super().__init__("kata-scripted-broker")
 
     def _answer(self, conn: socket.socket, name: str, after: float | None, packet: bytes) -> None:
         if after is None:
@@ -359,7 +372,7 @@ class ScriptedBroker:
         self.sent[name].set()
         conn.sendall(packet)
 
-    def _talk(self, conn: socket.socket) -> None:
+    def _handle(self, conn: socket.socket) -> None:
         with contextlib.suppress(OSError):
             while packet := read_packet(conn):
                 kind, flags, body = packet
@@ -388,16 +401,10 @@ class ScriptedBroker:
 
     def close(self) -> None:
         self._closing.set()
-        self._stop()
-
-    def __enter__(self) -> ScriptedBroker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().close()
 
 
-class Relay:
+class Relay(_Server):
     """A TCP relay in front of a broker that can lose, delay or cut what the broker says.
 
     - `pass_back=N`: of what the broker says on each connection, only the
@@ -425,9 +432,7 @@ class Relay:
         self._live: list[tuple[socket.socket, socket.socket]] = []
         self._upstreams: list[socket.socket] = []
         self._from_broker: list[threading.Thread] = []
-        server = socket.create_server((LOOPBACK, 0))
-        self.port: int = server.getsockname()[1]
-        self._stop = _serve(server, "kata-relay", self._relay)
+        super().__init__("kata-relay")
 
     def cut(self) -> None:
         """Drop every live connection and turn new ones away until restore()."""
@@ -479,7 +484,7 @@ class Relay:
     def close(self) -> None:
         self._closed.set()
         self.cut()
-        self._stop()
+        super().close()
         # Whatever is still open ends now; each pump closes the socket it reads.
         for upstream in self._upstreams:
             with contextlib.suppress(OSError):
@@ -487,13 +492,7 @@ class Relay:
         for pump in self._from_broker:
             pump.join(2)
 
-    def __enter__(self) -> Relay:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _relay(self, client: socket.socket) -> None:
+    def _handle(self, client: socket.socket) -> None:
         """One connection (on its own thread): the client's bytes here, the broker's on a pump."""
         with self._cond:
             self.attempts.append(time.monotonic())
