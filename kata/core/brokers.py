@@ -67,8 +67,7 @@ class BrokerAddress:
     port: int
     tls: bool = False
     username: str | None = None
-    # Never in a repr: a failing assertion about the broker would print it
-    # on the terminal and into junit.xml.
+    # Never in a repr: a failing assertion would print it to the terminal and junit.xml.
     password: str | None = field(default=None, repr=False)
 
     @property
@@ -78,11 +77,8 @@ class BrokerAddress:
 
 @dataclass(frozen=True)
 class Broker:
-    """Where tests find the broker. Ports are None when a listener is missing.
-
-    A broker the kata runs (`runner`) can be stopped, killed and started again
-    on the same ports (broker_factory); the session broker is only stopped at the end.
-    """
+    """Where tests find the broker (a port is None: no such listener). One the kata runs
+    (`runner`) can be stopped, killed and started again on the same ports."""
 
     kind: str
     host: str
@@ -176,11 +172,8 @@ def connack_code(
     username: str | None = None,
     password: str | None = None,
 ) -> int:
-    """Send CONNECT and return the CONNACK return code (0 = accepted).
-
-    OSError when nothing listens or the answer is not a CONNACK (ssl's
-    errors are OSErrors too).
-    """
+    """Send CONNECT and return the CONNACK return code (0 = accepted); OSError (ssl's
+    errors too) when nothing listens or the answer is not a CONNACK."""
     with contextlib.ExitStack() as stack:
         sock = stack.enter_context(socket.create_connection((host, port), timeout=timeout))
         if tls_context is not None:
@@ -219,8 +212,7 @@ def wait_ready(broker: Broker, timeout: float) -> float:
                     f"no CONNACK from {broker.host}:{broker.port} within {timeout:.1f} s "
                     f"({exc}){tail}"
                 ) from None
-        # Polling a port that is not open yet: a short, growing pause between
-        # attempts, bounded by the deadline.
+        # A port not open yet: a short, growing pause, bounded by the deadline.
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
 
@@ -233,8 +225,7 @@ def free_port(host: str = LOOPBACK) -> int:
 
 # --- starting a broker the kata runs ---------------------------------------
 
-# Every runner started in this process, so that nothing outlives it even
-# when pytest is interrupted before its finalizers run.
+# Every runner started in this process: nothing outlives it, even without finalizers.
 _LIVE: list[LocalRunner | DockerRunner] = []
 
 
@@ -247,21 +238,24 @@ def _tail(text: str, lines: int) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def _image() -> str:
+    return os.environ.get("KATA_MOSQUITTO_IMAGE") or DEFAULT_IMAGE
+
+
 def _launch(
     kind: str,
     program: str,
     workdir: Path,
-    timeout: float,
     *,
+    timeout: float,
     listeners: tuple[str, ...] = ("mqtt", "auth", "tls"),
     port: int | None = None,
     **config: object,
 ) -> Broker:
-    """Write the broker's files, start `program` (the binary, or the image), wait for CONNACK.
+    """Write the broker's files (`config`), start `program` (binary or image), wait for CONNACK.
 
-    `listeners` and `port` choose the ports; `config` goes to write_broker_files.
     A free port can be taken between our probe and the broker's bind: then the
-    broker starts again on others (unless the caller chose its port).
+    broker starts again on others (unless the caller chose its `port`).
     """
     attempts = 1 if port is not None else 3
     for attempt in range(1, attempts + 1):
@@ -286,10 +280,8 @@ def _launch(
 
 
 def find_mosquitto(name: str = "mosquitto") -> str | None:
-    """The broker, or a tool of it (mosquitto_pub, _sub, _passwd): PATH, else the usual places.
-
-    KATA_MOSQUITTO names the broker, and then only it is tried.
-    """
+    """The broker or a tool of it (mosquitto_pub, ...): PATH, else the usual places.
+    KATA_MOSQUITTO names the broker, and then only it is tried."""
     named = os.environ.get("KATA_MOSQUITTO") if name == "mosquitto" else None
     dirs = _EXTRA_BIN_DIRS if name == "mosquitto" else ("/usr/bin", *_EXTRA_BIN_DIRS)
     places = [named] if named else [shutil.which(name), *(os.path.join(d, name) for d in dirs)]
@@ -379,8 +371,7 @@ class LocalRunner:
         """SIGKILL: the broker dies as in a crash, without saving anything."""
         self._end(subprocess.Popen.kill)
 
-    # Nothing is left to save at the end: SIGKILL spares the ~100 ms
-    # mosquitto takes to notice SIGTERM.
+    # Nothing to save at the end: SIGKILL spares the ~100 ms mosquitto takes for SIGTERM.
     close = kill
 
     def log_tail(self, lines: int = 20) -> str:
@@ -395,7 +386,7 @@ def start_local(workdir: Path, *, timeout: float = 10.0, **spec: object) -> Brok
     binary = find_mosquitto()
     if binary is None:
         raise _no_broker(_no_mosquitto())
-    return _launch("local", binary, workdir, timeout, **spec)  # type: ignore[arg-type]
+    return _launch("local", binary, workdir, timeout=timeout, **spec)  # type: ignore[arg-type]
 
 
 # --- docker ----------------------------------------------------------------
@@ -421,9 +412,8 @@ def docker_engine_answers(timeout: float = 2.0) -> tuple[bool, str]:
         return False, f"no Docker engine answered ({type(exc).__name__})"
 
 
-# Every container the kata starts carries its owner: a run killed with SIGKILL
-# (no finalizer runs) leaves its container and loopback ports behind, and the
-# next run on the machine removes it.
+# Every container the kata starts carries its owner: one left by a run killed with
+# SIGKILL (no finalizer runs) is removed by the next run on the machine.
 OWNER_PID_LABEL = "kata.owner-pid"
 OWNER_HOST_LABEL = "kata.owner-host"
 _stale_checked = False
@@ -452,10 +442,7 @@ def pid_alive(pid: int) -> bool:
 
 def remove_stale_containers(client: object) -> list[str]:
     """Remove the kata's containers whose owner process on this machine is gone; their ids.
-
-    `client` is a docker-py DockerClient. Containers of another machine
-    sharing the engine (a remote DOCKER_HOST) are left alone.
-    """
+    `client`: a docker-py DockerClient. Another machine's containers are left alone."""
     removed = []
     found = client.containers.list(all=True, filters={"label": OWNER_PID_LABEL})  # type: ignore[attr-defined]
     for container in found:
@@ -528,8 +515,7 @@ class DockerRunner:
         container.with_command(["mosquitto", "-c", "/mosquitto/config/mosquitto.conf"])
         self.container = container
         _LIVE.append(self)
-        # DockerContainer.start, not MosquittoContainer.start: that one mounts
-        # its own config and waits on a log line; readiness here is a CONNACK.
+        # Not MosquittoContainer.start: it mounts its own config and waits on a log line.
         DockerContainer.start(container)
 
     def alive(self) -> bool:
@@ -567,12 +553,6 @@ class DockerRunner:
     def log_tail(self, lines: int = 20) -> str:
         self._save_logs()
         return _tail(self._logs, lines)
-
-
-def start_docker(workdir: Path, *, timeout: float = 30.0, **spec: object) -> Broker:
-    """Like start_local, in a container; the config directory is mounted read-only."""
-    image = os.environ.get("KATA_MOSQUITTO_IMAGE") or DEFAULT_IMAGE
-    return _launch("docker", image, workdir, timeout, **spec)  # type: ignore[arg-type]
 
 
 # --- external --------------------------------------------------------------
@@ -666,17 +646,16 @@ def start(choice: Choice, workdir: Path | None = None, **kwargs: object) -> Brok
     if choice.kind == "external":
         return from_url(os.environ["MQTT_BROKER_URL"])
     workdir = workdir or Path(tempfile.mkdtemp(prefix="kata-broker-"))
-    if choice.kind == "docker":
-        return start_docker(workdir, **kwargs)  # type: ignore[arg-type]
+    if choice.kind == "docker":  # the config directory is mounted read-only
+        return _launch("docker", _image(), workdir, **{"timeout": 30.0, **kwargs})  # type: ignore[arg-type]
     return start_local(workdir, **kwargs)  # type: ignore[arg-type]
 
 
 def open_session(mode: str, workdir: Path, **spec: object) -> tuple[Broker, Choice]:
     """The session's broker for `mode`, started (`spec` as start's), and why it was chosen.
 
-    auto: a Docker engine that cannot run the image (offline, no pull rights)
-    does not stop a learner who has mosquitto: the local one is used instead,
-    with one line that says so (the Docker API's text is long and says no more).
+    auto: a Docker engine that cannot run the image (offline, no pull rights) does
+    not stop a learner who has mosquitto: it is used instead, with one line saying so.
     """
     shared = os.environ.get(SHARED_ENV)
     if shared:
@@ -689,8 +668,7 @@ def open_session(mode: str, workdir: Path, **spec: object) -> tuple[Broker, Choi
     except BrokerError:
         if mode != "auto" or choice.kind != "docker" or find_mosquitto() is None:
             raise
-    image = os.environ.get("KATA_MOSQUITTO_IMAGE") or DEFAULT_IMAGE
-    choice = Choice("local", t("broker.docker_fell_back", image=image))
+    choice = Choice("local", t("broker.docker_fell_back", image=_image()))
     return start(choice, workdir, **spec), choice
 
 

@@ -1,9 +1,6 @@
-"""Other parties a test talks to: background calls, command line peers, servers that
-stay silent or answer as scripted, a relay that loses or cuts the link, an inbox.
-
-Everything here waits on events with timeouts; nothing sleeps. Every chapter's
-tests share these (fixtures in kata/core/fixtures.py), so a fake broker is
-written once and behaves the same in every chapter.
+"""Other parties a test talks to: background calls, command line peers, servers that stay
+silent or answer as scripted, a relay that loses or cuts the link, an inbox. Shared by every
+chapter (fixtures.py), so a fake broker behaves the same everywhere; nothing here sleeps.
 """
 
 from __future__ import annotations
@@ -149,9 +146,8 @@ class Peer:
     def wait(self, timeout: float = 5.0) -> int:
         """The exit code; subprocess.TimeoutExpired when it still runs after `timeout`.
 
-        The reader ends when the program's output closes as it exits: joined
-        first, the exit is seen at once (Popen.wait(timeout) polls in sleeps
-        of up to 50 ms).
+        The reader is joined first: it ends as the output closes, so the exit is
+        seen at once (Popen.wait(timeout) polls in sleeps of up to 50 ms).
         """
         deadline = time.monotonic() + timeout
         self._reader.join(timeout)
@@ -322,29 +318,21 @@ def _subscribed_filters(body: bytes) -> int:
     return max(count, 1)
 
 
-# Timeouts for a client call that must time out waiting for an answer a
-# ScriptedBroker holds back after its CONNACK: short, then (only if the call
-# gave up before its SUBSCRIBE or PUBLISH came, a machine too busy for the
-# CONNACK in time: see `received`) long.
+# Timeouts for a call that must time out on an answer a ScriptedBroker holds back after
+# its CONNACK: short, then long only if a busy machine made it give up before that.
 PAST_CONNACK = (0.1, 2.0)
 
 
 class ScriptedBroker(_Server):
     """A tiny MQTT 3.1.1 server that answers the way a test tells it: late, refusing, or never.
 
-    Every answer comes after its delay in seconds, or never (None):
-    `connack_after`, `suback_after`, and `puback_after` (the PUBACK of a QoS 1
-    message, the PUBREC of a QoS 2 one). `connack_code` is the CONNACK's
-    return code (5: not authorized), `suback_code` the code of each filter
-    in the SUBACK (the granted QoS, or 0x80: refused). PINGREQ, UNSUBSCRIBE and
-    PUBREL are answered at once; DISCONNECT ends the connection.
-
-    `sent[name]` ("CONNACK", "SUBACK", "PUBACK", "PUBREC") is set just BEFORE
-    that answer is written: a client call that returned while it is not set
-    returned without the answer. `received[name]` ("CONNECT", "SUBSCRIBE",
-    "PUBLISH") is set once such a packet came: a client call that
-    timed out after its SUBSCRIBE or PUBLISH came got past its CONNACK, so it
-    waited for the answer this server held back. Serves any number of connections.
+    `connack_after`, `suback_after`, `puback_after` (PUBACK, or PUBREC at QoS 2): the
+    delay in seconds of each answer, None for never. `connack_code` (5: not authorized)
+    and `suback_code` (the granted QoS, 0x80: refused) are the codes. PINGREQ,
+    UNSUBSCRIBE and PUBREL are answered at once. `sent[name]` is set just BEFORE that
+    answer is written (a call that returned without it returned without the answer);
+    `received[name]` once a CONNECT, SUBSCRIBE or PUBLISH came (a call that timed out
+    after it got past its CONNACK).
     """
 
     def __init__(
@@ -470,12 +458,8 @@ class Relay(_Server):
             return list(self.attempts[first : first + count])
 
     def broker_closed_all(self, timeout: float) -> bool:
-        """True once the broker ended every connection made through the relay.
-
-        Mosquitto closes a connection after it handled the DISCONNECT, and it
-        handles a client's packets in order: by then it has handled everything
-        the client sent before.
-        """
+        """True once the broker ended every connection made through the relay: mosquitto
+        handles a client's packets in order, so it has handled all before the DISCONNECT."""
         deadline = time.monotonic() + timeout
         for pump in list(self._from_broker):
             pump.join(max(0.0, deadline - time.monotonic()))
@@ -538,13 +522,10 @@ class Relay(_Server):
 
 
 class Inbox:
-    """A callback that records every call, so tests wait on it instead of sleeping.
+    """A callback that records every call (`calls`), so tests wait on it instead of sleeping.
 
-    Pass it where an exercise wants a handler (handler(topic, text),
-    callback(topic, msg)); `calls` holds every call's arguments in order,
-    `next()` and `wait_for()` wait for the next ones. With `fail_on`, a call
-    whose last argument is in it raises ValueError after it is recorded:
-    a handler that fails.
+    With `fail_on`, a call whose last argument is in it raises ValueError after it is
+    recorded: a handler that fails.
     """
 
     def __init__(self, fail_on: frozenset[object] | set[object] = frozenset()) -> None:
