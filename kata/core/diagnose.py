@@ -1,23 +1,13 @@
 """Naming a beginner's classic mistakes from what paho itself observed.
 
-A failing test says what the test expected; a beginner also needs the cause,
-in the first line. The classic ones, and what shows each of them:
-
-- no network loop: the learner's client called connect() and never
-  loop_start(), loop_forever() nor loop(), so the broker's CONNACK (and
-  everything after it) stays unread;
-- a paho 1.x callback signature: the TypeError is raised by paho's own call
-  of the callback (the callee never ran), not inside the learner's code;
-- subscribe() before connect(): paho answered MQTT_ERR_NO_CONN and nothing
-  was subscribed, and no later subscribe() of that client succeeded;
-- disconnect() before QoS 1/2 completed: paho still held unconfirmed
-  messages of the client when disconnect() was called.
-
-What paho observed is recorded by a few pass-through wrappers around
-paho.mqtt.client.Client methods, for clients created by the tree under test
-during a test only (the harness's own probes are not looked at). Nothing
-is changed on the way: the wrapped method runs and its result is returned
-as it is. A diagnosis states only what was recorded.
+A beginner needs the cause in the first line, not only what the test expected:
+- no network loop: connect() and never loop_start(), loop_forever() nor loop();
+- a paho 1.x callback signature: paho's own call of the callback raised TypeError;
+- subscribe() before connect(): MQTT_ERR_NO_CONN, and no later subscribe() succeeded;
+- disconnect() while paho still held unconfirmed QoS 1/2 messages.
+Pass-through wrappers around paho's Client methods record what clients made by the
+tree under test did during a test (not the harness's probes); nothing is changed on
+the way, and a diagnosis states only what was recorded.
 """
 
 from __future__ import annotations
@@ -86,11 +76,8 @@ def _is_paho(filename: str) -> bool:
 
 
 def callback_signature(exc: BaseException | None) -> str | None:
-    """The TypeError of paho calling a learner's callback with 2.x arguments, named.
-
-    Only when paho's own call raised it (its frame is the last of the
-    traceback): a TypeError inside the callback is the learner's code's own.
-    """
+    """The TypeError of paho calling a learner's callback with 2.x arguments, named; only
+    when paho's call raised it (the last frame), not the callback's own code."""
     if not isinstance(exc, TypeError) or "argument" not in str(exc):
         return None
     last = exc.__traceback__
@@ -273,11 +260,8 @@ def _mistake(
 
 
 def early_mistake(log: TestLog | None = None, now: float | None = None) -> str | None:
-    """A mistake certain while the test still runs (its waits would only time out).
-
-    The hang timer asks every CHECK_EVERY seconds (plugin.py), about the
-    running test's log by default, and stops the test with LearnerMistake.
-    """
+    """A mistake certain while the test still runs (its waits would only time out); the
+    hang timer asks every CHECK_EVERY seconds and stops the test with LearnerMistake."""
     log = _CURRENT if log is None else log
     now = time.monotonic() if now is None else now
 

@@ -1,8 +1,7 @@
 """Demanding an exception: a failure names the call, its input and the rule it breaks.
 
-pytest.raises alone says "DID NOT RAISE". expect_raises says which call with
-which input should have raised, why, and what it returned instead, in the
-learner's language (the frame from messages.toml, the reason from the test):
+pytest.raises alone says "DID NOT RAISE"; expect_raises says which call with which
+input should have raised, why, and what it returned instead, in the learner's language:
 
     error = expect_raises(
         ValueError, packets.encode_remaining_length, -1,
@@ -66,10 +65,8 @@ def expect_raises(
 ) -> BaseException:
     """The `expected` exception that call(*args, **kwargs) raises; a teaching failure if none.
 
-    `why` is the rule the input breaks (use kata.core.i18n.teach for both
-    languages). When the call returns instead, `undo(result)` runs before
-    the failure, so that nothing it started outlives the test: by default a
-    paho client it returned is disconnected and its loop stopped.
+    `why`: the rule the input breaks (i18n.teach). When the call returns instead,
+    `undo(result)` runs first, so nothing it started (a paho client) outlives the test.
     """
     try:
         result = call(*args, **kwargs)
@@ -96,13 +93,8 @@ def nothing_listens() -> str:
 def expect_connack_timeout(
     call: Callable[..., object], *args: object, why: str | None = None, **kwargs: object
 ) -> BaseException:
-    """call(*args, **kwargs) on a server that never sends CONNACK: a TimeoutError naming it.
-
-    The kata's rule for every function that connects: when nothing answers,
-    give up at the timeout and say what did not happen ("no CONNACK within
-    0.2 s from 127.0.0.1:40123"). `why` replaces the default reason (a
-    server that accepts TCP and never answers).
-    """
+    """call(*args, **kwargs) on a server that never sends CONNACK: a TimeoutError naming it
+    ("no CONNACK within 0.2 s from 127.0.0.1:40123"). `why` replaces the default reason."""
     reason = why if why is not None else t("expect.silent_server")
     error = expect_raises(TimeoutError, call, *args, why=reason, **kwargs)
     assert "CONNACK" in str(error), t("expect.name_connack", error=error)

@@ -1,18 +1,14 @@
 """What code under test may not do to the test process itself, and how the harness notices.
 
-An exercise runs inside the pytest process. Whatever it does there must end
-as a failure of that exercise, in one line, and never take the run down:
-- os._exit() raises ExitCalled where it was called (a SystemExit: one
-  failure, not a silent end of the run with exit code 0);
-- os.fork() outside subprocess: the child copy of the test run ends at once
-  (two interleaved sessions otherwise) and the test that forked fails;
-- a thread left running by the test: not a daemon (the run could never end)
-  or busy on a CPU (it would slow every later test): stopped where Python
-  can stop it, and reported at the end of its test;
-- Ctrl-C and SIGTERM stop the run even when the KeyboardInterrupt lands in a
-  gc callback or a __del__, where Python would print and drop it.
-
-The hang timer of one test stays in plugin.py; this module has no pytest hooks.
+An exercise runs inside the pytest process; whatever it does there must end as one
+line of that exercise's failure, never take the run down:
+- os._exit() raises ExitCalled (a SystemExit), not a silent end with exit code 0;
+- os.fork() outside subprocess: the child copy of the run ends at once, the test fails;
+- a thread left running, not a daemon (the run could never end) or busy on a CPU:
+  stopped where Python can, and reported at the end of its test;
+- Ctrl-C and SIGTERM stop the run even when the KeyboardInterrupt lands in a gc
+  callback or a __del__, where Python would print and drop it.
+No pytest hooks here (the hang timer is in plugin.py).
 """
 
 from __future__ import annotations
@@ -221,11 +217,8 @@ class ThreadStopped(SystemExit):
 
 
 def stop_thread(thread: threading.Thread, wait: float = 0.5) -> bool:
-    """Raise ThreadStopped in `thread` (CPython). True if it ended within `wait` seconds.
-
-    Works on a thread running Python code (a busy loop); one blocked in a C
-    call (a socket read without timeout) ends when that call returns.
-    """
+    """Raise ThreadStopped in `thread` (CPython); True if it ended within `wait` seconds.
+    A thread blocked in a C call (a socket read) ends only when that call returns."""
     if thread.ident is None or not thread.is_alive():
         return True
     with contextlib.suppress(AttributeError, OSError):
@@ -255,13 +248,9 @@ def _restore(owner: object, attr: str, ours: object, previous: object) -> None:
 
 
 def left_running(before: set[threading.Thread], grace: float = 0.5) -> list[LeftThread]:
-    """Threads of the code under test, started since `before`, that the test left behind.
-
-    Reported: a non-daemon thread (the interpreter waits for it at exit, so
-    the run would never end) and a busy one (it spins for the rest of the
-    session). Both are stopped if Python can stop them. An idle daemon
-    thread costs nothing and is left alone.
-    """
+    """Threads of the tree, started since `before`, that the test left behind: a non-daemon
+    one (exit would wait for it) or a busy one, each stopped if Python can. An idle
+    daemon thread costs nothing and is left alone."""
     deadline = time.monotonic() + grace
     found = []
     for thread in threading.enumerate():
@@ -283,12 +272,8 @@ def left_running(before: set[threading.Thread], grace: float = 0.5) -> list[Left
 
 
 def blocking_exit(wait: float = 0.5) -> list[tuple[str, str | None]]:
-    """Non-daemon threads still alive, which Python would wait for at exit: (name, where).
-
-    `where` is the tree's code the thread runs, None for a library's own
-    thread. The tree's are stopped if Python can; the others get `wait`
-    seconds to end by themselves.
-    """
+    """Non-daemon threads Python would wait for at exit: (name, the tree's code it runs or
+    None). The tree's are stopped if Python can; others get `wait` seconds to end."""
     alive: list[tuple[str, str | None]] = []
     for thread in threading.enumerate():
         if thread in (threading.main_thread(), threading.current_thread()) or thread.daemon:
@@ -354,17 +339,13 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 
 
 def stop_on_signals(names: tuple[str, ...] = ("SIGINT", "SIGTERM")) -> Callable[[], None]:
-    """Ctrl-C (SIGINT) and SIGTERM stop the test run at once, with cleanup; returns the undo.
+    """Ctrl-C (SIGINT) and SIGTERM stop the run at once, with cleanup; returns the undo.
 
-    SIGTERM (a CI time limit, `kill`, an IDE's stop button) cleans up like
-    Ctrl-C: without a handler the process dies and its brokers live on.
-    Python runs a handler between any two bytecodes of the main thread,
-    also inside a gc callback (hypothesis has one) or a __del__, where a
-    KeyboardInterrupt becomes an "Exception ignored in ..." message and the
-    run goes on (pytest may even pin it on an unrelated test). There the
-    signal is sent again a moment later; sys.unraisablehook (see
-    catch_lost_interrupts) catches the cases this misses.
-    A handler someone else installed (or SIG_IGN) is left alone.
+    SIGTERM (a CI time limit, `kill`) cleans up like Ctrl-C: else the brokers live on.
+    A handler can run inside a gc callback (hypothesis has one) or a __del__, where a
+    KeyboardInterrupt would be printed and dropped: there the signal comes again a
+    moment later (catch_lost_interrupts catches the rest). A handler someone else
+    installed (or SIG_IGN) is left alone.
     """
     if threading.current_thread() is not threading.main_thread():
         return lambda: None

@@ -1,10 +1,8 @@
 """The kata's two languages: which one to speak, and every line the harness prints in both.
 
-What the harness itself says (progress, hints, one-line failure reasons, the
-no-broker help, the grade report, watch and explore) comes from messages.toml
-through t(); the chapter tests' messages that teach a concept carry both
-languages through teach(); each lesson is NAME.md and NAME.ja.md beside its
-exercise; chapter titles and hints are in catalog.toml. The code stays in English.
+What the harness says comes from messages.toml through t(); a chapter test's message
+that teaches a concept carries both through teach(); lessons are NAME.md and NAME.ja.md;
+chapter titles and hints are in catalog.toml. The code stays in English.
 
     lang = pick_language(args.lang)          # --lang, else KATA_LANG, else the locale
     print(t("list.points", lang, earned=10, possible=280))
@@ -87,12 +85,8 @@ def _known(lang: str) -> str:
 
 
 def configure_utf8_output() -> None:
-    """Write stdout and stderr as UTF-8, so Japanese never turns into mojibake or a crash.
-
-    Windows consoles and pipes default to a legacy code page (cp932, cp1252);
-    errors='replace' keeps a character that still cannot be written from
-    raising UnicodeEncodeError in the middle of a report.
-    """
+    """Write stdout and stderr as UTF-8 (Windows defaults to cp932, cp1252), so Japanese
+    never turns into mojibake or a UnicodeEncodeError in the middle of a report."""
     for stream in (sys.stdout, sys.stderr):
         # A test runner's capture object has no reconfigure().
         with contextlib.suppress(AttributeError, ValueError, OSError):
@@ -108,23 +102,15 @@ def t(key: str, lang: str | None = None, /, **fields: object) -> str:
 
 
 def tn(key: str, lang: str | None, count: int, /, **fields: object) -> str:
-    """t() for a message about `count` things: the `key.one` variant when count is 1.
-
-    English says "1 test", "2 tests"; Japanese has one form, so its `.one`
-    text is the same as the other. A key without a `.one` variant is used as is.
-    """
+    """t() for a message about `count` things: the `key.one` variant (if any) when count is 1."""
     if count == 1 and f"{key}.one" in MESSAGES:
         key = f"{key}.one"
     return t(key, lang, count=count, **fields)
 
 
 def teach(en: str, ja: str) -> str:
-    """A test's message that teaches a concept, in the learner's language.
-
-    Chapter tests write the two texts side by side, so that a failure that
-    explains MQTT (the QoS handshake, the will, on_connect) reads in Japanese
-    for a Japanese learner: `assert got, teach(en="...", ja="...")`.
-    """
+    """A test's message that teaches a concept, in the learner's language:
+    `assert got, teach(en="...", ja="...")`."""
     return ja if pick_language(None) == "ja" else en
 
 
@@ -134,11 +120,8 @@ def status_word(status: str, lang: str) -> str:
 
 
 def mark(name: str, lang: str) -> str:
-    """A progress-table mark ('done', 'todo', 'fail', 'skip'), padded to the widest one.
-
-    So that `[{mark}]` columns line up in both languages: English marks are all
-    four columns wide; Japanese ones take two to four characters of two columns.
-    """
+    """A progress-table mark ('done', 'todo', 'fail', 'skip'), padded to the widest one
+    (in terminal columns), so `[{mark}]` columns line up in both languages."""
     width = max(display_width(t(f"mark.{other}", lang)) for other in MARKS)
     return ljust(t(f"mark.{name}", lang), width)
 
@@ -167,11 +150,8 @@ def ljust(text: str, width: int) -> str:
 
 
 def row(head: str, note: str, width: int = 120) -> str:
-    """A table row `head  note` of at most `width` columns; a long note is cut at a word.
-
-    The cut note ends in " ..."; English is cut at a space, Japanese (no spaces
-    between words) between two characters.
-    """
+    """A table row `head  note` of at most `width` columns; a long note is cut at a word
+    (English at a space, Japanese between two characters) and ends in " ..."."""
     if not note:
         return head
     room = width - display_width(head) - 2

@@ -1,16 +1,11 @@
 """Did pytest and the harness run the tests as written? Tampering found at run time.
 
-An exercise runs inside the pytest process and can replace anything there:
-`_pytest.python.Function.runtest = lambda self: None` at import made every
-later test "pass" without running. Two checks, both cheap:
-- Sentinels: the identity of the callables that run a test and report it
-  (pytest's, pluggy's, the kata's own), taken when the plugin starts, and the
-  implementations of the hooks that do it, taken when the tests start to run.
-  After every test they are compared; a replaced one is put back (so that the
-  next tests run as written) and named in results.json's `integrity` list.
-- Body proof: the plugin calls each test function through a closure that
-  marks the test as run; a test that passed unmarked did not run.
-A grader flags a submission with integrity lines (kata grade, classroom).
+An exercise runs inside the pytest process and can replace anything there
+(`_pytest.python.Function.runtest = lambda self: None` makes every later test "pass"):
+- Sentinels: the callables that run and report a test (pytest's, pluggy's, the kata's)
+  and the hooks' implementations, compared after every test; a replaced one is put
+  back and named in results.json's `integrity` list (a grader flags the submission);
+- Body proof: each test function is called through a closure that marks it as run.
 """
 
 from __future__ import annotations

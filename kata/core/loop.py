@@ -1,18 +1,13 @@
 """The learner loop's side of the pytest plugin: start fast, stop at the first failure.
 
-Loaded by kata/core/plugin.py (its `pytest_plugins`). What it does:
-- hypothesis is imported only when a collected test module uses it; its
-  pytest plugin (which imports it at the end of every run) is put aside
-  when no test needs it;
-- the objects alive after collection (modules, the collected tests) are
-  frozen out of the garbage collector: pytest runs gc.collect() five times
-  at the end of a session, and each pass would walk all of them again;
-- a failing test keeps pytest's own report of it (--tb=short, capped) in
-  results.json, so `kata next` and `kata watch` can show it in full;
-- tests that never ran because an earlier one failed (-x) are recorded as
-  "not run", so that counts stay right;
-- a classic beginner mistake (kata/core/diagnose.py) is named in the first
-  line of the failure, and a test that waits on one is stopped early.
+Loaded by plugin.py (`pytest_plugins`):
+- hypothesis (and its pytest plugin) only when a collected test module uses it;
+- what lives after collection is frozen out of the gc (pytest collects five times at
+  the end, each pass walking it all again);
+- a failure keeps pytest's own report (--tb=short, capped) for `kata next` and `watch`;
+- tests an earlier failure stopped (-x) are "not run", so counts stay right;
+- a classic beginner mistake (diagnose.py) is named in the failure's first line;
+- under pytest-xdist, the controller records what the workers' reports carry.
 """
 
 from __future__ import annotations
@@ -87,15 +82,9 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> None:
-    """Before a test module that uses hypothesis is imported: the profile of this run.
-
-    Scores and stub checks need pass or fail, not hypothesis's smallest
-    failing example: shrinking a stub's NotImplementedError costs ~2 s per
-    property test for nothing (a learner's own run still shrinks). A
-    @settings decorator copies the default profile when the module is
-    imported, so the profile must be loaded before, and only then: importing
-    hypothesis costs ~0.2 s that a run without property tests need not pay.
-    """
+    """Before a module that uses hypothesis is imported (@settings copies the profile then):
+    no shrinking for scores and stub checks, which need pass or fail only (~2 s a
+    property test). Only then: importing hypothesis costs ~0.2 s."""
     config = parent.config
     wanted = config.getoption("--stubs-must-fail") or config.getoption("--kata-json")
     if not wanted or getattr(config, "_kata_profile_loaded", False):

@@ -1,15 +1,9 @@
 """The kata's pytest plugin: options, hooks, friendly failure reports (fixtures: fixtures.py).
 
-Loaded by the repository's conftest.py. What a learner sees:
-- which broker runs the tests, printed before the first test;
-- a stub as one line: "not done yet: exercises/ch03_clients/publisher.py: publish_messages";
-- a hang as one line naming the function that did not return;
-- an exception on paho's network thread as a failure of the test that caused it;
-- what an exercise did to the test process (exit, fork, a thread left running,
-  megabytes of output) as one line of that exercise's failure (guards.py);
-- a progress table per chapter at the end.
-Tampering with pytest or the harness at run time is put right where it can be
-and listed in results.json's `integrity` (integrity.py).
+What a learner sees: the broker in use; a stub, a hang, a crash on paho's thread, or
+what an exercise did to the test process (guards.py) as one line naming the exercise;
+a progress table per chapter. Tampering at run time is put right where it can be and
+listed in results.json's `integrity` (integrity.py).
 """
 
 from __future__ import annotations
@@ -57,11 +51,9 @@ from kata.core.results import (
 if sys.version_info < (3, 11):  # pragma: no cover - Python 3.10
     from exceptiongroup import BaseExceptionGroup
 
-# Characters of each captured output section (stdout, stderr, log) a failure
-# shows: its start and its end. results.json keeps OUTPUT_CAP.
+# Characters (start and end) of each captured output section a failure shows.
 TERMINAL_OUTPUT_CAP = 2000
-# Characters of an exception's text in a failure report (a harness test may
-# show a whole run's output; an exercise may raise with megabytes).
+# Characters of an exception's text in a failure report (an exercise may raise megabytes).
 EXCEPTION_CAP = 20_000
 # The failures whose one-line message replaces pytest's traceback.
 ONE_LINERS = {
@@ -129,10 +121,7 @@ class KataState:
 
 
 STATE = pytest.StashKey[KataState]()
-# Loaded by name with this plugin, so that neither module imports the other
-# both ways: the tests' fixtures (fixtures.py, which reads STATE) and the
-# learner loop's hooks (loop.py: fast start, fail-fast bookkeeping, the names
-# of beginner mistakes). One list: a second assignment would drop the first.
+# Loaded by name (they import STATE from here): the fixtures and the learner loop's hooks.
 pytest_plugins = ["kata.core.fixtures", "kata.core.loop"]
 # The language of what the harness says (--lang of `kata`, KATA_LANG, the locale).
 _LANG = "en"
@@ -210,20 +199,16 @@ def pytest_configure(config: pytest.Config) -> None:
         "uses_broker_login: the test reaches the broker only through the fixtures' own clients "
         "(probe, topic), so it also runs on an external broker with TLS or a password",
     )
-    # The kata's SIGALRM timer is the one hang timer where SIGALRM exists
-    # (POSIX): it stops a hanging setup, test or teardown with a line that
-    # names the exercise, and the run goes on. pytest-timeout (pyproject:
-    # timeout) stays the limit only on Windows, where a timer thread cannot
-    # interrupt a call blocked in C and ends the whole process. An explicit
-    # --timeout or PYTEST_TIMEOUT is still obeyed.
+    # Where SIGALRM exists, the kata's timer is the one hang limit (it names the exercise
+    # and the run goes on); pytest-timeout stays the limit on Windows, where it ends the
+    # whole process. An explicit --timeout or PYTEST_TIMEOUT is still obeyed.
     no_timeout = config.getoption("timeout", None) is None and not os.environ.get("PYTEST_TIMEOUT")
     if hasattr(signal, "setitimer") and no_timeout:
         with contextlib.suppress(AttributeError):
             config.option.timeout = 0
     guards.arm()
     state.undo += [guards.disarm, guards.stop_on_signals()]
-    # loop.py (loaded by pytest_plugins, which imports this module) and
-    # diagnose.py word failures too.
+    # loop.py and diagnose.py word failures too.
     own = [sys.modules[__name__], sys.modules["kata.core.loop"], diagnose, results, target]
     state.sentinels = integrity.Sentinels([*own, integrity, guards])
 
@@ -244,8 +229,8 @@ def pytest_collection_modifyitems(
             config.hook.pytest_deselected(items=deselected)
             items[:] = [i for i in items if not _is_harness_test(i.nodeid)]
     # Learners read the first failure first: keep catalog (chapter) order.
-    order = {ex.tests: n for n, ex in enumerate(load_catalog().exercises())}
-    items.sort(key=lambda i: order.get(_relpath(i), len(order)))
+    order = {ex: n for n, ex in enumerate(load_catalog().exercises())}
+    items.sort(key=lambda i: order.get(_exercise_of(i), len(order)))
     seed = config.getoption("--shuffle")
     if seed is not None:
         # The soak (bench/soak.py) proves that no test depends on another's order.
@@ -265,8 +250,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state = session.config.stash[STATE]
     if not any("broker" in getattr(item, "fixturenames", ()) for item in session.items):
         return
-    # A TLS listener costs its certificates (trustme and cryptography, ~0.1 s a
-    # run): only for a run that holds a test marked needs_listener("tls").
+    # A TLS listener costs its certificates (~0.1 s): only for a needs_listener("tls") test.
     marks = [m.args for item in session.items for m in item.iter_markers("needs_listener")]
     if not any("tls" in args for args in marks):
         state.listeners = ("mqtt", "auth")
@@ -304,16 +288,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     brokers.stop_all()
     if state is None:
         return
-    # The session's config, certificates and log; a broker shared by
-    # `kata watch` keeps its own directory.
+    # The session broker's files (one shared by `kata watch` keeps its own).
     shutil.rmtree(state.workdir, ignore_errors=True)
     for undo in reversed(state.undo):
         undo()
     state.undo.clear()
     blocking = guards.blocking_exit(wait=0.1)
     if blocking:
-        # A thread that is no daemon would keep the process alive for ever
-        # after the summary (which named it): the results are written, end now.
+        # A non-daemon thread (named in the summary) would keep the process alive: end now.
         ours = any(where is not None for _, where in blocking)
         guards.hard_exit(state.exitstatus or (pytest.ExitCode.TESTS_FAILED if ours else 0))
 
@@ -339,8 +321,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
                 if not str(name).startswith("hypothesis-statistics-")
             ]
     if guards.interrupted():
-        # Ctrl-C or SIGTERM came, and something swallowed the
-        # KeyboardInterrupt (an `except BaseException:`): stop here.
+        # Ctrl-C or SIGTERM came and something swallowed the KeyboardInterrupt: stop here.
         raise KeyboardInterrupt
     return result
 
@@ -356,12 +337,10 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     state = item.config.stash[STATE]
     exercise = _exercise_of(item)
     if exercise is not None and exercise.id in state.hung:
-        # A function that never returns would cost every test of the exercise
-        # its full time limit; once is enough to say so.
+        # A function that never returns would cost each test its full time limit: once is enough.
         raise EarlierHang(state.hung[exercise.id])
     if state.broker_died and state.broker is not None:
-        # One test killed the session broker; the next ones get it back on
-        # the same ports, so one fault costs one test.
+        # A test killed the session broker: the next gets it back (one fault, one test).
         state.broker_died = False
         with contextlib.suppress(BrokerError):
             state.broker.start()
@@ -389,8 +368,7 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
             def on_thread_exception(args: threading.ExceptHookArgs) -> None:
                 caught.append(args)
                 if timed and len(caught) == 1:
-                    # Wake the test now instead of letting it wait for what the dead
-                    # thread will never deliver: the alarm handler raises ThreadCrash.
+                    # Do not wait for what the dead thread will never deliver.
                     guards.signal_main(signal.SIGALRM)
 
             previous_hook, threading.excepthook = threading.excepthook, on_thread_exception
@@ -424,8 +402,7 @@ def _done_to_process(caught: list[threading.ExceptHookArgs]) -> BaseException | 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Iterator[None]:
-    # The test function is called through a closure that marks it as run:
-    # a test that passes unmarked never ran (see integrity.py).
+    # A closure marks the test as run: one that passes unmarked never ran (integrity.py).
     original = integrity.run_marked(pyfuncitem)
     try:
         return (yield)
@@ -470,8 +447,7 @@ def _hang_limit(seconds: float, phase: str, caught: list | None = None) -> Itera
     def on_alarm(signum: int, frame: FrameType | None) -> None:
         left = deadline - time.monotonic()
         if guards.unsafe_to_raise(frame):
-            # Raised in a gc callback or a __del__, it would be printed and
-            # dropped: ring again in a moment.
+            # In a gc callback or a __del__ it would be printed and dropped: ring again soon.
             signal.setitimer(signal.ITIMER_REAL, 0.01)
             return
         if guards.interrupted():
@@ -513,25 +489,16 @@ def _thread_crash(caught: list[threading.ExceptHookArgs]) -> ThreadCrash:
 
 
 @functools.lru_cache(maxsize=1024)
-def _relpath_of(path: str) -> str:
-    return target.relative(path) or path
+def _exercise_for(path: str) -> Exercise | None:
+    return load_catalog().for_test_file(target.relative(path) or path)
 
 
-def _relpath(item: pytest.Item) -> str:
-    return _relpath_of(str(item.path))
-
-
-@functools.lru_cache(maxsize=1024)
-def _exercise_for(relpath: str) -> Exercise | None:
-    return load_catalog().for_test_file(relpath)
+def _exercise_of(item: pytest.Item) -> Exercise | None:
+    return _exercise_for(str(item.path))
 
 
 def _is_harness_test(nodeid: str) -> bool:
     return "tests/harness/" in nodeid
-
-
-def _exercise_of(item: pytest.Item) -> Exercise | None:
-    return _exercise_for(_relpath(item))
 
 
 def new_result(item: pytest.Item, status: Outcome) -> TestResult:
@@ -620,11 +587,8 @@ def classify(exc: BaseException, exercise: Exercise | None, tree: str) -> tuple[
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     if call.when == "teardown":
-        # After a failing hypothesis test, hypothesis's plugin writes a patch
-        # "to add failing examples to your code" (misleading for a learner)
-        # and imports libcst for it where installed; some libcst versions warn
-        # on import, and with warnings as errors the learner's failure would
-        # become an INTERNALERROR. The report already names the failing example.
+        # Else hypothesis writes a patch "to add failing examples to your code" (misleading
+        # here) with libcst, whose import warning can turn the failure into an INTERNALERROR.
         with contextlib.suppress(AttributeError):
             del item._hypothesis_failing_examples  # type: ignore[attr-defined]
     report: pytest.TestReport = yield
@@ -672,8 +636,7 @@ def _record_failure(
         category = Category.BROKER_DIED
         state.broker_died = True
     if category == Category.FAILED and report.when == "call":
-        # A bare "TimeoutError:" says little when the reason is a thread of
-        # the code under test that is stuck: say where it is.
+        # A bare "TimeoutError:" says little when a thread of the tree is stuck: say where.
         stuck = guards.stuck_threads(item.stash.get(THREADS_BEFORE, set()))[:2]
         meanwhile = [_t("runaway.meanwhile", name=name, where=where) for name, where in stuck]
         if meanwhile:
