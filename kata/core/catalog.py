@@ -1,10 +1,8 @@
 """Read and validate kata/core/catalog.toml, the single source of truth for chapters.
 
-Titles, summaries and hints come in English (`title`, `summary`, `hints`) and
-Japanese (`title_ja`, `summary_ja`, `hints_ja`); `title_in(lang)` and friends pick
-one. A missing Japanese text falls back to English here (so a chapter can be
-written first and translated next), and tests/harness/test_catalog.py fails
-until every entry has both: see `Catalog.missing_translations()`.
+Texts come in English and Japanese (`title_ja`, ...); `title_in(lang)` and friends pick
+one. A missing Japanese text falls back to English here (write first, translate next);
+tests/harness/test_catalog.py fails until every entry has both.
 """
 
 from __future__ import annotations

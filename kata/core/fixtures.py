@@ -1,9 +1,5 @@
-"""The fixtures every chapter's tests use: the broker, probes, ids, and the shared peers.
-
-Loaded with the kata's plugin (kata/core/plugin.py names this module in its
-`pytest_plugins`); the hooks stay there, the fixtures live here. The peers
-they hand out (silent and scripted servers, relays) are in kata/core/peers.py.
-"""
+"""The fixtures every chapter's tests use: the broker, probes, ids, and the shared peers
+(peers.py). Loaded with the kata's plugin (its `pytest_plugins`), which has the hooks."""
 
 from __future__ import annotations
 
@@ -34,11 +30,8 @@ Made = TypeVar("Made", bound=_Closable)
 
 
 def closed_after(build: Callable[..., Made]) -> Iterator[Callable[..., Made]]:
-    """Hand out `build` to the test; close all it made afterwards, also after a failure.
-
-    A factory fixture in one line, here and in the chapters' conftest files:
-    `yield from closed_after(Probe)`.
-    """
+    """Hand out `build`; close all it made afterwards, also after a failure. A factory
+    fixture in one line, here and in the chapters' conftest files."""
     made: list[Made] = []
 
     def make(*args: object, **kwargs: object) -> Made:
@@ -61,11 +54,10 @@ def broker(pytestconfig: pytest.Config) -> Broker:
 def broker_factory(
     broker: Broker, pytestconfig: pytest.Config, tmp_path: Path
 ) -> Iterator[Callable[..., Broker]]:
-    """broker_factory(**kw) -> a private broker (the session's kind), closed after the test.
+    """broker_factory(kind=None, **brokers.start keywords) -> a private broker, closed after.
 
-    For tests that stop, restart or misconfigure one; keywords as brokers.start
-    (listeners=("mqtt",), port, persistence, users, acl, extra, config_text).
-    kind="local" asks for the mosquitto binary whatever the session uses.
+    For tests that stop, restart or misconfigure one; of the session's kind unless
+    kind="local" asks for the mosquitto binary.
     """
     if broker.kind == "external":
         pytest.skip(t("skip.private_broker"))

@@ -1,8 +1,7 @@
 """The test broker's files: mosquitto.conf, password file, ACL and TLS certificates.
 
-One directory holds everything a broker needs. The same files serve the
-local binary (paths on this machine) and the container (the directory is
-mounted at /mosquitto/config), so both broker paths test the same setup.
+One directory serves the local binary and the container (mounted at
+/mosquitto/config), so both broker paths test the same setup.
 """
 
 from __future__ import annotations
@@ -61,11 +60,8 @@ def acl_text(rules: dict[str, list[tuple[str, str]]]) -> str:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write a secret (key, password file) readable by its owner only, from the first byte.
-
-    Created with mode 0600 rather than chmod-ed after: a file written with
-    the usual 0644 is readable by every user on the machine until then.
-    """
+    """Write a secret (key, password file) with mode 0600 from the first byte (not 0644
+    chmod-ed after: readable by every user until then)."""
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
@@ -98,12 +94,9 @@ def write_broker_files(
 ) -> tuple[Path | None, dict[str, str]]:
     """Write mosquitto.conf and its companions into `directory`; the CA's path and the users.
 
-    `in_container`: the broker sees the directory at /mosquitto/config and
-    listens on CONTAINER_PORTS on every address of the container (Docker
-    publishes them on the host's loopback only). `acl` is a rule mapping
-    (see DEFAULT_ACL) or the acl_file text itself; `extra` adds config lines;
-    `config_text` is a whole config of one's own instead (listening on
-    `ports.mqtt`).
+    `in_container`: seen at /mosquitto/config, listening on CONTAINER_PORTS (Docker
+    publishes them on the host's loopback only). `acl`: rules as DEFAULT_ACL, or the
+    file's text; `extra`: more config lines; `config_text`: a whole config instead.
     """
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "mosquitto.conf"

@@ -534,18 +534,12 @@ class OneLine:
 
 
 def _hang_text(exc: KataHang, frames: list, exercise: Exercise | None, tree: str) -> str:
-    if frames and frames[0][1] == "<module>":
-        path, where, line = frames[0][0], frames[-1][0], frames[-1][2]
-        return _t("hang.import", path=path, seconds=exc.seconds, line=line, where=where)
-    if frames:
-        path, func, _ = frames[0]
-        line, where = frames[-1][2], frames[-1][0]
-        return _t(
-            "hang.function", path=path, func=func, seconds=exc.seconds, line=line, where=where
-        )
+    if frames:  # where it was called, and the line it waits on now
+        (path, func, _), (where, _, line) = frames[0], frames[-1]
+        key = "hang.import" if func == "<module>" else "hang.function"
+        return _t(key, path=path, func=func, seconds=exc.seconds, line=line, where=where)
     if exc.phase in ("setup", "teardown"):
-        key = "hang.setup" if exc.phase == "setup" else "hang.teardown"
-        return _t(key, seconds=exc.seconds)
+        return _t(f"hang.{exc.phase}", seconds=exc.seconds)
     where = exercise.relpath(tree) if exercise else _t("hang.the_test")
     return _t("hang.waited_on", where=where, seconds=exc.seconds)
 

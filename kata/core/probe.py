@@ -1,11 +1,9 @@
 """The harness's own recording client: the tests' eyes and hands on the broker.
 
-A Probe is a paho client that the harness trusts. It subscribes and waits
-for the SUBACK, publishes and waits for the broker's acknowledgement, and
-records every message it receives in a queue, so tests wait on events with
-timeouts instead of sleeping. To prove that something did NOT arrive, a
-test calls `settle()`: the probe publishes a marker to itself and returns
-what arrived before the marker came back.
+A Probe is a paho client the harness trusts: it waits for each SUBACK and
+acknowledgement and queues every message it receives, so tests wait instead of
+sleeping. `settle()` proves that something did NOT arrive: what came before a
+marker the probe publishes to itself.
 """
 
 from __future__ import annotations
@@ -197,13 +195,10 @@ class Probe:
     ) -> list[Received]:
         """Everything that arrived before a marker published now comes back.
 
-        Mosquitto handles one packet after another and delivers a client's
-        messages in the order it routed them: whatever it routed to this probe
-        before the marker is queued ahead of the marker, so once the marker is
-        back, anything still missing is not coming. (The spec promises order
-        only per topic and QoS; the technique relies on Mosquitto's ordering.) `via`
-        publishes the marker (for a probe the ACL forbids to publish), under
-        the topic prefix `under` (for an ACL that limits what it reads).
+        Mosquitto delivers a client's messages in the order it routed them (the spec
+        promises it only per topic and QoS): once the marker is back, anything still
+        missing is not coming. `via` publishes the marker (for a probe the ACL forbids
+        to publish), under the prefix `under` (for an ACL that limits what it reads).
         """
         marker, arrived = self._marker(under)
         self.subscribe(marker, qos=1)
@@ -215,10 +210,8 @@ class Probe:
     def retained_under(self, *filters: str, timeout: float | None = None) -> set[str]:
         """Topics matching `filters` whose retained message the broker keeps: two round trips.
 
-        One SUBSCRIBE for the filters and a marker: the broker sends what it
-        retains right after the SUBACK, so once the marker published next comes
-        back, every retained message is in. The subscriptions stay (the topics
-        are the caller's own).
+        One SUBSCRIBE for the filters and a marker: the retained messages come right
+        after the SUBACK, so all are in once the marker comes back. The subscriptions stay.
         """
         self.drain()
         marker, arrived = self._marker()

@@ -1,9 +1,7 @@
 """Results of a run, per test and per exercise: results.json and report.md for graders.
 
-The format follows the spirit of exercism's test-runner (version 3): one
-record per test with its status and a one-line message, plus the kata's
-points per exercise and chapter. Tests are listed in catalog (file) order,
-because a learner reads the first failure first.
+In the spirit of exercism's test-runner (version 3): one record per test with its
+status and a one-line message, plus points per exercise, in catalog order.
 """
 
 from __future__ import annotations
@@ -175,11 +173,7 @@ def explain(
     tests: list[TestResult], lang: str = "en", limit: int = 8, *, full_first: bool = False
 ) -> list[str]:
     """Why an exercise fails, in short lines; a reason shared by many tests is shown once.
-
-    full_first: the first failure also in full (pytest's report of it, capped to
-    DETAILS_LINES lines), as `kata next` and `kata watch` show it; tests that a
-    fail-fast run did not reach are counted at the end.
-    """
+    full_first: the first failure also in full, as `kata next` and `kata watch` show it."""
     failing = [r for r in tests if r.status in (Outcome.FAIL, Outcome.ERROR)]
     passed = sum(r.status == Outcome.PASS for r in tests)
     lines = [t("next.passed", lang, passed=passed, total=len(tests))]

@@ -1,13 +1,8 @@
 """Which tree is under test (exercises | solutions), and lazy handles into it.
 
-Tests never import `exercises.*` or `solutions.*` directly. They write
-
-    publisher = exercise("ch03_clients.publisher")
-
-at module level and call `publisher.publish_messages(...)` inside a test. The
-module is imported on first use, from the tree chosen by `--target` (or the
-`KATA_TARGET` environment variable), so one broken exercise fails its own
-tests and nothing else.
+Tests write `publisher = exercise("ch03_clients.publisher")` at module level; the
+module is imported on first use, from the tree chosen by `--target` (or
+KATA_TARGET), so one broken exercise fails its own tests and nothing else.
 """
 
 from __future__ import annotations
@@ -44,11 +39,8 @@ class ExerciseBroken(Exception):
 
 
 class ExitCalled(SystemExit):
-    """The code under test called os._exit() in the test process (the guard raised this instead).
-
-    A SystemExit, so that a learner's `except Exception:` cannot swallow it and
-    threading ignores it as it ignores sys.exit() on a thread.
-    """
+    """The code under test called os._exit() in the test process (the guard raised this
+    instead): a SystemExit, which `except Exception:` cannot swallow (threads ignore it)."""
 
     def __str__(self) -> str:
         return f"os._exit({self.code!r})"
