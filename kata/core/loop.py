@@ -24,7 +24,7 @@ import pytest
 
 from kata.core import diagnose
 from kata.core.guards import traceback_in_tree
-from kata.core.i18n import pick_language, t
+from kata.core.i18n import t
 from kata.core.plugin import STATE, KataState, OneLine, new_result
 from kata.core.results import DETAILS_CAP, MESSAGE_CAP, Outcome, TestResult, cap
 
@@ -146,8 +146,7 @@ def _name_the_mistake(
         frames = traceback_in_tree(exc)
         if frames:
             path, func, line = frames[-1]
-            lang = pick_language(None)
-            mistake += "\n" + t("mistake.stopped_at", lang, path=path, func=func, line=line)
+            mistake += "\n" + t("mistake.stopped_at", path=path, func=func, line=line)
         result.message = cap(mistake, MESSAGE_CAP)
         report.longrepr = OneLine(mistake)
     else:
