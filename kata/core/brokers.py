@@ -163,6 +163,34 @@ def _connect_bytes(username: str | None = None, password: str | None = None) -> 
     return b"\x10" + bytes([*length, size]) + body
 
 
+def _recv_exactly(conn: socket.socket, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def read_packet(conn: socket.socket) -> tuple[int, int, bytes] | None:
+    """(packet type, flags, body) of the next MQTT packet; None when the peer closed."""
+    head = _recv_exactly(conn, 1)
+    if head is None:
+        return None
+    length, shift = 0, 0
+    while True:
+        byte = _recv_exactly(conn, 1)
+        if byte is None or shift > 21:
+            return None
+        length |= (byte[0] & 0x7F) << shift
+        shift += 7
+        if not byte[0] & 0x80:
+            break
+    body = _recv_exactly(conn, length)
+    return None if body is None else (head[0] & 0xF0, head[0] & 0x0F, body)
+
+
 def connack_code(
     host: str,
     port: int,
@@ -180,12 +208,9 @@ def connack_code(
             sock = stack.enter_context(tls_context.wrap_socket(sock, server_hostname=host))
         sock.settimeout(timeout)
         sock.sendall(_connect_bytes(username, password))
-        answer = b""
-        while len(answer) < 4:
-            chunk = sock.recv(4 - len(answer))
-            if not chunk:
-                raise ConnectionResetError("connection closed before CONNACK")
-            answer += chunk
+        answer = _recv_exactly(sock, 4)
+        if answer is None:
+            raise ConnectionResetError("connection closed before CONNACK")
         if answer[0] != 0x20 or answer[1] != 0x02:
             raise ConnectionError(f"not an MQTT CONNACK: {answer!r}")
         with contextlib.suppress(OSError):

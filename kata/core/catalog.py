@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from kata.core.i18n import LANGUAGES, tomllib
+from kata.core.i18n import known_language, tomllib
 
 CATALOG_PATH = Path(__file__).with_name("catalog.toml")
 ROOT = CATALOG_PATH.parents[2]
@@ -81,9 +81,7 @@ class Chapter:
 
 def _pick(lang: str, english, japanese):
     """The Japanese text for "ja" where it is written, else the English one."""
-    if lang not in LANGUAGES:
-        raise ValueError(f"unknown language {lang!r}: choose one of {', '.join(LANGUAGES)}")
-    return japanese if lang == "ja" and japanese else english
+    return japanese if known_language(lang) == "ja" and japanese else english
 
 
 @dataclass(frozen=True)

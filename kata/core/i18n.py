@@ -74,11 +74,12 @@ def pick_language(cli_value: str | None = None) -> str:
     unknown KATA_LANG is ignored, so that a typo there never stops a test run.
     """
     if cli_value:
-        return _known(normalize(cli_value) or cli_value)
+        return known_language(normalize(cli_value) or cli_value)
     return normalize(os.environ.get(ENV_VAR)) or _locale_language() or "en"
 
 
-def _known(lang: str) -> str:
+def known_language(lang: str) -> str:
+    """`lang` if the kata speaks it, else a ValueError naming the choices."""
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}: choose one of {', '.join(LANGUAGES)}")
     return lang
@@ -95,7 +96,7 @@ def configure_utf8_output() -> None:
 
 def t(key: str, lang: str | None = None, /, **fields: object) -> str:
     """MESSAGES[key] in `lang` (None: pick_language(None)), formatted with `fields`."""
-    lang = _known(lang) if lang else pick_language(None)
+    lang = known_language(lang) if lang else pick_language(None)
     if key not in MESSAGES:
         raise KeyError(f"no message {key!r} in kata/core/messages.toml")
     return MESSAGES[key][lang].format(**fields)

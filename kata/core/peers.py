@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TypeVar
 
-from kata.core.brokers import LOOPBACK, end_process, find_mosquitto
+from kata.core.brokers import LOOPBACK, end_process, find_mosquitto, read_packet
 from kata.core.i18n import t
 
 
@@ -279,34 +279,6 @@ CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = range(0x10, 0x80, 0
 SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT = range(0x80, 0xF0, 0x10)
 CONNACK_SIZE = 4  # an MQTT 3.1.1 CONNACK is exactly 4 bytes
 _NAMES = {CONNECT: "CONNECT", SUBSCRIBE: "SUBSCRIBE", PUBLISH: "PUBLISH"}
-
-
-def _recv_exactly(conn: socket.socket, size: int) -> bytes | None:
-    data = b""
-    while len(data) < size:
-        chunk = conn.recv(size - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
-
-
-def read_packet(conn: socket.socket) -> tuple[int, int, bytes] | None:
-    """(packet type, flags, body) of the next MQTT packet; None when the peer closed."""
-    head = _recv_exactly(conn, 1)
-    if head is None:
-        return None
-    length, shift = 0, 0
-    while True:
-        byte = _recv_exactly(conn, 1)
-        if byte is None or shift > 21:
-            return None
-        length |= (byte[0] & 0x7F) << shift
-        shift += 7
-        if not byte[0] & 0x80:
-            break
-    body = _recv_exactly(conn, length)
-    return None if body is None else (head[0] & 0xF0, head[0] & 0x0F, body)
 
 
 def _subscribed_filters(body: bytes) -> int:
