@@ -172,14 +172,10 @@ def _thread_stack(thread: threading.Thread) -> list[Place]:
 
 def stuck_threads(before: set[threading.Thread]) -> list[tuple[str, str]]:
     """(thread name, where) of threads started since `before` that are in the tree's code now."""
-    found = []
-    for thread in threading.enumerate():
-        if thread in before or not thread.is_alive():
-            continue
-        frames = stack_in_tree(sys._current_frames().get(thread.ident or -1))
-        if frames:
-            found.append((thread.name, where_text(frames)))
-    return found
+    now = sys._current_frames()
+    fresh = [thread for thread in threading.enumerate() if thread not in before]
+    stacks = [(thread.name, stack_in_tree(now.get(thread.ident or -1))) for thread in fresh]
+    return [(name, where_text(frames)) for name, frames in stacks if frames]
 
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
