@@ -3,13 +3,17 @@
 What a learner sees: the broker in use; a stub, a hang, a crash on paho's thread, or
 what an exercise did to the test process (guards.py) as one line naming the exercise;
 a progress table per chapter. Tampering at run time is put right where it can be and
-listed in results.json's `integrity` (integrity.py).
+listed in results.json's `integrity` (integrity.py). For a fast learner loop: hypothesis
+only where a test uses it; a classic mistake named first (diagnose.py); pytest's full
+text of a failure kept for `kata next`; tests an -x run never reached are "not run".
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import gc
+import json
 import os
 import random
 import shutil
@@ -20,7 +24,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType, SimpleNamespace
 
@@ -37,6 +41,7 @@ from kata.core.i18n import pick_language
 from kata.core.i18n import row as table_row
 from kata.core.i18n import t as translate
 from kata.core.results import (
+    DETAILS_CAP,
     MESSAGE_CAP,
     OUTPUT_CAP,
     Category,
@@ -121,8 +126,12 @@ class KataState:
 
 
 STATE = pytest.StashKey[KataState]()
-# Loaded by name (they import STATE from here): the fixtures and the learner loop's hooks.
-pytest_plugins = ["kata.core.fixtures", "kata.core.loop"]
+# Loaded by name: the fixtures (fixtures.py imports STATE from here).
+pytest_plugins = ["kata.core.fixtures"]
+# The name the hypothesis distribution registers its pytest plugin under.
+HYPOTHESIS_PLUGIN = "hypothesispytest"
+# What the learner's paho clients did during a test's call (diagnose.py).
+TEST_LOG = pytest.StashKey[diagnose.TestLog]()
 # The language of what the harness says (--lang of `kata`, KATA_LANG, the locale).
 _LANG = "en"
 
@@ -208,9 +217,12 @@ def pytest_configure(config: pytest.Config) -> None:
             config.option.timeout = 0
     guards.arm()
     state.undo += [guards.disarm, guards.stop_on_signals()]
-    # loop.py and diagnose.py word failures too.
-    own = [sys.modules[__name__], sys.modules["kata.core.loop"], diagnose, results, target]
+    own = [sys.modules[__name__], diagnose, results, target]  # diagnose words failures too
     state.sentinels = integrity.Sentinels([*own, integrity, guards])
+    diagnose.install()
+    if not _in_worker(config) and getattr(config.option, "dist", "no") not in (None, "no"):
+        # The tests run in pytest-xdist workers (-n N, N > 0): their reports tell the results.
+        config.pluginmanager.register(ResultsFromWorkers(state), "kata-results")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -247,7 +259,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the session broker now, outside any test's time limit."""
-    state = session.config.stash[STATE]
+    state, manager = session.config.stash[STATE], session.config.pluginmanager
+    if "hypothesis" not in sys.modules and manager.get_plugin(HYPOTHESIS_PLUGIN) is not None:
+        # No collected test imported hypothesis; its plugin would at the end of the run.
+        manager.unregister(manager.get_plugin(HYPOTHESIS_PLUGIN))
+    # Modules, fixtures and collected items live until the process ends: out of the gc
+    # (pytest collects five times at the end, and each pass would walk them all again).
+    gc.freeze()
     if not any("broker" in getattr(item, "fixturenames", ()) for item in session.items):
         return
     # A TLS listener costs its certificates (~0.1 s): only for a needs_listener("tls") test.
@@ -259,7 +277,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     except BrokerError as exc:
         state.broker_error = str(exc)
         pytest.exit(f"\n{exc}\n", returncode=pytest.ExitCode.USAGE_ERROR)
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    reporter = manager.get_plugin("terminalreporter")
     if reporter is not None and state.broker is not None:
         fell_back = state.choice is not None and state.choice.reason.startswith("Docker")
         why = f"\n  ({state.choice.reason})" if fell_back else ""  # type: ignore[union-attr]
@@ -270,8 +288,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_runtestloop(session: pytest.Session) -> Iterator[object]:
     """Take the hook implementations as the tests will run them.
 
-    Not at collection_finish: plugins still settle there (loop.py puts
-    hypothesis's plugin aside), which is setting up, not tampering.
+    Not at collection_finish: plugins still settle there (hypothesis's is put
+    aside), which is setting up, not tampering.
     """
     state = session.config.stash[STATE]
     if state.sentinels is not None:
@@ -298,6 +316,54 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         # A non-daemon thread (named in the summary) would keep the process alive: end now.
         ours = any(where is not None for _, where in blocking)
         guards.hard_exit(state.exitstatus or (pytest.ExitCode.TESTS_FAILED if ours else 0))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> None:
+    """Before a module that uses hypothesis is imported (@settings copies the profile then):
+    no shrinking for scores and stub checks, which need pass or fail only (~2 s a
+    property test). Only then: importing hypothesis costs ~0.2 s."""
+    config = parent.config
+    wanted = config.getoption("--stubs-must-fail") or config.getoption("--kata-json")
+    if not wanted or getattr(config, "_kata_profile_loaded", False):
+        return
+    with contextlib.suppress(OSError):
+        if b"hypothesis" in module_path.read_bytes():
+            from hypothesis import Phase, settings  # an optional dependency's cost
+
+            phases = [phase for phase in Phase if phase is not Phase.shrink]
+            settings.register_profile("kata-no-shrink", phases=phases)
+            settings.load_profile("kata-no-shrink")
+            config._kata_profile_loaded = True  # type: ignore[attr-defined]
+
+
+# --- pytest-xdist: the tests run in workers, the results are told here ----------
+
+
+def _in_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+RESULT_PROPERTY = "kata_result"  # a test's record, on each of its reports
+INTEGRITY_OUTPUT = "kata_integrity"  # a worker's integrity lines, in its workeroutput
+
+
+class ResultsFromWorkers:
+    """The controller's record of every test, from what each worker's reports carry."""
+
+    def __init__(self, state: KataState) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == RESULT_PROPERTY and isinstance(value, dict):
+                self.state.outcomes[report.nodeid] = TestResult(**value)
+
+    def pytest_testnodedown(self, node: object, error: object) -> None:
+        """Tampering a worker found: a grader must see it in the controller's results.json."""
+        said = getattr(node, "workeroutput", {}).get(INTEGRITY_OUTPUT, [])
+        found = self.state.integrity
+        found.extend(line for line in said if line not in found)
 
 
 # --- running a test: hang limit, thread crashes, what it did to the process -------
@@ -362,6 +428,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     caught: list[threading.ExceptHookArgs] = []
+    item.stash[TEST_LOG] = diagnose.start_test()
     try:
         with _hang_limit(item.config.stash[STATE].hang_after, "call", caught) as timed:
 
@@ -377,6 +444,7 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
                 result = yield
             finally:
                 threading.excepthook = previous_hook
+                diagnose.stop_test()
     except (ThreadCrash, KataHang, KeyboardInterrupt):
         raise
     except BaseException as exc:
@@ -598,18 +666,48 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         if result.status == Outcome.PASS:
             result.status = Outcome.SKIP
             result.message = cap(_skip_reason(report), MESSAGE_CAP)
-        return report
-    if report.when == "call" and report.passed and _body_skipped(item):
+    elif report.when == "call" and report.passed and _body_skipped(item):
         message = _t("tampered.body")
         report.outcome = "failed"
         report.longrepr = OneLine(message)
         result.status, result.category, result.message = Outcome.FAIL, Category.TAMPERED, message
         state.integrity.append(_t("integrity.body", nodeid=item.nodeid))
         report.user_properties.append(("kata_category", Category.TAMPERED))
-        return report
-    if report.failed:
+    elif report.failed:
         _record_failure(item, call, report, result, state)
+    if report.failed:
+        if call.when == "call":
+            _name_the_mistake(item, call, report, result)
+        # pytest's own text (--tb=short) for `kata next` and `watch`, unless the message says it.
+        text = str(report.longrepr or "").strip()
+        if not result.details and text and text not in result.message:
+            result.details = cap(text, DETAILS_CAP)
+    if _in_worker(item.config):
+        # Each phase's report carries the record so far; the last one wins.
+        report.user_properties.append((RESULT_PROPERTY, json.loads(json.dumps(asdict(result)))))
     return report
+
+
+def _name_the_mistake(
+    item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport, result: TestResult
+) -> None:
+    """The cause in the first line, when paho recorded a classic mistake."""
+    exc = call.excinfo.value if call.excinfo is not None else None
+    mistake = diagnose.name_mistake(exc, item.stash.get(TEST_LOG, None))
+    if mistake is None:
+        return
+    if isinstance(exc, diagnose.LearnerMistake):
+        # The test was stopped early: where the tree's code was waiting.
+        frames = traceback_in_tree(exc)
+        if frames:
+            path, func, line = frames[-1]
+            mistake += "\n" + _t("mistake.stopped_at", path=path, func=func, line=line)
+        result.message = cap(mistake, MESSAGE_CAP)
+        report.longrepr = OneLine(mistake)
+    else:
+        before = str(report.longrepr or "").strip()
+        result.message = cap(f"{mistake}\n{result.message}", MESSAGE_CAP)
+        report.longrepr = OneLine(f"{mistake}\n{before}")
 
 
 def _record_failure(
@@ -741,11 +839,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(STATE, None)
     if state is None:
         return
+    for item in session.items:
+        # Collected tests that never reported (stopped by -x or Ctrl-C): not run.
+        if item.nodeid not in state.outcomes:
+            state.outcomes[item.nodeid] = new_result(item, Outcome.NOT_RUN)
     _check_integrity(state, session.config, _t("integrity.session"))
     if state.integrity and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     json_path = session.config.getoption("--kata-json")
-    if json_path and not hasattr(session.config, "workerinput"):  # xdist: the controller writes
+    if _in_worker(session.config):  # xdist: the controller writes, with the worker's lines
+        session.config.workeroutput[INTEGRITY_OUTPUT] = list(state.integrity)  # type: ignore[attr-defined]
+    elif json_path:
         _write_results(Path(json_path), state)
     if state.stubs_must_fail and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         ran, wrong = _stubs_problems(state)

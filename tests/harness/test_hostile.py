@@ -244,10 +244,10 @@ def test_a_patched_pytest_is_found_put_back_and_reported(sandbox) -> None:
 
 
 def test_a_patched_loop_hook_helper_is_found_and_put_back(sandbox) -> None:
-    # loop.py and diagnose.py decide a failure's words too: a failure made a pass there.
+    # The plugin's helpers decide a failure's words too: a failure made a pass there.
     at_import(
         sandbox,
-        "import kata.core.loop as _loop\n"
+        "import kata.core.plugin as _loop\n"
         "def _passed(item, call, report, result):\n"
         "    report.outcome = 'passed'\n"
         "_loop._name_the_mistake = _passed",
@@ -256,7 +256,7 @@ def test_a_patched_loop_hook_helper_is_found_and_put_back(sandbox) -> None:
     data = results_of(sandbox)
     assert result.returncode == 1
     assert data["integrity"] == [
-        "kata.core.loop._name_the_mistake was replaced (found after "
+        "kata.core.plugin._name_the_mistake was replaced (found after "
         f"{PUB_TESTS}::test_make_client_uses_the_version2_callback_api)"
     ]
     assert [t["category"] for t in data["tests"]][1:] == ["not done"] * 2
