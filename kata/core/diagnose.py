@@ -61,10 +61,8 @@ CHECK_EVERY = 0.25
 
 
 class LearnerMistake(BaseException):
-    """Raised in the main thread once a classic mistake is certain: the test stops there.
-
-    A BaseException, so that a learner's `except Exception:` cannot swallow it.
-    """
+    """Raised in the main thread once a classic mistake is certain: the test stops there
+    (a BaseException, so that a learner's `except Exception:` cannot swallow it)."""
 
 
 @functools.lru_cache(maxsize=1024)

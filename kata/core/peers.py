@@ -203,9 +203,6 @@ class _Server:
         self._acceptor = threading.Thread(target=self._accept, name=f"{name}-accept", daemon=True)
         self._acceptor.start()
 
-    def _handle(self, conn: socket.socket) -> None:
-        raise NotImplementedError
-
     def _handled(self, conn: socket.socket) -> None:
         try:
             self._handle(conn)

@@ -72,10 +72,8 @@ ONE_LINERS = {
 
 
 class KataHang(BaseException):
-    """Raised in the main thread when a test runs past its time.
-
-    A BaseException, so that a learner's `except Exception:` cannot swallow it.
-    """
+    """Raised in the main thread when a test runs past its time (a BaseException, so that
+    a learner's `except Exception:` cannot swallow it)."""
 
     def __init__(self, seconds: float, phase: str = "call") -> None:
         super().__init__(_t("hang.did_not_finish", seconds=seconds))
@@ -286,11 +284,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> Iterator[object]:
-    """Take the hook implementations as the tests will run them.
-
-    Not at collection_finish: plugins still settle there (hypothesis's is put
-    aside), which is setting up, not tampering.
-    """
+    """Take the hook implementations as the tests will run them (at collection_finish
+    plugins still settle: hypothesis's is put aside, which is not tampering)."""
     state = session.config.stash[STATE]
     if state.sentinels is not None:
         state.sentinels.watch_hooks(session.config.pluginmanager)
@@ -498,9 +493,8 @@ def _left_text(thread: guards.LeftThread) -> str:
 def _hang_limit(seconds: float, phase: str, caught: list | None = None) -> Iterator[bool]:
     """SIGALRM after `seconds`: KataHang (or the ThreadCrash in `caught`). Yields: armed.
 
-    In a test's call, the alarm also rings every diagnose.CHECK_EVERY seconds
-    after diagnose.EARLY_AFTER: a classic mistake (a client with no network
-    loop) stops the test with its name instead of letting it wait it out.
+    In a test's call it also rings every CHECK_EVERY s after EARLY_AFTER (diagnose.py):
+    a classic mistake stops the test with its name instead of waiting it out.
     """
     if (
         seconds <= 0
