@@ -1,4 +1,4 @@
-"""The learner loop's side of the plugin (kata/core/loop.py): fast starts, fail-fast counts."""
+"""The learner loop's side of the plugin (kata/core/plugin.py): fast starts, fail-fast counts."""
 
 from __future__ import annotations
 
