@@ -20,7 +20,7 @@ from pathlib import Path
 
 from kata.core.catalog import ROOT, Catalog, Exercise
 from kata.core.i18n import pick_language, t
-from kata.core.results import ExerciseScore, Status
+from kata.core.results import ExerciseScore, Results, Status
 from kata.core.results import load as load_results
 
 CACHE_DIR = ROOT / ".kata"
@@ -51,6 +51,16 @@ def run_pytest(
         argv, cwd=ROOT, env=run_env, capture_output=quiet, text=True, timeout=timeout, check=False
     )
     return proc.returncode, (proc.stdout or "") + (proc.stderr or "")
+
+
+def run_results(
+    args: Sequence[str], *, target: str = "exercises"
+) -> tuple[int, str, Results | None]:
+    """run_pytest quietly, its results read back (None: pytest wrote none)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "results.json"
+        code, output = run_pytest(args, target=target, json_out=out, quiet=True)
+        return code, output, load_results(out) if out.exists() else None
 
 
 def explain_failed_run(code: int, output: str) -> str:
@@ -115,11 +125,8 @@ def progress(catalog: Catalog, tree: str = "exercises") -> dict[str, dict]:
         else:
             stale[ex.id] = fp
     if stale:
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "results.json"
-            files = [catalog.exercise(ex_id).tests for ex_id in stale]
-            code, output = run_pytest(files, target=tree, json_out=out, quiet=True)
-            results = load_results(out) if out.exists() else None
+        files = [catalog.exercise(ex_id).tests for ex_id in stale]
+        code, output, results = run_results(files, target=tree)
         if results is None:
             raise RunFailed(explain_failed_run(code, output))
         if results.error:  # no broker: the tests could not run, which is no progress
