@@ -1,23 +1,19 @@
 """`kata grade-all`: grade a whole class, each submission in a box it cannot leave.
 
 Every folder in SUBMISSIONS_DIR is one learner's copy of the kata. Each is
-graded in a fresh temporary copy of the GRADER's harness (kata/, tests/,
-conftest.py, pyproject.toml, docker/) into which only the learner's exercise
-files are copied, by the same `kata grade` a learner runs, inside a box
-(box.py): its own processes, network (loopback only) and /tmp; the grading
-copy read-only; no view of the teacher's files, environment or other
-submissions; limits on time, CPU, memory and output. So a learner who edits a
-test or the harness is graded with the pristine files, and flagged; and the
+graded by the same `kata grade` a learner runs, in a fresh copy of the
+GRADER's harness that takes only the learner's exercise files, inside a box
+(box.py) with limits on time, CPU, memory and output. So a learner who edits
+a test or the harness is graded with the pristine files, and flagged; and the
 grader checks what a run reports without trusting it (checks.py).
 
-Before the batch, one box run checks the environment: the grader's own tree
-is collected (the test ids every run must report) and its broker starts.
-When that fails, nothing is graded. Without a working box, grading refuses to
-start unless the teacher says the work is trusted (--trusted).
+Before the batch, one box run checks the environment (the grader's tests are
+collected: the ids every run must report; its broker starts); when that
+fails, nothing is graded. Without a working box, grading refuses to start
+unless the teacher says the work is trusted (--trusted).
 
-Writes DIR/class.csv (one row per learner), DIR/class.md (the table and the
-per-exercise pass rate) and DIR/<learner>/{results.json,report.md,junit.xml,grade.log}.
-`kata classroom` writes the GitHub Classroom files from the catalog.
+Writes DIR/class.csv, DIR/class.md (the table, the per-exercise pass rate)
+and DIR/<learner>/{results.json,report.md,junit.xml,grade.log}.
 """
 
 from __future__ import annotations
@@ -85,10 +81,6 @@ BROKEN_CATEGORIES = ("broken", "hang", "broker died")
 _OUTPUT_FULL = ("SIGXFSZ", "File too large", "No space left on device")
 
 
-def _t(key: str, **fields: object) -> str:
-    return t(key, pick_language(None), **fields)
-
-
 @dataclass
 class Row:
     """One learner's line in class.csv."""
@@ -142,19 +134,17 @@ class Batch:
 
 
 def submission_root(folder: Path) -> Path | None:
-    """The kata checkout in `folder`: itself, or its only subfolder that has exercises/.
-
-    Downloads from GitHub Classroom put each repository one level down
-    (`alice/mqtt-kata-alice/exercises`).
-    """
+    """The kata checkout in `folder`: itself, or its only subfolder that has exercises/
+    (GitHub Classroom's downloads: `alice/mqtt-kata-alice/exercises`)."""
     if (folder / "exercises").is_dir():
         return folder
     inner = [p for p in _subfolders(folder) if (p / "exercises").is_dir()]
     return inner[0] if len(inner) == 1 else None
 
 
-def _subfolders(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+def _subfolders(folder: Path, but: Path | None = None) -> list[Path]:
+    found = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return sorted(p for p in found if but is None or p.resolve() != but.resolve())
 
 
 def tamper_report(grader: Path, submission: Path) -> list[str]:
@@ -190,9 +180,8 @@ def build_workspace(
 ) -> list[str]:
     """The grader's harness plus the learner's exercise files in `dest`; returns what is missing.
 
-    Only the exercise modules the kata ships are taken (and the packages'
-    __init__.py), so nothing else the learner wrote can shadow the harness.
-    `bytecode`: `grader` is the batch's harness, whose bytecode comes along.
+    Only the exercise modules the kata ships are taken, so nothing else the learner wrote can
+    shadow the harness. `bytecode`: `grader` is the batch's harness, its bytecode comes along.
     """
     junk = () if bytecode else ("__pycache__", "*.pyc")
     ignore = shutil.ignore_patterns(*junk, "harness", ".pytest_cache")
@@ -224,18 +213,14 @@ def build_workspace(
 
 def _run_env(settings: Settings, box: Box) -> dict[str, str]:
     """What the run's `kata grade` is told: the broker (inside the box) and the language."""
-    env = {"KATA_LANG": pick_language(None)}
+    # In a box no Docker engine is reachable: the local broker.
     broker = settings.broker or os.environ.get("KATA_BROKER") or ("local" if box.sealed else "")
-    # (In a box no Docker engine is reachable: the local broker.)
-    return {**env, "KATA_BROKER": broker} if broker else env
+    return {"KATA_LANG": pick_language(None)} | ({"KATA_BROKER": broker} if broker else {})
 
 
 def prepare(settings: Settings) -> Batch:
-    """The box, and one check of the environment in it; raises when grading cannot start.
-
-    IsolationUnavailable: no box and not trusted; EnvironmentFailed: the box
-    cannot run the grader's own tests (no broker, a broken tree).
-    """
+    """The box, and one check of the environment in it; raises IsolationUnavailable (no box
+    and not trusted) or EnvironmentFailed (no broker, a broken tree): grading cannot start."""
     box = boxes.choose(settings.isolation, trusted=settings.trusted)
     grader_files = checks.snapshot(settings.grader, GRADER_PARTS)
     harness = Path(tempfile.mkdtemp(prefix="kata-grade-harness-"))
@@ -294,9 +279,8 @@ def grade_submission(
     root = submission_root(folder)
     if root is None:
         return Row(learner, ERROR, ["no exercises/ folder in this submission"])
-    flags = tamper_report(settings.grader, root) + answer_flags(
-        settings.grader, root, settings.catalog
-    )
+    flags = tamper_report(settings.grader, root)
+    flags += answer_flags(settings.grader, root, settings.catalog)
     with tempfile.TemporaryDirectory(prefix="kata-grade-", ignore_cleanup_errors=True) as tmp:
         work, collected = Path(tmp) / "kata", Path(tmp) / "results"
         missing = build_workspace(batch.harness, root, settings.catalog, work, batch.box.sealed)
@@ -472,7 +456,7 @@ def grade_all(
     GraderChanged (after stopping the batch) when a run changed the grader's files.
     """
     settings.out.mkdir(parents=True, exist_ok=True)
-    found = [p for p in _subfolders(submissions) if p.resolve() != settings.out.resolve()]
+    found = _subfolders(submissions, but=settings.out)
     batch = batch if batch is not None else prepare(settings)
     boxes.allow_runs()
 
@@ -604,16 +588,14 @@ def autograding_config(catalog: Catalog) -> dict:
     Per exercise, not per chapter: `kata grade` awards an exercise's points
     when all its tests pass, and so does a test here (pytest exits 0).
     """
+    same = {"input": "", "output": "", "comparison": "included", "timeout": TEST_TIMEOUT_MINUTES}
     tests = [
         {
             "name": f"{ex.chapter}: {ex.module}",
             # The tests run one after the other: install once, first.
             "setup": "" if index else SETUP_COMMAND,
             "run": exercise_command(ex.tests),
-            "input": "",
-            "output": "",
-            "comparison": "included",
-            "timeout": TEST_TIMEOUT_MINUTES,
+            **same,
             "points": ex.points,
         }
         for index, ex in enumerate(catalog.exercises())
@@ -667,9 +649,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     modes = [m for m in brokers.MODES if m != "external"]
     add("--broker", choices=modes, help="each run's broker (default KATA_BROKER; in a box local)")
     add("--grader", default=str(ROOT), help="the pristine kata to grade with (%(default)s)")
-    isolation = _t("help.grade_all.isolation")
+    isolation = t("help.grade_all.isolation")
     add("--isolation", choices=boxes.MECHANISMS, default="auto", help=isolation)
-    add("--trusted", action="store_true", help=_t("help.grade_all.trusted"))
+    add("--trusted", action="store_true", help=t("help.grade_all.trusted"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -687,7 +669,7 @@ def run(args: argparse.Namespace) -> int:
             catalog = parse(catalog_file.read_text(encoding="utf-8"), source=str(catalog_file))
         except (OSError, CatalogError) as exc:
             raise ValueError(f"the grader's catalog: {exc}") from None
-        count = len([p for p in _subfolders(submissions) if p.resolve() != out])
+        count = len(_subfolders(submissions, but=out))
         if not count:
             raise ValueError(f"no submission folders in {submissions}")
     except ValueError as exc:
@@ -707,7 +689,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         batch = prepare(settings)
-        print(_t("grade_all.isolation", box=batch.box.describe()), flush=True)
+        print(t("grade_all.isolation", box=batch.box.describe()), flush=True)
         started = time.monotonic()
         rows = grade_all(submissions, settings, jobs=args.jobs, on_row=report, batch=batch)
     except KeyboardInterrupt:
@@ -716,12 +698,12 @@ def run(args: argparse.Namespace) -> int:
     except (boxes.IsolationUnavailable, EnvironmentFailed, GraderChanged) as exc:
         if isinstance(exc, GraderChanged):
             files, learners = ", ".join(exc.files[:MAX_FLAGS]), ", ".join(exc.learners)
-            said = _t("grade_all.grader_changed", files=files, learners=learners)
+            said = t("grade_all.grader_changed", files=files, learners=learners)
         elif isinstance(exc, EnvironmentFailed):
-            said = _t("grade_all.environment_failed", reason=exc)
+            said = t("grade_all.environment_failed", reason=exc)
         else:
             key = {"none": "none_needs_trusted", "auto": "no_isolation"}.get(args.isolation)
-            said = _t(
+            said = t(
                 f"grade_all.{key or 'isolation_unavailable'}", why=exc, isolation=args.isolation
             )
         print(said, file=sys.stderr)
