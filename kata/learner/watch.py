@@ -60,7 +60,7 @@ BROKER_ENV = brokers.SHARED_ENV
 POLL_INTERVAL = 0.05  # seconds between two looks at the files where there are no events
 GO = "go"
 ENTER = ""  # what a key press of Enter (or an empty line) is reported as
-Event = tuple[str, object]  # ("change" | "key" | "finished" | "watcher", what)
+Event = tuple[str, tuple]  # the Watch method to call in the main thread, and its arguments
 
 
 def shared_broker_env(broker: Broker | None) -> dict[str, str]:
@@ -184,23 +184,26 @@ def watchfiles_changes(root: Path, stop: threading.Event) -> Iterator[set[str]]:
 
 def watch_files(root: Path, events: queue.Queue[Event], stop: threading.Event, mode: str) -> None:
     """Report changes as events; mode: auto (file events, else polling) | poll | manual."""
+
+    def watching(key: str, **fields: object) -> None:
+        events.put(("on_watcher", (t(key, **fields),)))
+
     if mode == "manual":
-        events.put(("watcher", t("watch.watcher.manual")))
+        watching("watch.watcher.manual")
         return
     try:
         if mode == "auto":
             with contextlib.suppress(Exception):  # no file events here: poll instead
-                events.put(("watcher", t("watch.watcher.events")))
-                for changed in watchfiles_changes(root, stop):
-                    events.put(("change", changed))
+                watching("watch.watcher.events")
+                for _ in watchfiles_changes(root, stop):
+                    events.put(("on_change", ()))
                 return
         # Also where watchfiles cannot watch: some network or container file systems.
-        events.put(("watcher", t("watch.watcher.poll")))
-        for changed in poll_changes(root, stop):
-            events.put(("change", changed))
+        watching("watch.watcher.poll")
+        for _ in poll_changes(root, stop):
+            events.put(("on_change", ()))
     except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"[:80]
-        events.put(("watcher", t("watch.watcher.failed", error=error)))
+        watching("watch.watcher.failed", error=f"{type(exc).__name__}: {exc}"[:80])
 
 
 @contextlib.contextmanager
@@ -338,11 +341,11 @@ class Watch:
             except (OSError, ValueError) as exc:
                 output = t("watch.no_output", error=exc)
             finally:
-                self.events.put(("finished", (run_id, proc.wait(), output)))
+                self.events.put(("on_finished", (run_id, proc.wait(), output)))
 
         _in_thread(wait, "run")
 
-    def finished(self, run_id: int, code: int, output: str) -> None:
+    def on_finished(self, run_id: int, code: int, output: str) -> None:
         ex = self.exercise
         if run_id != self.runs or ex is None:
             return  # a run cancelled by a newer save
@@ -397,6 +400,9 @@ class Watch:
         keys = t("watch.keys.key" if self.one_key else "watch.keys.line")
         return [t("watch.footer", tree=self.tree, watching=self.watching, keys=keys)]
 
+    def on_watcher(self, watching: str) -> None:
+        self.watching = watching
+
     def on_change(self) -> None:
         if self.exercise is not None:
             self.run_current()
@@ -432,7 +438,8 @@ class Watch:
                     with contextlib.suppress(queue.Empty):
                         # Short waits: Ctrl-C reaches a thread blocked on a lock
                         # only when the wait ends (Windows).
-                        self.handle(*self.events.get(timeout=0.2))
+                        name, values = self.events.get(timeout=0.2)
+                        getattr(self, name)(*values)
             finally:
                 self.stop.set()
                 self._cancel()
@@ -444,17 +451,7 @@ class Watch:
         # End of input (no terminal, or Ctrl-D): keep watching the files.
         with contextlib.suppress(OSError, ValueError):
             for key in read_keys(self.keys, self.one_key):  # type: ignore[arg-type]
-                self.events.put(("key", key))
-
-    def handle(self, kind: str, value: object) -> None:
-        if kind == "watcher":
-            self.watching = str(value)
-        elif kind == "change":
-            self.on_change()
-        elif kind == "key":
-            self.on_key(str(value))
-        elif kind == "finished":
-            self.finished(*value)  # type: ignore[misc]
+                self.events.put(("on_key", (key,)))
 
 
 def run(
