@@ -148,27 +148,19 @@ def skipped_by_learner(junit: Path) -> list[str]:
 JUNK_DIRS = {"__pycache__", ".pytest_cache", ".hypothesis", ".ruff_cache", ".kata", ".tox"}
 
 
-def tree_files(root: Path, parts: Iterable[str]) -> dict[str, Path]:
-    """rel path -> file for every file under `parts` of `root`, generated files left out."""
-    found: dict[str, Path] = {}
-    for part in parts:
-        base = root / part
+def snapshot(root: Path, parts: Iterable[str], skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """rel path -> digest of the files under `parts`, but generated ones and those under the
+    folders in `skip`."""
+    found, under = {}, tuple(f"{s}/" for s in skip)
+    for base in (root / part for part in parts):
         for path in base.rglob("*") if base.is_dir() else [base]:
             rel = path.relative_to(root)
             junk = JUNK_DIRS & set(rel.parts) or path.suffix in (".pyc", ".pyo")
-            if path.is_file() and not junk:
-                found[rel.as_posix()] = path
+            if path.is_file() and not junk and not rel.as_posix().startswith(under):
+                # A Windows checkout (git autocrlf) has CRLF line ends: not a change.
+                data = path.read_bytes().replace(b"\r\n", b"\n")
+                found[rel.as_posix()] = hashlib.sha256(data).hexdigest()
     return found
-
-
-def snapshot(root: Path, parts: Iterable[str], skip: tuple[str, ...] = ()) -> dict[str, str]:
-    """rel path -> digest of the files under `parts`, but those under the folders in `skip`."""
-    # A Windows checkout (git autocrlf) has CRLF line ends: not a change.
-    return {
-        rel: hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
-        for rel, path in tree_files(root, parts).items()
-        if not rel.startswith(tuple(f"{s}/" for s in skip))
-    }
 
 
 def changes(

@@ -77,8 +77,12 @@ WITHHELD = "score withheld: the run's results cannot be trusted"
 IMPORTS_SOLUTIONS = "imports the reference answers (solutions/)"
 # Categories (kata/core/plugin.py) that say the submission itself is broken, not unfinished.
 BROKEN_CATEGORIES = ("broken", "hang", "broker died")
-# How a write past the output limit shows (RLIMIT_FSIZE, the box's full /tmp).
-_OUTPUT_FULL = ("SIGXFSZ", "File too large", "No space left on device")
+# How each limit of the box shows in a run's output (the output limit: RLIMIT_FSIZE, a full /tmp).
+_LIMIT_MARKS = {
+    "memory": ("MemoryError",),
+    "CPU": ("SIGXCPU",),
+    "output": ("SIGXFSZ", "File too large", "No space left on device"),
+}
 
 
 @dataclass
@@ -367,13 +371,10 @@ def _row_from_run(
         lines = [f"tampered at run time: {line}" for line in integrity[:MAX_FLAGS]]
         return _failed(row, TAMPERED, *lines, WITHHELD)
     # A missing file is already flagged; its "is missing" failures say nothing more.
-    missing = [
-        e.id
-        for e in settings.catalog.exercises()
-        if f"missing: {e.relpath('exercises')}" in row.flags
-    ]
+    missing = {flag.removeprefix("missing: ") for flag in row.flags}
+    missing = {e.id for e in settings.catalog.exercises() if e.relpath("exercises") in missing}
     texts = [t.message for t in graded.tests] + [e.first_failure for e in graded.exercises]
-    flags = [p for p in _problems(graded, skip=set(missing)) if p not in row.flags]
+    flags = [p for p in _problems(graded, skip=missing) if p not in row.flags]
     flags = [*row.flags, *flags, *_limit_flags(texts, result, settings.limits)]
     status = OK
     if any(f.startswith("tampered:") for f in flags):
@@ -415,15 +416,11 @@ def _problems(results: Results, skip: set[str]) -> list[str]:
 def _limit_flags(texts: list[str], result: BoxResult, limits: Limits) -> list[str]:
     """The box's limits that stopped part of a run, by name (each process has its own)."""
     texts = [*texts, result.signal, "No space left on device" if result.full else ""]
-    flags = []
-    for which, markers in (
-        ("memory", ("MemoryError",)),
-        ("CPU", ("SIGXCPU",)),
-        ("output", _OUTPUT_FULL),
-    ):
-        if any(marker in text for text in texts for marker in markers):
-            flags.append(limits.text(which))
-    return flags
+    return [
+        limits.text(which)
+        for which, marks in _LIMIT_MARKS.items()
+        if any(mark in text for text in texts for mark in marks)
+    ]
 
 
 def _write_junit(source: Path, dest: Path, canary: checks.Canary) -> None:
@@ -702,10 +699,9 @@ def run(args: argparse.Namespace) -> int:
         elif isinstance(exc, EnvironmentFailed):
             said = t("grade_all.environment_failed", reason=exc)
         else:
-            key = {"none": "none_needs_trusted", "auto": "no_isolation"}.get(args.isolation)
-            said = t(
-                f"grade_all.{key or 'isolation_unavailable'}", why=exc, isolation=args.isolation
-            )
+            keys = {"none": "none_needs_trusted", "auto": "no_isolation"}
+            key = keys.get(args.isolation, "isolation_unavailable")
+            said = t(f"grade_all.{key}", why=exc, isolation=args.isolation)
         print(said, file=sys.stderr)
         return 2
     elapsed = time.monotonic() - started
