@@ -15,6 +15,7 @@ one snapshot after another.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import queue
 import shutil
@@ -271,14 +272,13 @@ class Explorer:
         return 0
 
     def _loop(self, duration: float | None, count: int | None) -> None:
-        deadline = None if duration is None else time.monotonic() + duration
+        deadline = time.monotonic() + (math.inf if duration is None else duration)
         # A terminal shows the empty tree at once; a log starts with the first message.
         dirty, last_draw = self.tty, 0.0
         # The loop starts connected: a loss since then is shown at once.
         shown_status = t("explore.status.connected")
-        while (deadline is None or time.monotonic() < deadline) and (
-            count is None or self.tree.total < count
-        ):
+        most = math.inf if count is None else count
+        while time.monotonic() < deadline and self.tree.total < most:
             if self.status != shown_status:
                 # Connected, lost, back: said at once, not with the next message.
                 dirty, shown_status = True, self.status

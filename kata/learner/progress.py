@@ -1,9 +1,8 @@
 """Where the learner is: the one owner of running pytest, the cache and the next exercise.
 
-Every `kata` command that needs test results (list, next, check, grade,
-verify, watch) runs pytest through :func:`run_pytest` and reads progress
-through :func:`progress`, which re-runs only the exercises whose files
-changed since the last run (the cache in `.kata/`).
+Every `kata` command that needs test results runs pytest through run_pytest and reads
+progress through progress(), which re-runs only the exercises whose files changed since
+the last run (the cache in `.kata/`).
 """
 
 from __future__ import annotations
@@ -40,15 +39,14 @@ def run_pytest(
     json_out: Path | None = None,
     quiet: bool = False,
     timeout: float | None = None,
-    env: dict[str, str] | None = None,
 ) -> tuple[int, str]:
     """Run the kata's pytest in a fresh process (so edited exercises are re-imported)."""
     argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--target", target, *args]
     if json_out is not None:
         argv += ["--kata-json", str(json_out)]
-    run_env = {**pytest_env(), **(env or {})}
+    env = pytest_env()
     proc = subprocess.run(
-        argv, cwd=ROOT, env=run_env, capture_output=quiet, text=True, timeout=timeout, check=False
+        argv, cwd=ROOT, env=env, capture_output=quiet, text=True, timeout=timeout, check=False
     )
     return proc.returncode, (proc.stdout or "") + (proc.stderr or "")
 
