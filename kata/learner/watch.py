@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import queue
 import shutil
@@ -122,16 +121,11 @@ def read_line(fd: int) -> str:
 
 
 def warm_worker() -> None:
-    """Read pytest's arguments, collect, then run the tests when "go" comes."""
+    """`python -c ... TREE PYTEST_ARGS...`: collect, then run the tests when "go" comes."""
     # pytest's capture puts /dev/null on file descriptor 0 while it runs: keep
     # our own handle on the pipe the commands come through.
-    commands = os.dup(sys.stdin.fileno())
-    line = read_line(commands)
-    if not line:
-        return  # watch ended before it needed this worker
-    spec = json.loads(line)
-    plugin = WaitForGo(spec["args"], spec["tree"], commands)
-    raise SystemExit(pytest.main(spec["args"], plugins=[plugin]))
+    commands, tree, args = os.dup(sys.stdin.fileno()), sys.argv[1], sys.argv[2:]
+    raise SystemExit(pytest.main(args, plugins=[WaitForGo(args, tree, commands)]))
 
 
 # --- noticing saves and keys ----------------------------------------------------
@@ -296,9 +290,9 @@ class Watch:
         worker = [sys.executable, "-c", "from kata.learner.watch import warm_worker; warm_worker()"]
         pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
         text = {"encoding": "utf-8", "errors": "replace"}
-        proc = subprocess.Popen(worker, cwd=ROOT, env=self.env, **pipes, **text)
-        proc.stdin.write(json.dumps({"args": args, "tree": self.tree}) + "\n")  # type: ignore[union-attr]
-        proc.stdin.flush()  # type: ignore[union-attr]
+        proc = subprocess.Popen(
+            [*worker, self.tree, *args], cwd=ROOT, env=self.env, **pipes, **text
+        )
         self.spare = (ex.id, proc)
 
     def _discard_spare(self) -> None:
