@@ -324,10 +324,8 @@ class BwrapBox(Box):
 class DockerBox(Box):
     """A container per run: no network but its own loopback, read-only mounts, cgroup limits.
 
-    The image is built here from a few files (no registry: it works offline);
-    /usr and the Python installation are the host's, mounted read-only, so
-    the engine must run on this machine (Linux). The supervisor is the
-    container's PID 1, which no process in it can kill.
+    /usr and the Python installation are the host's, mounted read-only: the engine must run
+    on this machine (Linux). The supervisor is PID 1, which no process in it can kill.
     """
 
     name, sealed = "docker", True

@@ -1,15 +1,12 @@
 """What the grader checks itself, without trusting what a run says about itself.
 
-- the files: a learner's exercise that is the reference answer (modulo
-  formatting, comments and docstrings), or that imports the reference answers;
-- the run: the tests it reports are exactly the ones the grader's own tree
-  defines (collected before any learner code could be imported), and a test
-  the grader adds to every run, which must fail, did fail;
-- the trees: the grader's own copy and the grading copy are the same after a
-  run as before it.
+- the files: an exercise that is the reference answer (but for layout, comments and
+  docstrings), or that imports the reference answers;
+- the run: it reports exactly the tests the grader's own tree defines, and a test the
+  grader adds to every run, which must fail, did fail;
+- the trees: the grader's copy and the grading copy are the same after a run as before.
 
-A run's own integrity report (results.json's `integrity`, written by the
-kata's pytest plugin) comes on top of these.
+The run's own integrity report (results.json's `integrity`) comes on top of these.
 """
 
 from __future__ import annotations
@@ -92,11 +89,9 @@ def differing_tests(results: Results, expected: dict[str, set[str]], skip: set[s
 
 
 class Canary:
-    """A test the grader adds to a run under a name made for that run: it must fail.
-
-    A run that reports it passed did not run its tests as written (pytest or
-    the harness was patched); one that does not report it did not run it.
-    """
+    """A test the grader adds to a run under a name made for that run: it must fail. A run
+    that reports it passed did not run its tests as written (pytest or the harness was
+    patched); one that does not report it did not run it."""
 
     def __init__(self, workdir: Path) -> None:
         token = secrets.token_hex(6)

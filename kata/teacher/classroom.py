@@ -48,6 +48,7 @@ from kata.core.results import load as load_results
 from kata.teacher import box as boxes
 from kata.teacher import checks
 from kata.teacher.box import OUT, PYTHON, Box, BoxResult, Limits
+from kata.teacher.checks import Canary
 
 # What the grader's copy supplies to every run; the learner supplies only exercises/.
 HARNESS_PARTS = ("kata", "tests", "docker", "conftest.py", "pyproject.toml")
@@ -292,7 +293,7 @@ def grade_submission(
         if len(missing) > MAX_FLAGS:
             flags.append(f"missing: {len(missing) - MAX_FLAGS} more exercise files")
         row = Row(learner, OK, flags)
-        canary = checks.Canary(work)
+        canary = Canary(work)
         copy_parts = (*COPY_PARTS, canary.filename)
         copy_before = checks.snapshot(work, copy_parts)
         argv = [PYTHON, "-m", "kata.cli", "grade", "--out", OUT, "--canary", canary.filename]
@@ -324,12 +325,7 @@ def _failed(row: Row, status: str, *flags: str) -> Row:
 
 
 def _row_from_run(
-    row: Row,
-    result: BoxResult,
-    collected: Path,
-    settings: Settings,
-    batch: Batch,
-    canary: checks.Canary,
+    row: Row, result: BoxResult, collected: Path, settings: Settings, batch: Batch, canary: Canary
 ) -> Row:
     out_dir = settings.out / row.learner
     if not result.finished:
@@ -423,7 +419,7 @@ def _limit_flags(texts: list[str], result: BoxResult, limits: Limits) -> list[st
     ]
 
 
-def _write_junit(source: Path, dest: Path, canary: checks.Canary) -> None:
+def _write_junit(source: Path, dest: Path, canary: Canary) -> None:
     """The run's junit.xml without the grader's check test."""
     try:
         tree = ElementTree.parse(source)
