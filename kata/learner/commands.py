@@ -25,7 +25,6 @@ from kata.learner.progress import (
 )
 
 Command = Callable[[argparse.Namespace, Catalog], int]
-NAMED = ("lesson", "hint", "check", "watch")  # the commands for one exercise, by name
 
 
 def _progress_or_explain(catalog: Catalog) -> dict[str, dict] | None:
@@ -170,11 +169,16 @@ def register(command: Callable[[str, str], argparse.ArgumentParser]) -> dict[str
     """Add the learner's subcommands through `command(name, help)`; returns their handlers."""
     command("list", t("help.list"))
     command("next", t("help.next"))
-    lesson, hint, check, watching = (command(n, t(f"help.{n}")) for n in NAMED)
-    for name, parser in zip(NAMED, (lesson, hint, check, watching), strict=True):
-        parser.add_argument("exercise", nargs="?", help=t(f"help.{name}.exercise"))
+    lesson = command("lesson", t("help.lesson"))
+    lesson.add_argument("exercise", nargs="?", help=t("help.lesson.exercise"))
+    hint = command("hint", t("help.hint"))
+    hint.add_argument("exercise", nargs="?", help=t("help.hint.exercise"))
     hint.add_argument("-l", "--level", type=int, default=1, help=t("help.hint.level"))
+    check = command("check", t("help.check"))
+    check.add_argument("exercise", nargs="?", help=t("help.check.exercise"))
     check.add_argument("--chapter", help=t("help.check.chapter"))
+    watching = command("watch", t("help.watch"))
+    watching.add_argument("exercise", nargs="?", help=t("help.watch.exercise"))
     for parser in (check, watching):
         parser.add_argument("--target", default=TREES[0], choices=TREES)
         parser.add_argument("--broker", choices=MODES, default=None)
