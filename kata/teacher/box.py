@@ -216,17 +216,13 @@ class Box:
             with log.open("wb") as sink:
                 _drain(output, limits.output, sink.write, over)
 
+        def read_report() -> None:
+            # It holds the files: twice the output limit, and a little more.
+            _drain(reports, 2 * limits.output + _CHUNK, report.append, report.clear)
+
         output = proc.stderr if self.report_on_stdout else proc.stdout
         reports = proc.stdout if read_fd == -1 else os.fdopen(read_fd, "rb")
-        threads = [
-            threading.Thread(target=copy_log, daemon=True),
-            # The report holds the files: twice the output limit, and a little more.
-            threading.Thread(
-                target=_drain,
-                args=(reports, 2 * limits.output + _CHUNK, report.append, report.clear),
-                daemon=True,
-            ),
-        ]
+        threads = [threading.Thread(target=f, daemon=True) for f in (copy_log, read_report)]
         for thread in threads:
             thread.start()
         timed_out = False
