@@ -1,18 +1,6 @@
-"""The `kata` command: one tree of subcommands for learners, teachers and maintainers.
-
-    kata                       progress table, core path first (same as `kata list`)
-    kata next                  the lesson and the first failure of the next exercise
-    kata lesson [EXERCISE]     the lesson of the current (or named) exercise
-    kata hint [EXERCISE]       a hint for it (-l N: 1 = a nudge ... 3 = nearly the answer)
-    kata check [EXERCISE]      run one exercise's tests (or --chapter N, or everything)
-    kata watch [EXERCISE]      run the current exercise on every save, move on when it passes
-    kata explore [--url URL]   a live tree of a broker's topics (like MQTT Explorer)
-    kata grade [--out DIR]     results.json, junit.xml and report.md for graders
-    kata grade-all DIR         teachers: grade every submission in DIR, each in a box
-    kata classroom             teachers: write the GitHub Classroom files from the catalog
-    kata verify                maintainers: every solution passes, every stub fails
-
-Every command runs the real tests against a real broker (see README.md).
+"""The `kata` command: one tree of subcommands for learners (list, next, lesson, hint, check,
+watch, explore), teachers (grade, grade-all, classroom) and maintainers (verify); `kata --help`
+says what each does. Every command runs the real tests against a real broker (see README.md).
 """
 
 from __future__ import annotations

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 from kata.core.brokers import MODES
 from kata.core.catalog import PATHS, Catalog, Exercise
 from kata.core.i18n import mark, pick_language, row, t
 from kata.core.results import Status, explain
-from kata.core.results import load as load_results
 from kata.core.target import TREES
 from kata.learner import explore, watch
 from kata.learner.progress import (
@@ -25,6 +21,7 @@ from kata.learner.progress import (
     next_exercise,
     progress,
     run_pytest,
+    run_results,
 )
 
 Command = Callable[[argparse.Namespace, Catalog], int]
@@ -86,32 +83,30 @@ def cmd_next(args: argparse.Namespace, catalog: Catalog) -> int:
     if lesson and status.get(ex.id, {}).get("passed", 0) == 0:
         # A first visit: the lesson first, then what fails.
         print("\n" + lesson + "\n")
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "results.json"
-        code, output = run_pytest([ex.tests, *FAIL_FAST], json_out=out, quiet=True)
-        if code not in (0, 1) or not out.exists():
-            print(explain_failed_run(code, output), file=sys.stderr)
-            return 2
-        results = load_results(out)
+    code, output, results = run_results([ex.tests, *FAIL_FAST])
+    if code not in (0, 1) or results is None:
+        print(explain_failed_run(code, output), file=sys.stderr)
+        return 2
     print("\n".join(explain(results.tests, pick_language(None), full_first=True)))
     print("", *hint_lines(ex, 1, "next.more_hints"), sep="\n")
     return 0 if code == 0 else 1
 
 
 def _current_or_named(catalog: Catalog, name: str | None) -> Exercise | None:
-    """The named exercise, or the one the learner is at (from the cache, without a run)."""
-    if name:
-        return find_exercise(catalog, name)
+    """The named exercise, or the one the learner is at (from the cache, without a run);
+    None, said, when all are done."""
     try:
-        return next_exercise(catalog, progress(catalog))
+        ex = find_exercise(catalog, name) if name else next_exercise(catalog, progress(catalog))
     except RunFailed:
-        return catalog.exercises()[0]
+        ex = catalog.exercises()[0]
+    if ex is None:
+        print(t("all_done"))
+    return ex
 
 
 def cmd_lesson(args: argparse.Namespace, catalog: Catalog) -> int:
     ex = _current_or_named(catalog, args.exercise)
     if ex is None:
-        print(t("all_done"))
         return 0
     text = lesson_text(ex, pick_language(None))
     if not text:
@@ -124,7 +119,6 @@ def cmd_lesson(args: argparse.Namespace, catalog: Catalog) -> int:
 def cmd_hint(args: argparse.Namespace, catalog: Catalog) -> int:
     ex = _current_or_named(catalog, args.exercise)
     if ex is None:
-        print(t("all_done"))
         return 0
     hints, level = ex.hints_in(pick_language(None)), args.level
     if not 1 <= level <= len(hints):
@@ -167,12 +161,7 @@ def cmd_check(args: argparse.Namespace, catalog: Catalog) -> int:
 
 def cmd_watch(args: argparse.Namespace, catalog: Catalog) -> int:
     return watch.run(
-        catalog,
-        mode=args.broker or os.environ.get("KATA_BROKER") or "auto",
-        tree=args.target,
-        watcher="manual" if args.manual else "poll" if args.poll else "auto",
-        exit_when_done=args.exit_when_done,
-        start=find_exercise(catalog, args.exercise) if args.exercise else None,
+        catalog, args, find_exercise(catalog, args.exercise) if args.exercise else None
     )
 
 

@@ -6,18 +6,16 @@
 
 Each topic shows how many messages came, the last payload (cut to fit) and
 [retained] when the broker keeps it. The default is the broker a learner
-starts by hand (docker/compose.yaml listens on localhost:1883); the kata's
-test brokers live only as long as a test run.
-
-The tree (TopicTree) is a plain model fed from the main thread, and render()
-turns it into lines, so both are tested without a terminal. On a terminal
-the screen is redrawn in place; otherwise (a pipe, a file) snapshots are
-printed one after another.
+starts by hand (docker/compose.yaml); the test brokers live only as long as a
+test run. The tree is a plain model and render() turns it into lines, so both
+are tested without a terminal; a terminal is redrawn in place, a pipe gets
+one snapshot after another.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import queue
 import shutil
@@ -197,8 +195,7 @@ class Explorer:
         self.connected.set()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
-        refused = [str(rc) for rc in reason_codes if rc.is_failure]
-        if refused:
+        if refused := [str(rc) for rc in reason_codes if rc.is_failure]:
             self.status = t("explore.status.not_subscribed", reasons=", ".join(refused))
         self.subscribed.set()
 
@@ -261,8 +258,8 @@ class Explorer:
                 return 1
             self.subscribed.wait(10)
             filters = "', '".join(self.filters)
-            subscribed = t("explore.subscribed", filters=filters, url=self.target.url)
-            print(subscribed, file=self.out, flush=True)
+            said = t("explore.subscribed", filters=filters, url=self.target.url)
+            print(said, file=self.out, flush=True)
             self._loop(duration, count)
         except KeyboardInterrupt:
             pass
@@ -275,14 +272,13 @@ class Explorer:
         return 0
 
     def _loop(self, duration: float | None, count: int | None) -> None:
-        deadline = None if duration is None else time.monotonic() + duration
+        deadline = time.monotonic() + (math.inf if duration is None else duration)
         # A terminal shows the empty tree at once; a log starts with the first message.
         dirty, last_draw = self.tty, 0.0
         # The loop starts connected: a loss since then is shown at once.
         shown_status = t("explore.status.connected")
-        while (deadline is None or time.monotonic() < deadline) and (
-            count is None or self.tree.total < count
-        ):
+        most = math.inf if count is None else count
+        while time.monotonic() < deadline and self.tree.total < most:
             if self.status != shown_status:
                 # Connected, lost, back: said at once, not with the next message.
                 dirty, shown_status = True, self.status
@@ -299,15 +295,13 @@ class Explorer:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", help=t("help.explore.url", default=DEFAULT_URL))
-    topic = t("help.explore.topic")
-    parser.add_argument(
-        "-t", "--topic", action="append", dest="topics", metavar="FILTER", help=topic
-    )
-    parser.add_argument("--sys", action="store_true", help=t("help.explore.sys"))
+    add, topic = parser.add_argument, t("help.explore.topic")
+    add("--url", help=t("help.explore.url", default=DEFAULT_URL))
+    add("-t", "--topic", action="append", dest="topics", metavar="FILTER", help=topic)
+    add("--sys", action="store_true", help=t("help.explore.sys"))
     options = {"ca": str, "duration": float, "count": int, "width": int, "interval": float}
     for name, kind in options.items():
-        parser.add_argument(f"--{name}", type=kind, help=t(f"help.explore.{name}"))
+        add(f"--{name}", type=kind, help=t(f"help.explore.{name}"))
 
 
 def main(args: argparse.Namespace) -> int:

@@ -1,9 +1,8 @@
 """Where the learner is: the one owner of running pytest, the cache and the next exercise.
 
-Every `kata` command that needs test results (list, next, check, grade,
-verify, watch) runs pytest through :func:`run_pytest` and reads progress
-through :func:`progress`, which re-runs only the exercises whose files
-changed since the last run (the cache in `.kata/`).
+Every `kata` command that needs test results runs pytest through run_pytest and reads
+progress through progress(), which re-runs only the exercises whose files changed since
+the last run (the cache in `.kata/`).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from kata.core.catalog import ROOT, Catalog, Exercise
 from kata.core.i18n import pick_language, t
-from kata.core.results import ExerciseScore, Status
+from kata.core.results import ExerciseScore, Results, Status
 from kata.core.results import load as load_results
 
 CACHE_DIR = ROOT / ".kata"
@@ -40,17 +39,26 @@ def run_pytest(
     json_out: Path | None = None,
     quiet: bool = False,
     timeout: float | None = None,
-    env: dict[str, str] | None = None,
 ) -> tuple[int, str]:
     """Run the kata's pytest in a fresh process (so edited exercises are re-imported)."""
     argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--target", target, *args]
     if json_out is not None:
         argv += ["--kata-json", str(json_out)]
-    run_env = {**pytest_env(), **(env or {})}
+    env = pytest_env()
     proc = subprocess.run(
-        argv, cwd=ROOT, env=run_env, capture_output=quiet, text=True, timeout=timeout, check=False
+        argv, cwd=ROOT, env=env, capture_output=quiet, text=True, timeout=timeout, check=False
     )
     return proc.returncode, (proc.stdout or "") + (proc.stderr or "")
+
+
+def run_results(
+    args: Sequence[str], *, target: str = "exercises"
+) -> tuple[int, str, Results | None]:
+    """run_pytest quietly, its results read back (None: pytest wrote none)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "results.json"
+        code, output = run_pytest(args, target=target, json_out=out, quiet=True)
+        return code, output, load_results(out) if out.exists() else None
 
 
 def explain_failed_run(code: int, output: str) -> str:
@@ -115,11 +123,8 @@ def progress(catalog: Catalog, tree: str = "exercises") -> dict[str, dict]:
         else:
             stale[ex.id] = fp
     if stale:
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "results.json"
-            files = [catalog.exercise(ex_id).tests for ex_id in stale]
-            code, output = run_pytest(files, target=tree, json_out=out, quiet=True)
-            results = load_results(out) if out.exists() else None
+        files = [catalog.exercise(ex_id).tests for ex_id in stale]
+        code, output, results = run_results(files, target=tree)
         if results is None:
             raise RunFailed(explain_failed_run(code, output))
         if results.error:  # no broker: the tests could not run, which is no progress

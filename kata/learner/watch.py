@@ -2,28 +2,26 @@
 
 The watch process starts one broker and keeps it for every run. Each run is
 a fresh pytest process (so the edited exercise is imported anew) that finds
-the broker through the environment: KATA_BROKER_JSON describes it, and
-`brokers.open_session` uses it instead of starting one.
+the broker through KATA_BROKER_JSON (`brokers.open_session` uses it).
 
 The next run's pytest process is started while the learner is still typing:
-it imports pytest, paho and the harness, collects the exercise's tests
-(which do not import the exercise itself: `exercise()` handles are lazy) and
-then waits for a "go" line. A save is answered in about the time the first
-failing test takes. Should the collection have imported the exercise, or a
-test file have changed since, the worker runs a fresh pytest instead.
+it imports pytest, paho and the harness, collects the exercise's tests (the
+`exercise()` handles are lazy: not the exercise itself) and waits for a "go"
+line, so a save is answered in about the time the first failing test takes.
+Should the collection have imported the exercise, or a test file have changed
+since, the worker runs a fresh pytest instead.
 
-Files are watched with watchfiles' file events; where there are none (--poll;
-some network and container file systems, or no watchfiles) the files' times
-and sizes are looked at every 50 ms. Not watchfiles' own polling: it compares
-times to the second, and misses a second save within the same second (3 of 8
-saves made 0.6 s apart, measured). A key press runs the tests again in any
-case; on a terminal one key is enough (h: next hint, q: quit), elsewhere a line.
+Files are watched with watchfiles' events, else (--poll; some network and
+container file systems) their times and sizes are looked at every 50 ms; not
+with watchfiles' own polling, which compares times to the second and misses a
+second save within it. A key press runs the tests again in any case; on a
+terminal one key is enough (h: next hint, q: quit), elsewhere a line.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
-import json
 import os
 import queue
 import shutil
@@ -61,7 +59,7 @@ BROKER_ENV = brokers.SHARED_ENV
 POLL_INTERVAL = 0.05  # seconds between two looks at the files where there are no events
 GO = "go"
 ENTER = ""  # what a key press of Enter (or an empty line) is reported as
-Event = tuple[str, object]  # ("change" | "key" | "finished" | "watcher", what)
+Event = tuple[str, tuple]  # the Watch method to call in the main thread, and its arguments
 
 
 def shared_broker_env(broker: Broker | None) -> dict[str, str]:
@@ -123,16 +121,11 @@ def read_line(fd: int) -> str:
 
 
 def warm_worker() -> None:
-    """Read pytest's arguments, collect, then run the tests when "go" comes."""
+    """`python -c ... TREE PYTEST_ARGS...`: collect, then run the tests when "go" comes."""
     # pytest's capture puts /dev/null on file descriptor 0 while it runs: keep
     # our own handle on the pipe the commands come through.
-    commands = os.dup(sys.stdin.fileno())
-    line = read_line(commands)
-    if not line:
-        return  # watch ended before it needed this worker
-    spec = json.loads(line)
-    plugin = WaitForGo(spec["args"], spec["tree"], commands)
-    raise SystemExit(pytest.main(spec["args"], plugins=[plugin]))
+    commands, tree, args = os.dup(sys.stdin.fileno()), sys.argv[1], sys.argv[2:]
+    raise SystemExit(pytest.main(args, plugins=[WaitForGo(args, tree, commands)]))
 
 
 # --- noticing saves and keys ----------------------------------------------------
@@ -147,27 +140,25 @@ def poll_changes(
     root: Path, stop: threading.Event, interval: float = POLL_INTERVAL
 ) -> Iterator[set[str]]:
     """Paths changed, added or removed under root, looked at every `interval` seconds.
+    The first look is taken now, not when the first change is asked for."""
+    before = _snapshot(root)
 
-    The first look is taken now, not when the first change is asked for.
-    """
-    return _poll(root, stop, interval, _snapshot(root))
+    def changes() -> Iterator[set[str]]:
+        nonlocal before
+        changed: set[str] = set()
+        while not stop.wait(interval):
+            now = _snapshot(root)
+            moved = {p for p in before.keys() | now.keys() if before.get(p) != now.get(p)}
+            before = now
+            if moved:
+                # A save may be seen half written (truncated, then written): wait
+                # for one look without a change, so that a run reads the whole file.
+                changed |= moved
+            elif changed:
+                yield changed
+                changed = set()
 
-
-def _poll(
-    root: Path, stop: threading.Event, interval: float, before: dict[str, tuple[int, int]]
-) -> Iterator[set[str]]:
-    changed: set[str] = set()
-    while not stop.wait(interval):
-        now = _snapshot(root)
-        moved = {p for p in before.keys() | now.keys() if before.get(p) != now.get(p)}
-        before = now
-        if moved:
-            # A save may be seen half written (truncated, then written): wait
-            # for one look without a change, so that a run reads the whole file.
-            changed |= moved
-        elif changed:
-            yield changed
-            changed = set()
+    return changes()
 
 
 def watchfiles_changes(root: Path, stop: threading.Event) -> Iterator[set[str]]:
@@ -187,32 +178,32 @@ def watchfiles_changes(root: Path, stop: threading.Event) -> Iterator[set[str]]:
 
 def watch_files(root: Path, events: queue.Queue[Event], stop: threading.Event, mode: str) -> None:
     """Report changes as events; mode: auto (file events, else polling) | poll | manual."""
+
+    def watching(key: str, **fields: object) -> None:
+        events.put(("on_watcher", (t(key, **fields),)))
+
     if mode == "manual":
-        events.put(("watcher", t("watch.watcher.manual")))
+        watching("watch.watcher.manual")
         return
     try:
         if mode == "auto":
             with contextlib.suppress(Exception):  # no file events here: poll instead
-                events.put(("watcher", t("watch.watcher.events")))
-                for changed in watchfiles_changes(root, stop):
-                    events.put(("change", changed))
+                watching("watch.watcher.events")
+                for _ in watchfiles_changes(root, stop):
+                    events.put(("on_change", ()))
                 return
         # Also where watchfiles cannot watch: some network or container file systems.
-        events.put(("watcher", t("watch.watcher.poll")))
-        for changed in poll_changes(root, stop):
-            events.put(("change", changed))
+        watching("watch.watcher.poll")
+        for _ in poll_changes(root, stop):
+            events.put(("on_change", ()))
     except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"[:80]
-        events.put(("watcher", t("watch.watcher.failed", error=error)))
+        watching("watch.watcher.failed", error=f"{type(exc).__name__}: {exc}"[:80])
 
 
 @contextlib.contextmanager
 def single_keys(stream: TextIO) -> Iterator[bool]:
-    """On a terminal: keys arrive one by one (cbreak mode); yields whether they do.
-
-    Windows reads them with msvcrt; POSIX puts the terminal in cbreak mode,
-    where Ctrl-C still interrupts, and its mode back on the way out.
-    """
+    """On a terminal: keys arrive one by one; yields whether they do. (Windows: msvcrt
+    reads them; POSIX: cbreak mode, where Ctrl-C still interrupts, undone on the way out.)"""
     try:
         fd = stream.fileno()
         one_by_one = os.isatty(fd)
@@ -260,17 +251,11 @@ class Watch:
     """The watch loop: one current exercise, runs on events, moves on when it passes."""
 
     def __init__(
-        self,
-        catalog: Catalog,
-        *,
-        tree: str = "exercises",
-        out: TextIO = sys.stdout,
-        keys: TextIO | None = None,
-        watcher: str = "auto",
-        exit_when_done: bool = False,
+        self, catalog: Catalog, args: argparse.Namespace, out: TextIO, keys: TextIO | None
     ) -> None:
-        self.catalog, self.tree, self.out, self.keys = catalog, tree, out, keys
-        self.watcher_mode, self.exit_when_done = watcher, exit_when_done
+        self.catalog, self.tree, self.out, self.keys = catalog, args.target, out, keys
+        self.watcher_mode = "manual" if args.manual else "poll" if args.poll else "auto"
+        self.exit_when_done = args.exit_when_done
         self.tty = out.isatty()
         if self.tty:
             enable_ansi()
@@ -281,16 +266,12 @@ class Watch:
         self.spare: tuple[str, subprocess.Popen] | None = None
         self.events: queue.Queue[Event] = queue.Queue()
         self.stop = threading.Event()
-        self.watching = t("watch.watcher.starting")
-        self.one_key = False
+        self.watching, self.one_key = t("watch.watcher.starting"), False
         self.exercise: Exercise | None = None
-        self.hint_level = 1
-        self.runs = 0
-        self.status: dict[str, dict] = {}
+        self.hint_level, self.runs, self.status = 1, 0, {}
         self._tmp = Path(tempfile.mkdtemp(prefix="kata-watch-"))
         self._json = self._tmp / "results.json"
-        self._started = 0.0
-        self._fingerprint = ""
+        self._started, self._fingerprint = 0.0, ""
 
     def say(self, *lines: str) -> None:
         for line in lines:
@@ -306,19 +287,12 @@ class Watch:
         # rewritten; pytest warns (an error here), and nothing is lost.
         args = ["-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
         args += ["--target", self.tree, ex.tests, "-q", *FAIL_FAST, "--kata-json", str(self._json)]
+        worker = [sys.executable, "-c", "from kata.learner.watch import warm_worker; warm_worker()"]
+        pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
+        text = {"encoding": "utf-8", "errors": "replace"}
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from kata.learner.watch import warm_worker; warm_worker()"],
-            cwd=ROOT,
-            env=self.env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
+            [*worker, self.tree, *args], cwd=ROOT, env=self.env, **pipes, **text
         )
-        proc.stdin.write(json.dumps({"args": args, "tree": self.tree}) + "\n")  # type: ignore[union-attr]
-        proc.stdin.flush()  # type: ignore[union-attr]
         self.spare = (ex.id, proc)
 
     def _discard_spare(self) -> None:
@@ -361,11 +335,11 @@ class Watch:
             except (OSError, ValueError) as exc:
                 output = t("watch.no_output", error=exc)
             finally:
-                self.events.put(("finished", (run_id, proc.wait(), output)))
+                self.events.put(("on_finished", (run_id, proc.wait(), output)))
 
         _in_thread(wait, "run")
 
-    def finished(self, run_id: int, code: int, output: str) -> None:
+    def on_finished(self, run_id: int, code: int, output: str) -> None:
         ex = self.exercise
         if run_id != self.runs or ex is None:
             return  # a run cancelled by a newer save
@@ -420,6 +394,9 @@ class Watch:
         keys = t("watch.keys.key" if self.one_key else "watch.keys.line")
         return [t("watch.footer", tree=self.tree, watching=self.watching, keys=keys)]
 
+    def on_watcher(self, watching: str) -> None:
+        self.watching = watching
+
     def on_change(self) -> None:
         if self.exercise is not None:
             self.run_current()
@@ -455,7 +432,8 @@ class Watch:
                     with contextlib.suppress(queue.Empty):
                         # Short waits: Ctrl-C reaches a thread blocked on a lock
                         # only when the wait ends (Windows).
-                        self.handle(*self.events.get(timeout=0.2))
+                        name, values = self.events.get(timeout=0.2)
+                        getattr(self, name)(*values)
             finally:
                 self.stop.set()
                 self._cancel()
@@ -467,35 +445,22 @@ class Watch:
         # End of input (no terminal, or Ctrl-D): keep watching the files.
         with contextlib.suppress(OSError, ValueError):
             for key in read_keys(self.keys, self.one_key):  # type: ignore[arg-type]
-                self.events.put(("key", key))
-
-    def handle(self, kind: str, value: object) -> None:
-        if kind == "watcher":
-            self.watching = str(value)
-        elif kind == "change":
-            self.on_change()
-        elif kind == "key":
-            self.on_key(str(value))
-        elif kind == "finished":
-            self.finished(*value)  # type: ignore[misc]
+                self.events.put(("on_key", (key,)))
 
 
 def run(
     catalog: Catalog,
-    *,
-    mode: str,
-    tree: str = "exercises",
-    watcher: str = "auto",
-    exit_when_done: bool = False,
+    args: argparse.Namespace,
+    start: Exercise | None = None,
     out: TextIO = sys.stdout,
     keys: TextIO | None = sys.stdin,
-    start: Exercise | None = None,
 ) -> int:
-    """The `kata watch` command; returns the exit code.
+    """The `kata watch` command (`start`: the named exercise); returns the exit code.
 
     Every run uses one broker: an external one (MQTT_BROKER_URL) costs nothing
     to reach, so each run uses it directly; a local or Docker one is started here once.
     """
+    mode, tree = args.broker or os.environ.get("KATA_BROKER") or "auto", args.target
     undo = stop_cleanly_on_sigterm()
     workdir = Path(tempfile.mkdtemp(prefix="kata-watch-broker-"))
     saved = os.environ.get(BROKER_ENV)
@@ -517,10 +482,7 @@ def run(
         except RunFailed as exc:
             print(exc, file=out)
             return 2
-        watch = Watch(
-            catalog, tree=tree, out=out, keys=keys, watcher=watcher, exit_when_done=exit_when_done
-        )
-        watch.loop(status, start)
+        Watch(catalog, args, out, keys).loop(status, start)
         return 0
     except KeyboardInterrupt:
         print("\n" + t("watch.stopped"), file=out, flush=True)

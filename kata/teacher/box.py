@@ -7,22 +7,19 @@ the run started is gone; then the regular files the run left in `OUT` are in
 `collect` and its output (capped) in `log`.
 
 Mechanisms (`--isolation auto|bwrap|docker|none`; auto: bwrap, else docker):
-- bwrap: bubblewrap (the sandbox of Flatpak). New user, PID, network (loopback
+- bwrap: bubblewrap (Flatpak's sandbox). New user, PID, network (loopback
   only), IPC and UTS namespaces; /usr, the Python installation and the grading
-  copy mounted read-only; a small tmpfs for /tmp (home, OUT, the broker's
-  files); a clean environment. The PID namespace dies with its first process,
-  so no child outlives the run (also setsid and double-forked ones), and
+  copy read-only; a small tmpfs for /tmp; a clean environment. The PID
+  namespace dies with its first process, so no child outlives the run, and
   --die-with-parent stops the box if the grader dies.
 - docker: the same as a container from a tiny image built here (offline),
-  with cgroup limits on memory and processes; for Linux machines where
-  bubblewrap cannot run but a Docker engine does.
+  with cgroup limits; for Linux machines where bubblewrap cannot run.
 - none: the run as a plain process group; for work the teacher trusts.
 
-Inside every box the run is started by kata/teacher/supervisor.py (from the
-grading copy's harness), which limits, stops and ends the run and only then
-hands the files of OUT to the grader, through a pipe that no other process of
-the box holds (docker: the container's stdout, the run's output going to its
-stderr). No folder of the teacher's machine is writable from the box.
+Inside every box kata/teacher/supervisor.py starts the run, limits, stops and
+ends it, and only then hands the files of OUT to the grader, through a pipe
+no other process of the box holds (docker, none: its stdout, the run's output
+going to stderr). No folder of the teacher's machine is writable from the box.
 """
 
 from __future__ import annotations
@@ -54,6 +51,7 @@ MECHANISMS = ("auto", "bwrap", "docker", "none")
 # Top-level folders that are links into /usr on merged-/usr systems, folders elsewhere.
 _LIB_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _BASE_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUTF8": "1", "MPLBACKEND": "Agg"}
+_CHUNK = 64 << 10
 
 
 @dataclass(frozen=True)
@@ -127,18 +125,19 @@ def _kill(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+@dataclass(eq=False)
 class Box:
     """No isolation: the run is a process group with the teacher's rights (trusted work).
 
     The sealed boxes (subclasses) wrap the supervisor's argv in their own.
     """
 
-    name, detail = "none", "--trusted: each submission runs with your rights"
+    tool: str = ""
+    detail: str = "--trusted: each submission runs with your rights"
+    etc_or_image: str = ""
+    name = "none"
     sealed = False  # own processes, own /tmp, the grading copy read-only at BOX_WORKDIR
     report_on_stdout = True  # else an inherited pipe (Windows passes no other descriptors)
-
-    def __init__(self, tool: str = "", detail: str = "", etc_or_image: str = "") -> None:
-        self.tool, self.detail, self.etc_or_image = tool, detail or self.detail, etc_or_image
 
     def describe(self) -> str:
         return f"{self.name} ({self.detail})" if self.detail else self.name
@@ -168,31 +167,35 @@ class Box:
         """Run argv in the box; see the module's docstring. `writable`: for the grader's own
         tree only (the environment check leaves its bytecode in it)."""
         scratch = tempfile.mkdtemp(prefix="kata-box-")
+        try:
+            return self._run(argv, (workdir, writable), limits, collect, log, env or {}, scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _run(self, argv, mount, limits, collect, log, env, scratch) -> BoxResult:
         out = f"{BOX_TMP}/out" if self.sealed else f"{scratch}/out"
         for folder in () if self.sealed else (out, f"{scratch}/tmp"):
             os.mkdir(folder)
-        read_fd, write_fd = (-1, 1) if self.report_on_stdout else os.pipe()
+        if self.report_on_stdout:
+            read_fd, write_fd, streams = -1, 1, {"stderr": subprocess.PIPE}
+        else:
+            read_fd, write_fd = os.pipe()
+            streams = {"stderr": subprocess.STDOUT, "pass_fds": (write_fd,)}
+        # One process group to end (Windows: a console group of its own).
+        streams |= {"stdout": subprocess.PIPE, "start_new_session": os.name != "nt"}
+        streams["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
         spec = {"out": out, "report_fd": write_fd, "wall": limits.wall, "cpu": limits.cpu}
         spec |= {"memory": limits.memory, "output": limits.output, "end_all": self.sealed}
         inner = [sys.executable, "-m", "kata.teacher.supervisor", json.dumps(spec), "--"]
         inner += [a.replace(PYTHON, sys.executable).replace(OUT, out) for a in argv]
-        argv, run_env = self._command(inner, (workdir, writable), limits, dict(env or {}))
-        kwargs: dict = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
-        if self.report_on_stdout:
-            kwargs["stderr"] = subprocess.PIPE
-        else:
-            kwargs["pass_fds"] = (write_fd,)
-        if os.name == "nt":
-            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
-        else:
-            kwargs["start_new_session"] = True  # one process group to end
+        argv, run_env = self._command(inner, mount, limits, dict(env))
         log.parent.mkdir(parents=True, exist_ok=True)
         with _LOCK:
             proc, note = None, ""
             if not _STOPPING.is_set():
                 try:
                     proc = subprocess.Popen(
-                        argv, cwd=workdir, env=run_env, stdin=subprocess.DEVNULL, **kwargs
+                        argv, cwd=mount[0], env=run_env, stdin=subprocess.DEVNULL, **streams
                     )
                 except OSError as exc:
                     note = f"the box did not start: {exc}"
@@ -201,34 +204,26 @@ class Box:
             if proc is None:
                 with contextlib.suppress(OSError):
                     os.close(read_fd)
-                shutil.rmtree(scratch, ignore_errors=True)
                 return BoxResult(None, stopped=not note, note=note)
             stop = _RUNNING[proc] = lambda: self._stop(proc, argv)
-        try:
-            return self._wait(proc, stop, read_fd, limits, collect, log)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-
-    def _wait(
-        self,
-        proc: subprocess.Popen,
-        stop: Callable,
-        read_fd: int,
-        limits: Limits,
-        collect: Path,
-        log: Path,
-    ) -> BoxResult:
         overflow, report = threading.Event(), []
+
+        def over() -> None:
+            overflow.set()
+            stop()
+
+        def copy_log() -> None:
+            with log.open("wb") as sink:
+                _drain(output, limits.output, sink.write, over)
+
+        def read_report() -> None:
+            # It holds the files: twice the output limit, and a little more.
+            _drain(reports, 2 * limits.output + _CHUNK, report.append, report.clear)
+
         output = proc.stderr if self.report_on_stdout else proc.stdout
         reports = proc.stdout if read_fd == -1 else os.fdopen(read_fd, "rb")
-        threads = [
-            threading.Thread(
-                target=_copy_capped, args=(output, log, limits.output, overflow, stop)
-            ),
-            threading.Thread(target=_read_capped, args=(reports, limits, report)),
-        ]
+        threads = [threading.Thread(target=f, daemon=True) for f in (copy_log, read_report)]
         for thread in threads:
-            thread.daemon = True
             thread.start()
         timed_out = False
         try:
@@ -250,7 +245,7 @@ class Box:
             return BoxResult(None, stopped=True)
         if timed_out or overflow.is_set():
             return BoxResult(None, limit=limits.text("time" if timed_out else "output"))
-        result = _parse_report(report[0] if report else b"", collect, limits)
+        result = _parse_report(b"".join(report), collect, limits)
         if result is None:
             tail = (log_tail(log) or [""])[-1][:200]
             note = f"the run ended without a report (exit code {proc.returncode}): {tail}"
@@ -292,7 +287,7 @@ def _python_dirs(workdir: Path) -> list[str]:
 class BwrapBox(Box):
     """bubblewrap: namespaces, read-only mounts, loopback only, a clean environment."""
 
-    name, detail, sealed, report_on_stdout = "bwrap", "", True, False
+    name, sealed, report_on_stdout = "bwrap", True, False
 
     def _command(self, inner: list[str], mount: tuple[Path, bool], limits: Limits, env: dict):
         # --unshare-all: user, PID, network (only loopback), IPC, UTS, cgroup. Its user,
@@ -325,10 +320,8 @@ class BwrapBox(Box):
 class DockerBox(Box):
     """A container per run: no network but its own loopback, read-only mounts, cgroup limits.
 
-    The image is built here from a few files (no registry: it works offline);
-    /usr and the Python installation are the host's, mounted read-only, so
-    the engine must run on this machine (Linux). The supervisor is the
-    container's PID 1, which no process in it can kill.
+    /usr and the Python installation are the host's, mounted read-only: the engine must run
+    on this machine (Linux). The supervisor is PID 1, which no process in it can kill.
     """
 
     name, sealed = "docker", True
@@ -361,18 +354,18 @@ class DockerBox(Box):
 
 # --- choosing a box -----------------------------------------------------------
 
+# The few /etc files a run needs, written by the grader (not the teacher's own).
+_ETC = {
+    "passwd": f"root:x:0:0::/root:/bin/false\nlearner:x:1000:1000::{BOX_TMP}/home:/bin/false\n",
+    "group": "root:x:0:\nlearner:x:1000:\n",
+    "hosts": "127.0.0.1 localhost\n::1 localhost ip6-localhost\n",
+    "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
+}
+
 
 def _etc_files(folder: Path) -> Path:
-    """The few /etc files a run needs, written by the grader (not the teacher's own)."""
     folder.mkdir(parents=True, exist_ok=True)
-    home = f"{BOX_TMP}/home"
-    files = {
-        "passwd": f"root:x:0:0::/root:/bin/false\nlearner:x:1000:1000::{home}:/bin/false\n",
-        "group": "root:x:0:\nlearner:x:1000:\n",
-        "hosts": "127.0.0.1 localhost\n::1 localhost ip6-localhost\n",
-        "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
-    }
-    for name, text in files.items():
+    for name, text in _ETC.items():
         (folder / name).write_text(text, encoding="utf-8")
     return folder
 
@@ -399,33 +392,27 @@ def _bwrap_box() -> BwrapBox:
 
 def _docker_image(docker: str) -> str:
     """The box's image, built here from a few files when it is not there yet (offline)."""
-    with tempfile.TemporaryDirectory(prefix="kata-box-image-") as tmp:
-        context = Path(tmp)
-        root = context / "rootfs"
-        _etc_files(root / "etc")
-        for folder in ("tmp", "usr", "grading/kata", "proc", "dev", "sys"):
-            (root / folder).mkdir(parents=True, exist_ok=True)
-        (root / "tmp").chmod(0o1777)  # Docker copies the image's /tmp (its mode too) onto the tmpfs
-        for top in _LIB_DIRS:
-            if os.path.islink(top):
-                (root / top[1:]).symlink_to(os.readlink(top))
-            elif os.path.isdir(top):
-                (root / top[1:]).mkdir()
-        (context / "Dockerfile").write_text("FROM scratch\nCOPY rootfs/ /\n", encoding="utf-8")
-        digest = hashlib.sha256()
-        for path in sorted(context.rglob("*")):
-            digest.update(f"{path.relative_to(context)} {path.lstat().st_mode:o}".encode())
-            if path.is_symlink():
-                digest.update(os.readlink(path).encode())
-            elif path.is_file():
-                digest.update(path.read_bytes())
-        tag = f"kata-grade-box:{digest.hexdigest()[:12]}"
-        if _said([docker, "image", "inspect", tag]).returncode != 0:
-            built = _said([docker, "build", "--quiet", "--tag", tag, str(context)], 300)
-            if built.returncode != 0:
-                said = (built.stderr.strip().splitlines() or ["docker build failed"])[-1]
-                raise IsolationUnavailable(f"the box's image does not build: {said}")
+    links = {top: os.readlink(top) for top in _LIB_DIRS if os.path.islink(top)}
+    folders = [top for top in _LIB_DIRS if top not in links and os.path.isdir(top)]
+    # The tag names what goes into the image: a changed recipe builds a new one.
+    recipe = json.dumps([_ETC, links, folders], sort_keys=True).encode()
+    tag = f"kata-grade-box:{hashlib.sha256(recipe).hexdigest()[:12]}"
+    if _said([docker, "image", "inspect", tag]).returncode == 0:
         return tag
+    with tempfile.TemporaryDirectory(prefix="kata-box-image-") as tmp:
+        root = Path(tmp) / "rootfs"
+        _etc_files(root / "etc")
+        for folder in ("tmp", "usr", "grading/kata", "proc", "dev", "sys", *folders):
+            (root / folder.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        (root / "tmp").chmod(0o1777)  # Docker copies the image's /tmp (its mode too) onto the tmpfs
+        for top, target in links.items():
+            (root / top[1:]).symlink_to(target)
+        (Path(tmp) / "Dockerfile").write_text("FROM scratch\nCOPY rootfs/ /\n", encoding="utf-8")
+        built = _said([docker, "build", "--quiet", "--tag", tag, tmp], 300)
+    if built.returncode != 0:
+        said = (built.stderr.strip().splitlines() or ["docker build failed"])[-1]
+        raise IsolationUnavailable(f"the box's image does not build: {said}")
+    return tag
 
 
 def _docker_box() -> DockerBox:
@@ -446,8 +433,7 @@ def _probe(box: Box) -> Box:
         # The supervisor runs from the box's copy of the harness.
         harness = Path(__file__).resolve().parents[1]
         shutil.copytree(harness, f"{tmp}/work/kata", ignore=shutil.ignore_patterns("__pycache__"))
-        log = Path(tmp) / "log"
-        work, collect = Path(tmp) / "work", Path(tmp) / "results"
+        log, work, collect = Path(tmp) / "log", Path(tmp) / "work", Path(tmp) / "results"
         result = box.run([PYTHON, "-c", "pass"], work, Limits(wall=60), collect=collect, log=log)
         if result.code != 0:
             said = result.note or result.limit or (log_tail(log) or [""])[-1][:200]
@@ -465,51 +451,31 @@ def choose(mechanism: str, *, trusted: bool) -> Box:
     if mechanism not in MECHANISMS:
         raise IsolationUnavailable(f"unknown isolation {mechanism!r}")
     allow_runs()  # a new batch: an earlier one's stop does not hold for it
-    if mechanism == "none":
-        if not trusted:
-            raise IsolationUnavailable("--isolation none")
-        return Box()
-    if mechanism == "docker":
-        return _docker_box()
-    try:
-        return _bwrap_box()
-    except IsolationUnavailable as bwrap_missing:
-        if mechanism == "bwrap":
-            raise
+    tries = {"none": [], "bwrap": [_bwrap_box], "docker": [_docker_box]}
+    reasons = []
+    for make in tries.get(mechanism, [_bwrap_box, _docker_box]):
         try:
-            return _docker_box()
-        except IsolationUnavailable as docker_missing:
-            if trusted:
-                return Box()
-            raise IsolationUnavailable(f"{bwrap_missing}; {docker_missing}") from None
+            return make()
+        except IsolationUnavailable as exc:
+            reasons.append(str(exc))
+    if trusted and mechanism in ("none", "auto"):
+        return Box()
+    raise IsolationUnavailable("; ".join(reasons) or "--isolation none")
 
 
 # --- reading what a run gives back --------------------------------------------
 
 
-def _copy_capped(source, log: Path, cap: int, overflow: threading.Event, stop: Callable) -> None:
-    """The run's output into `log`, at most `cap` bytes; past it, the run is ended."""
-    written = 0
-    with source, log.open("wb") as sink:
-        while chunk := source.read1(64 << 10):
-            sink.write(chunk[: max(0, cap - written)])
-            written += len(chunk)
-            if written > cap:
-                overflow.set()
-                stop()
-                break
-
-
-def _read_capped(source, limits: Limits, into: list[bytes]) -> None:
-    parts: list[bytes] = []
-    cap = 2 * limits.output + (64 << 10)
+def _drain(source, cap: int, keep: Callable[[bytes], object], overflow: Callable) -> None:
+    """Read `source` to its end, handing at most `cap` bytes to `keep`; past it, `overflow()`."""
+    read = 0
     with source:
-        while chunk := source.read1(64 << 10):
-            parts.append(chunk)
-            if sum(map(len, parts)) > cap:
-                parts = []
-                break
-    into.append(b"".join(parts))
+        while chunk := source.read1(_CHUNK):
+            keep(chunk[: max(0, cap - read)])
+            read += len(chunk)
+            if read > cap:
+                overflow()
+                return
 
 
 def _parse_report(data: bytes, collect: Path, limits: Limits) -> BoxResult | None:
@@ -536,7 +502,7 @@ def log_tail(log: Path, lines: int = 200) -> list[str]:
     """The last lines of a run's output (of its last 64 KiB)."""
     try:
         with log.open("rb") as handle:
-            handle.seek(max(0, log.stat().st_size - (64 << 10)))
+            handle.seek(max(0, log.stat().st_size - _CHUNK))
             return handle.read().decode("utf-8", errors="replace").strip().splitlines()[-lines:]
     except OSError:
         return []

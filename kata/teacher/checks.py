@@ -1,15 +1,12 @@
 """What the grader checks itself, without trusting what a run says about itself.
 
-- the files: a learner's exercise that is the reference answer (modulo
-  formatting, comments and docstrings), or that imports the reference answers;
-- the run: the tests it reports are exactly the ones the grader's own tree
-  defines (collected before any learner code could be imported), and a test
-  the grader adds to every run, which must fail, did fail;
-- the trees: the grader's own copy and the grading copy are the same after a
-  run as before it.
+- the files: an exercise that is the reference answer (but for layout, comments and
+  docstrings), or that imports the reference answers;
+- the run: it reports exactly the tests the grader's own tree defines, and a test the
+  grader adds to every run, which must fail, did fail;
+- the trees: the grader's copy and the grading copy are the same after a run as before.
 
-A run's own integrity report (results.json's `integrity`, written by the
-kata's pytest plugin) comes on top of these.
+The run's own integrity report (results.json's `integrity`) comes on top of these.
 """
 
 from __future__ import annotations
@@ -92,11 +89,9 @@ def differing_tests(results: Results, expected: dict[str, set[str]], skip: set[s
 
 
 class Canary:
-    """A test the grader adds to a run under a name made for that run: it must fail.
-
-    A run that reports it passed did not run its tests as written (pytest or
-    the harness was patched); one that does not report it did not run it.
-    """
+    """A test the grader adds to a run under a name made for that run: it must fail. A run
+    that reports it passed did not run its tests as written (pytest or the harness was
+    patched); one that does not report it did not run it."""
 
     def __init__(self, workdir: Path) -> None:
         token = secrets.token_hex(6)
@@ -148,27 +143,19 @@ def skipped_by_learner(junit: Path) -> list[str]:
 JUNK_DIRS = {"__pycache__", ".pytest_cache", ".hypothesis", ".ruff_cache", ".kata", ".tox"}
 
 
-def tree_files(root: Path, parts: Iterable[str]) -> dict[str, Path]:
-    """rel path -> file for every file under `parts` of `root`, generated files left out."""
-    found: dict[str, Path] = {}
-    for part in parts:
-        base = root / part
+def snapshot(root: Path, parts: Iterable[str], skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """rel path -> digest of the files under `parts`, but generated ones and those under the
+    folders in `skip`."""
+    found, under = {}, tuple(f"{s}/" for s in skip)
+    for base in (root / part for part in parts):
         for path in base.rglob("*") if base.is_dir() else [base]:
             rel = path.relative_to(root)
             junk = JUNK_DIRS & set(rel.parts) or path.suffix in (".pyc", ".pyo")
-            if path.is_file() and not junk:
-                found[rel.as_posix()] = path
+            if path.is_file() and not junk and not rel.as_posix().startswith(under):
+                # A Windows checkout (git autocrlf) has CRLF line ends: not a change.
+                data = path.read_bytes().replace(b"\r\n", b"\n")
+                found[rel.as_posix()] = hashlib.sha256(data).hexdigest()
     return found
-
-
-def snapshot(root: Path, parts: Iterable[str], skip: tuple[str, ...] = ()) -> dict[str, str]:
-    """rel path -> digest of the files under `parts`, but those under the folders in `skip`."""
-    # A Windows checkout (git autocrlf) has CRLF line ends: not a change.
-    return {
-        rel: hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
-        for rel, path in tree_files(root, parts).items()
-        if not rel.startswith(tuple(f"{s}/" for s in skip))
-    }
 
 
 def changes(

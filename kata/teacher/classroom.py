@@ -1,23 +1,19 @@
 """`kata grade-all`: grade a whole class, each submission in a box it cannot leave.
 
 Every folder in SUBMISSIONS_DIR is one learner's copy of the kata. Each is
-graded in a fresh temporary copy of the GRADER's harness (kata/, tests/,
-conftest.py, pyproject.toml, docker/) into which only the learner's exercise
-files are copied, by the same `kata grade` a learner runs, inside a box
-(box.py): its own processes, network (loopback only) and /tmp; the grading
-copy read-only; no view of the teacher's files, environment or other
-submissions; limits on time, CPU, memory and output. So a learner who edits a
-test or the harness is graded with the pristine files, and flagged; and the
+graded by the same `kata grade` a learner runs, in a fresh copy of the
+GRADER's harness that takes only the learner's exercise files, inside a box
+(box.py) with limits on time, CPU, memory and output. So a learner who edits
+a test or the harness is graded with the pristine files, and flagged; and the
 grader checks what a run reports without trusting it (checks.py).
 
-Before the batch, one box run checks the environment: the grader's own tree
-is collected (the test ids every run must report) and its broker starts.
-When that fails, nothing is graded. Without a working box, grading refuses to
-start unless the teacher says the work is trusted (--trusted).
+Before the batch, one box run checks the environment (the grader's tests are
+collected: the ids every run must report; its broker starts); when that
+fails, nothing is graded. Without a working box, grading refuses to start
+unless the teacher says the work is trusted (--trusted).
 
-Writes DIR/class.csv (one row per learner), DIR/class.md (the table and the
-per-exercise pass rate) and DIR/<learner>/{results.json,report.md,junit.xml,grade.log}.
-`kata classroom` writes the GitHub Classroom files from the catalog.
+Writes DIR/class.csv, DIR/class.md (the table, the per-exercise pass rate)
+and DIR/<learner>/{results.json,report.md,junit.xml,grade.log}.
 """
 
 from __future__ import annotations
@@ -52,6 +48,7 @@ from kata.core.results import load as load_results
 from kata.teacher import box as boxes
 from kata.teacher import checks
 from kata.teacher.box import OUT, PYTHON, Box, BoxResult, Limits
+from kata.teacher.checks import Canary
 
 # What the grader's copy supplies to every run; the learner supplies only exercises/.
 HARNESS_PARTS = ("kata", "tests", "docker", "conftest.py", "pyproject.toml")
@@ -81,12 +78,12 @@ WITHHELD = "score withheld: the run's results cannot be trusted"
 IMPORTS_SOLUTIONS = "imports the reference answers (solutions/)"
 # Categories (kata/core/plugin.py) that say the submission itself is broken, not unfinished.
 BROKEN_CATEGORIES = ("broken", "hang", "broker died")
-# How a write past the output limit shows (RLIMIT_FSIZE, the box's full /tmp).
-_OUTPUT_FULL = ("SIGXFSZ", "File too large", "No space left on device")
-
-
-def _t(key: str, **fields: object) -> str:
-    return t(key, pick_language(None), **fields)
+# How each limit of the box shows in a run's output (the output limit: RLIMIT_FSIZE, a full /tmp).
+_LIMIT_MARKS = {
+    "memory": ("MemoryError",),
+    "CPU": ("SIGXCPU",),
+    "output": ("SIGXFSZ", "File too large", "No space left on device"),
+}
 
 
 @dataclass
@@ -142,19 +139,17 @@ class Batch:
 
 
 def submission_root(folder: Path) -> Path | None:
-    """The kata checkout in `folder`: itself, or its only subfolder that has exercises/.
-
-    Downloads from GitHub Classroom put each repository one level down
-    (`alice/mqtt-kata-alice/exercises`).
-    """
+    """The kata checkout in `folder`: itself, or its only subfolder that has exercises/
+    (GitHub Classroom's downloads: `alice/mqtt-kata-alice/exercises`)."""
     if (folder / "exercises").is_dir():
         return folder
     inner = [p for p in _subfolders(folder) if (p / "exercises").is_dir()]
     return inner[0] if len(inner) == 1 else None
 
 
-def _subfolders(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+def _subfolders(folder: Path, but: Path | None = None) -> list[Path]:
+    found = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return sorted(p for p in found if but is None or p.resolve() != but.resolve())
 
 
 def tamper_report(grader: Path, submission: Path) -> list[str]:
@@ -190,9 +185,8 @@ def build_workspace(
 ) -> list[str]:
     """The grader's harness plus the learner's exercise files in `dest`; returns what is missing.
 
-    Only the exercise modules the kata ships are taken (and the packages'
-    __init__.py), so nothing else the learner wrote can shadow the harness.
-    `bytecode`: `grader` is the batch's harness, whose bytecode comes along.
+    Only the exercise modules the kata ships are taken, so nothing else the learner wrote can
+    shadow the harness. `bytecode`: `grader` is the batch's harness, its bytecode comes along.
     """
     junk = () if bytecode else ("__pycache__", "*.pyc")
     ignore = shutil.ignore_patterns(*junk, "harness", ".pytest_cache")
@@ -224,18 +218,14 @@ def build_workspace(
 
 def _run_env(settings: Settings, box: Box) -> dict[str, str]:
     """What the run's `kata grade` is told: the broker (inside the box) and the language."""
-    env = {"KATA_LANG": pick_language(None)}
+    # In a box no Docker engine is reachable: the local broker.
     broker = settings.broker or os.environ.get("KATA_BROKER") or ("local" if box.sealed else "")
-    # (In a box no Docker engine is reachable: the local broker.)
-    return {**env, "KATA_BROKER": broker} if broker else env
+    return {"KATA_LANG": pick_language(None)} | ({"KATA_BROKER": broker} if broker else {})
 
 
 def prepare(settings: Settings) -> Batch:
-    """The box, and one check of the environment in it; raises when grading cannot start.
-
-    IsolationUnavailable: no box and not trusted; EnvironmentFailed: the box
-    cannot run the grader's own tests (no broker, a broken tree).
-    """
+    """The box, and one check of the environment in it; raises IsolationUnavailable (no box
+    and not trusted) or EnvironmentFailed (no broker, a broken tree): grading cannot start."""
     box = boxes.choose(settings.isolation, trusted=settings.trusted)
     grader_files = checks.snapshot(settings.grader, GRADER_PARTS)
     harness = Path(tempfile.mkdtemp(prefix="kata-grade-harness-"))
@@ -294,9 +284,8 @@ def grade_submission(
     root = submission_root(folder)
     if root is None:
         return Row(learner, ERROR, ["no exercises/ folder in this submission"])
-    flags = tamper_report(settings.grader, root) + answer_flags(
-        settings.grader, root, settings.catalog
-    )
+    flags = tamper_report(settings.grader, root)
+    flags += answer_flags(settings.grader, root, settings.catalog)
     with tempfile.TemporaryDirectory(prefix="kata-grade-", ignore_cleanup_errors=True) as tmp:
         work, collected = Path(tmp) / "kata", Path(tmp) / "results"
         missing = build_workspace(batch.harness, root, settings.catalog, work, batch.box.sealed)
@@ -304,7 +293,7 @@ def grade_submission(
         if len(missing) > MAX_FLAGS:
             flags.append(f"missing: {len(missing) - MAX_FLAGS} more exercise files")
         row = Row(learner, OK, flags)
-        canary = checks.Canary(work)
+        canary = Canary(work)
         copy_parts = (*COPY_PARTS, canary.filename)
         copy_before = checks.snapshot(work, copy_parts)
         argv = [PYTHON, "-m", "kata.cli", "grade", "--out", OUT, "--canary", canary.filename]
@@ -336,12 +325,7 @@ def _failed(row: Row, status: str, *flags: str) -> Row:
 
 
 def _row_from_run(
-    row: Row,
-    result: BoxResult,
-    collected: Path,
-    settings: Settings,
-    batch: Batch,
-    canary: checks.Canary,
+    row: Row, result: BoxResult, collected: Path, settings: Settings, batch: Batch, canary: Canary
 ) -> Row:
     out_dir = settings.out / row.learner
     if not result.finished:
@@ -383,13 +367,10 @@ def _row_from_run(
         lines = [f"tampered at run time: {line}" for line in integrity[:MAX_FLAGS]]
         return _failed(row, TAMPERED, *lines, WITHHELD)
     # A missing file is already flagged; its "is missing" failures say nothing more.
-    missing = [
-        e.id
-        for e in settings.catalog.exercises()
-        if f"missing: {e.relpath('exercises')}" in row.flags
-    ]
+    missing = {flag.removeprefix("missing: ") for flag in row.flags}
+    missing = {e.id for e in settings.catalog.exercises() if e.relpath("exercises") in missing}
     texts = [t.message for t in graded.tests] + [e.first_failure for e in graded.exercises]
-    flags = [p for p in _problems(graded, skip=set(missing)) if p not in row.flags]
+    flags = [p for p in _problems(graded, skip=missing) if p not in row.flags]
     flags = [*row.flags, *flags, *_limit_flags(texts, result, settings.limits)]
     status = OK
     if any(f.startswith("tampered:") for f in flags):
@@ -431,18 +412,14 @@ def _problems(results: Results, skip: set[str]) -> list[str]:
 def _limit_flags(texts: list[str], result: BoxResult, limits: Limits) -> list[str]:
     """The box's limits that stopped part of a run, by name (each process has its own)."""
     texts = [*texts, result.signal, "No space left on device" if result.full else ""]
-    flags = []
-    for which, markers in (
-        ("memory", ("MemoryError",)),
-        ("CPU", ("SIGXCPU",)),
-        ("output", _OUTPUT_FULL),
-    ):
-        if any(marker in text for text in texts for marker in markers):
-            flags.append(limits.text(which))
-    return flags
+    return [
+        limits.text(which)
+        for which, marks in _LIMIT_MARKS.items()
+        if any(mark in text for text in texts for mark in marks)
+    ]
 
 
-def _write_junit(source: Path, dest: Path, canary: checks.Canary) -> None:
+def _write_junit(source: Path, dest: Path, canary: Canary) -> None:
     """The run's junit.xml without the grader's check test."""
     try:
         tree = ElementTree.parse(source)
@@ -472,7 +449,7 @@ def grade_all(
     GraderChanged (after stopping the batch) when a run changed the grader's files.
     """
     settings.out.mkdir(parents=True, exist_ok=True)
-    found = [p for p in _subfolders(submissions) if p.resolve() != settings.out.resolve()]
+    found = _subfolders(submissions, but=settings.out)
     batch = batch if batch is not None else prepare(settings)
     boxes.allow_runs()
 
@@ -604,16 +581,14 @@ def autograding_config(catalog: Catalog) -> dict:
     Per exercise, not per chapter: `kata grade` awards an exercise's points
     when all its tests pass, and so does a test here (pytest exits 0).
     """
+    same = {"input": "", "output": "", "comparison": "included", "timeout": TEST_TIMEOUT_MINUTES}
     tests = [
         {
             "name": f"{ex.chapter}: {ex.module}",
             # The tests run one after the other: install once, first.
             "setup": "" if index else SETUP_COMMAND,
             "run": exercise_command(ex.tests),
-            "input": "",
-            "output": "",
-            "comparison": "included",
-            "timeout": TEST_TIMEOUT_MINUTES,
+            **same,
             "points": ex.points,
         }
         for index, ex in enumerate(catalog.exercises())
@@ -667,9 +642,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     modes = [m for m in brokers.MODES if m != "external"]
     add("--broker", choices=modes, help="each run's broker (default KATA_BROKER; in a box local)")
     add("--grader", default=str(ROOT), help="the pristine kata to grade with (%(default)s)")
-    isolation = _t("help.grade_all.isolation")
+    isolation = t("help.grade_all.isolation")
     add("--isolation", choices=boxes.MECHANISMS, default="auto", help=isolation)
-    add("--trusted", action="store_true", help=_t("help.grade_all.trusted"))
+    add("--trusted", action="store_true", help=t("help.grade_all.trusted"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -687,7 +662,7 @@ def run(args: argparse.Namespace) -> int:
             catalog = parse(catalog_file.read_text(encoding="utf-8"), source=str(catalog_file))
         except (OSError, CatalogError) as exc:
             raise ValueError(f"the grader's catalog: {exc}") from None
-        count = len([p for p in _subfolders(submissions) if p.resolve() != out])
+        count = len(_subfolders(submissions, but=out))
         if not count:
             raise ValueError(f"no submission folders in {submissions}")
     except ValueError as exc:
@@ -707,7 +682,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         batch = prepare(settings)
-        print(_t("grade_all.isolation", box=batch.box.describe()), flush=True)
+        print(t("grade_all.isolation", box=batch.box.describe()), flush=True)
         started = time.monotonic()
         rows = grade_all(submissions, settings, jobs=args.jobs, on_row=report, batch=batch)
     except KeyboardInterrupt:
@@ -716,14 +691,13 @@ def run(args: argparse.Namespace) -> int:
     except (boxes.IsolationUnavailable, EnvironmentFailed, GraderChanged) as exc:
         if isinstance(exc, GraderChanged):
             files, learners = ", ".join(exc.files[:MAX_FLAGS]), ", ".join(exc.learners)
-            said = _t("grade_all.grader_changed", files=files, learners=learners)
+            said = t("grade_all.grader_changed", files=files, learners=learners)
         elif isinstance(exc, EnvironmentFailed):
-            said = _t("grade_all.environment_failed", reason=exc)
+            said = t("grade_all.environment_failed", reason=exc)
         else:
-            key = {"none": "none_needs_trusted", "auto": "no_isolation"}.get(args.isolation)
-            said = _t(
-                f"grade_all.{key or 'isolation_unavailable'}", why=exc, isolation=args.isolation
-            )
+            keys = {"none": "none_needs_trusted", "auto": "no_isolation"}
+            key = keys.get(args.isolation, "isolation_unavailable")
+            said = t(f"grade_all.{key}", why=exc, isolation=args.isolation)
         print(said, file=sys.stderr)
         return 2
     elapsed = time.monotonic() - started

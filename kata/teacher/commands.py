@@ -6,7 +6,6 @@ import argparse
 import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,15 +14,11 @@ from kata.core.i18n import pick_language, t
 from kata.core.results import FAILING, Category, Outcome, Results, markdown_report, score
 from kata.core.results import load as load_results
 from kata.core.target import TREES
-from kata.learner.progress import run_pytest
+from kata.learner.progress import run_pytest, run_results
 from kata.teacher import classroom
 
 GRADE_TIMEOUT = 30 * 60  # a whole grading run, in seconds
 Command = Callable[[argparse.Namespace, Catalog], int]
-
-
-def _t(key: str, **fields: object) -> str:
-    return t(key, pick_language(None), **fields)
 
 
 def _pytest(
@@ -60,7 +55,7 @@ def cmd_grade(args: argparse.Namespace, catalog: Catalog) -> int:
     report = markdown_report(results, catalog, pick_language(None))
     (out_dir / "report.md").write_text(report, encoding="utf-8")
     print(report)
-    print(_t("grade.written", json=json_path, junit=junit, report=out_dir / "report.md"))
+    print(t("grade.written", json=json_path, junit=junit, report=out_dir / "report.md"))
     return 0
 
 
@@ -92,25 +87,19 @@ def _grade_one_by_one(catalog: Catalog, args: argparse.Namespace, out_dir: Path)
 
 def cmd_verify(args: argparse.Namespace, catalog: Catalog) -> int:
     files = [ex.tests for ex in catalog.exercises()]
-    with tempfile.TemporaryDirectory() as tmp:
-        sol, stub = Path(tmp) / "solutions.json", Path(tmp) / "stubs.json"
-        run_pytest([*files, "-q"], target="solutions", json_out=sol, quiet=True)
-        run_pytest(
-            [*files, "-q", "--stubs-must-fail"], target="exercises", json_out=stub, quiet=True
-        )
-        if not (sol.exists() and stub.exists()):
-            print("kata verify: a run did not finish; run tox -e solutions,stubs to see why")
-            return 1
-        solutions, stubs = load_results(sol), load_results(stub)
+    solutions = run_results([*files, "-q"], target="solutions")[2]
+    stubs = run_results([*files, "-q", "--stubs-must-fail"])[2]
+    if solutions is None or stubs is None:
+        print("kata verify: a run did not finish; run tox -e solutions,stubs to see why")
+        return 1
     problems = 0
     print(f"{'exercise':<28} {'solution':<22} stub")
     for ex in catalog.exercises():
-        s_tests = [t for t in solutions.tests if t.exercise == ex.id]
-        x_tests = [t for t in stubs.tests if t.exercise == ex.id]
+        s_tests = [r for r in solutions.tests if r.exercise == ex.id]
+        x_tests = [r for r in stubs.tests if r.exercise == ex.id]
         s_bad = [r for r in s_tests if r.status in (Outcome.FAIL, Outcome.ERROR)]
         x_bad = [r for r in x_tests if r.status != Outcome.SKIP and r.category != Category.NOT_DONE]
-        s_pass = sum(r.status == Outcome.PASS for r in s_tests)
-        s_skip = sum(r.status == Outcome.SKIP for r in s_tests)
+        s_pass, s_skip = (sum(r.status == o for r in s_tests) for o in (Outcome.PASS, Outcome.SKIP))
         skipped = f" ({s_skip} skipped)" if s_skip else ""
         s_text = f"{s_pass}/{len(s_tests) - s_skip} pass{skipped}" if s_tests else "NO TESTS"
         x_text = "all fail" if x_tests and not x_bad else f"{len(x_bad)} do not fail"
@@ -126,20 +115,20 @@ def cmd_verify(args: argparse.Namespace, catalog: Catalog) -> int:
 
 def cmd_classroom(args: argparse.Namespace, catalog: Catalog) -> int:
     for path in classroom.write_github_files(ROOT, catalog):
-        print(_t("classroom.written", path=path))
+        print(t("classroom.written", path=path))
     return 0
 
 
 def register(command: Callable[[str, str], argparse.ArgumentParser]) -> dict[str, Command]:
     """Add the teacher's subcommands through `command(name, help)`; returns their handlers."""
-    grade = command("grade", _t("help.grade"))
-    grade.add_argument("--out", default="kata-results", help=_t("help.grade.out"))
+    grade = command("grade", t("help.grade"))
+    grade.add_argument("--out", default="kata-results", help=t("help.grade.out"))
     grade.add_argument("--target", default=TREES[0], choices=TREES)
-    grade.add_argument("--hang-after", type=float, default=10.0, help=_t("help.grade.hang_after"))
+    grade.add_argument("--hang-after", type=float, default=10.0, help=t("help.grade.hang_after"))
     grade.add_argument("--canary", default=None, help=argparse.SUPPRESS)  # grade-all's own check
-    classroom.add_arguments(command("grade-all", _t("help.grade_all")))
-    command("classroom", _t("help.classroom"))
-    command("verify", _t("help.verify"))
+    classroom.add_arguments(command("grade-all", t("help.grade_all")))
+    command("classroom", t("help.classroom"))
+    command("verify", t("help.verify"))
     return {
         "grade": cmd_grade,
         "grade-all": lambda args, catalog: classroom.run(args),
