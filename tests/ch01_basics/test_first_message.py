@@ -194,17 +194,17 @@ def test_receive_times_out_naming_the_filter(broker, topic, no_thread_outlives) 
         broker.host,
         broker.port,
         wanted,
-        timeout=0.2,
+        timeout=0.1,
         why=teach(
             en="nobody publishes on that filter", ja="そのフィルターには誰もパブリッシュしません"
         ),
     )
     took = time.monotonic() - started
-    assert took < 2.3, f"receive(timeout=0.2) should give up after about 0.2 s, took {took:.1f} s"
+    assert took < 2.2, f"receive(timeout=0.1) should give up after about 0.1 s, took {took:.1f} s"
     assert wanted in str(error), teach(
-        en=f"say what did not happen, e.g. \"no message on '{wanted}' within 0.2 s\"; "
+        en=f"say what did not happen, e.g. \"no message on '{wanted}' within 0.1 s\"; "
         f"got {error!r}",
-        ja=f"何が起きなかったのかを書きます。例: \"no message on '{wanted}' within 0.2 s\"。"
+        ja=f"何が起きなかったのかを書きます。例: \"no message on '{wanted}' within 0.1 s\"。"
         f"実際は {error!r} でした",
     )
     no_thread_outlives()
