@@ -199,6 +199,9 @@ def subscribe_feed(
     def on_connect(client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             refused.append(f"connection refused: {reason_code}")
+            # Hang up here, on paho's thread, before its loop schedules a retry
+            # (a 1 s sleep that loop_stop() would have to wait out).
+            client.disconnect()
             subscribed.set()
         else:
             client.subscribe(topic_filter, qos=qos)

@@ -300,17 +300,25 @@ LEVELS = st.sampled_from(["", "a", "b", "ab", "A", " ", "é", "$", "$a"])
 names = st.lists(LEVELS, min_size=1, max_size=5).map("/".join).filter(bool)
 
 
-@st.composite
-def filters_for(draw, name_strategy=names) -> str:
+# Strategies built once: building one for each example costs more than drawing from it.
+ONE_IN_THREE = st.sampled_from([True, False, False])
+UP_TO = [st.integers(0, n) for n in range(7)]  # UP_TO[n]: 0..n
+
+
+def _filter_from(draw, name: str) -> str:
     """A filter made from a topic name: some levels become '+', maybe a '#' tail."""
-    levels = draw(name_strategy).split("/")
-    levels = [draw(st.sampled_from(["+", level, level])) for level in levels]
+    levels = ["+" if draw(ONE_IN_THREE) else level for level in name.split("/")]
     if draw(st.booleans()):
-        levels = [*levels[: draw(st.integers(0, len(levels)))], "#"]
+        levels = [*levels[: draw(UP_TO[len(levels)])], "#"]
     if draw(st.booleans()):
         # and sometimes a level that is not in the topic at all
-        levels.insert(draw(st.integers(0, len(levels) - 1)), draw(LEVELS))
+        levels.insert(draw(UP_TO[len(levels) - 1]), draw(LEVELS))
     return "/".join(levels)
+
+
+@st.composite
+def filters_for(draw, name_strategy=names) -> str:
+    return _filter_from(draw, draw(name_strategy))
 
 
 wild = st.lists(st.one_of(LEVELS, st.just("+")), min_size=1, max_size=5)
@@ -320,50 +328,72 @@ random_filters = st.tuples(wild, st.booleans()).map(
 any_filter = st.one_of(filters_for(), random_filters).filter(bool)
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.data())
-def test_topic_matches_agrees_with_paho(data) -> None:
-    topic = data.draw(names, label="topic")
-    topic_filter = data.draw(st.one_of(filters_for(st.just(topic)), any_filter), label="filter")
-    got = topics.topic_matches(topic_filter, topic)
-    expected = topic_matches_sub(topic_filter, topic)
-    assert got == expected, (
-        f"topic_matches({topic_filter!r}, {topic!r}) returned {got}, "
-        f"paho's topic_matches_sub says {expected}"
-    )
+@st.composite
+def topic_and_filter(draw) -> tuple[str, str]:
+    """A topic name, and a filter made from it or one made up."""
+    topic = draw(names)
+    return topic, (_filter_from(draw, topic) if draw(st.booleans()) else draw(any_filter))
 
 
-@settings(max_examples=60, deadline=None)
+# Drawing an example costs far more than checking one: each example below checks
+# every place and every shorter topic it can, not one drawn at random.
+
+
+def _prefixes(name: str) -> list[str]:
+    """`name` and every shorter one made of its first levels (never the empty one)."""
+    levels = name.split("/")
+    return [p for p in ("/".join(levels[:n]) for n in range(len(levels), 0, -1)) if p]
+
+
+@settings(max_examples=100, deadline=None)
+@given(topic_and_filter())
+def test_topic_matches_agrees_with_paho(pair) -> None:
+    topic, topic_filter = pair
+    # Shorter filters and topics are where '#' (its parent level), '+' (one level)
+    # and the count of levels decide; a '$' in front is where the '$' rule does.
+    names = _prefixes(topic)
+    names += [f"${name}" for name in names]
+    for short_filter, name in itertools.product(_prefixes(topic_filter), names):
+        got = topics.topic_matches(short_filter, name)
+        expected = topic_matches_sub(short_filter, name)
+        assert got == expected, (
+            f"topic_matches({short_filter!r}, {name!r}) returned {got}, "
+            f"paho's topic_matches_sub says {expected}"
+        )
+
+
+@settings(max_examples=30, deadline=None)
 @given(any_filter)
 def test_generated_filters_are_valid(topic_filter) -> None:
-    topics.validate_topic_filter(topic_filter)
+    for valid in _prefixes(topic_filter):
+        topics.validate_topic_filter(valid)
 
 
-@settings(max_examples=60, deadline=None)
-@given(names, st.sampled_from(["+", "#"]), st.data())
-def test_a_name_with_a_wildcard_is_rejected(name, wildcard, data) -> None:
-    at = data.draw(st.integers(0, len(name)), label="at")
-    bad = name[:at] + wildcard + name[at:]
-    _rejected(topics.validate_topic_name, bad, why=f"{wildcard!r} is a wildcard, for filters only")
+@settings(max_examples=30, deadline=None)
+@given(names, st.sampled_from(["+", "#"]))
+def test_a_name_with_a_wildcard_is_rejected(name, wildcard) -> None:
+    why = f"{wildcard!r} is a wildcard, for filters only"
+    for at in range(len(name) + 1):
+        _rejected(topics.validate_topic_name, name[:at] + wildcard + name[at:], why=why)
 
 
-@settings(max_examples=60, deadline=None)
-@given(any_filter, st.data())
-def test_a_hash_before_another_level_is_rejected(topic_filter, data) -> None:
+@settings(max_examples=30, deadline=None)
+@given(any_filter)
+def test_a_hash_before_another_level_is_rejected(topic_filter) -> None:
     levels = topic_filter.split("/")
-    levels.insert(data.draw(st.integers(0, len(levels) - 1), label="at"), "#")
-    bad = "/".join(levels)
-    _rejected(topics.validate_topic_filter, bad, why="'#' must be the last level")
+    for at in range(len(levels)):
+        bad = "/".join([*levels[:at], "#", *levels[at:]])
+        _rejected(topics.validate_topic_filter, bad, why="'#' must be the last level")
 
 
-@settings(max_examples=60, deadline=None)
-@given(any_filter, st.sampled_from(["+x", "x+", "#x", "x#", "++", "+#"]), st.data())
-def test_a_wildcard_glued_to_other_text_is_rejected(topic_filter, glued, data) -> None:
+@settings(max_examples=30, deadline=None)
+@given(any_filter, st.sampled_from(["+x", "x+", "#x", "x#", "++", "+#"]))
+def test_a_wildcard_glued_to_other_text_is_rejected(topic_filter, glued) -> None:
     levels = topic_filter.split("/")
-    levels.insert(data.draw(st.integers(0, len(levels)), label="at"), glued)
-    bad = "/".join(levels)
     rule = "'#' must be a whole level" if "#" in glued else "'+' must be a whole level"
-    _rejected(topics.validate_topic_filter, bad, why=rule)
+    for at in range(len(levels) + 1):
+        bad = "/".join([*levels[:at], glued, *levels[at:]])
+        _rejected(topics.validate_topic_filter, bad, why=rule)
 
 
 def _broker_routes(probe, topic_filter: str, topic: str) -> bool:

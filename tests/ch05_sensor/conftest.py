@@ -61,6 +61,7 @@ class Delivered:
 
     def __init__(self) -> None:
         self.seen: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self.client: mqtt.Client | None = None  # what subscribe_feed returned
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[mqtt.MQTTMessage]:
         got: list[mqtt.MQTTMessage] = []
@@ -101,7 +102,8 @@ def dashboard_link(broker) -> Iterator[Callable[..., Delivered]]:
             delivered.seen.put(msg)
 
         host, port = kwargs.pop("host", broker.host), kwargs.pop("port", broker.port)
-        clients.append(dashboard.subscribe_feed(host, port, topic_filter, forward, **kwargs))
+        delivered.client = dashboard.subscribe_feed(host, port, topic_filter, forward, **kwargs)
+        clients.append(delivered.client)
         return delivered
 
     yield link
