@@ -81,8 +81,9 @@ def klass(grader: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     dave = _learner(grader, root / "dave_broken")
     _solve(dave, PUB)
-    # An endless loop on the path that only one test takes (no broker listening).
-    _edit(dave / PUB, "        return 1\n", "        while True:\n            pass\n")
+    # An endless wait on the path that only one test takes (no broker listening);
+    # asleep, it burns no CPU while the hang limit runs out (twice: jobs 3, then 1).
+    _edit(dave / PUB, "        return 1\n", "        while True:\n            time.sleep(1)\n")
     (dave / SUB).write_text("def collect_messages(:\n", encoding="utf-8")
 
     erin = _learner(grader, root / "erin_deleted")
