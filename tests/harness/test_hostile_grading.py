@@ -4,7 +4,8 @@ Each learner below is the kata as handed out plus a few lines of hostile code
 in an exercise (run when the tests first import it). The grader is a copy of
 the kata shrunk to two small exercises of chapter 4, so that a run takes
 seconds. The class is graded once, two at a time, in a box (bubblewrap) where
-it works; the cases that only a box can stop are skipped without one.
+it works; the cases that only a box can stop are skipped without one. Acts
+that do not hide one another share a learner (a run costs ~1 s of CPU).
 """
 
 from __future__ import annotations
@@ -73,12 +74,14 @@ def _learner(grader: Path, folder: Path, hostile: str = "", rel: str = FIRST_FIL
     """A learner's checkout with `hostile` code at the end of one exercise."""
     shutil.copytree(grader, folder, ignore=shutil.ignore_patterns("solutions"))
     if hostile:
-        path = folder / rel
-        path.write_text(
-            path.read_text(encoding="utf-8") + "\n\n" + textwrap.dedent(hostile),
-            encoding="utf-8",
-        )
+        _append(folder, rel, hostile)
     return folder
+
+
+def _append(folder: Path, rel: str, code: str) -> None:
+    path = folder / rel
+    text = path.read_text(encoding="utf-8") + "\n\n" + textwrap.dedent(code)
+    path.write_text(text, encoding="utf-8")
 
 
 def _own_answer(grader: Path, folder: Path, rel: str) -> None:
@@ -129,7 +132,7 @@ try:
     _sys.path.insert(0, _url.removeprefix("file://"))
 except Exception:
     pass
-_ref = _il.import_module("solu" + "tions.ch04_delivery.retain")
+_ref = _il.import_module("solu" + "tions.ch04_delivery.will")
 globals().update({{k: getattr(_ref, k) for k in dir(_ref) if not k.startswith("__")}})
 """
 
@@ -189,13 +192,14 @@ def _daemon(out: Path) -> str:
         "        pass\n"
         "    time.sleep(0.05)\n"
     )
+    # Its own session, never waited for. (A fork would not do: the kata ends a
+    # fork's copy of the test run at once.)
     return f"""
-import os as _os, sys as _sys
-if _os.fork() == 0:
-    _os.setsid()
-    if _os.fork() == 0:
-        _os.execv(_sys.executable, [_sys.executable, "-c", {loop!r}, {MARKER!r}])
-    _os._exit(0)
+import subprocess as _sp, sys as _sys
+_daemon = _sp.Popen(
+    [_sys.executable, "-c", {loop!r}, {MARKER!r}],
+    start_new_session=True, stdin=_sp.DEVNULL, stdout=_sp.DEVNULL, stderr=_sp.DEVNULL,
+)
 """
 
 
@@ -240,32 +244,33 @@ def graded(grader: Path, isolation: str, batch, tmp_path_factory: pytest.TempPat
     honest = _learner(grader, root / "honest")
     _own_answer(grader, honest, FIRST_FILE)
     _own_answer(grader, honest, SECOND_FILE)
+    # One exercise imported from the reference answers, the other pasted from them.
     copied = _learner(grader, root / "copied")
-    for rel in (FIRST_FILE, SECOND_FILE):
-        reference = (grader / rel.replace("exercises/", "solutions/", 1)).read_text("utf-8")
-        # Another docstring and a comment: still the reference answer.
-        (copied / rel).write_text(
-            "# my own work\n" + reference.replace('"""', '"""Written by me. ', 1),
-            encoding="utf-8",
-        )
+    _append(copied, FIRST_FILE, IMPORTS_SOLUTIONS)
+    reference = (grader / SECOND_FILE.replace("exercises/", "solutions/", 1)).read_text("utf-8")
+    # Another docstring and a comment: still the reference answer.
+    (copied / SECOND_FILE).write_text(
+        "# my own work\n" + reference.replace('"""', '"""Written by me. ', 1), encoding="utf-8"
+    )
     _learner(grader, root / "patched_pytest", PATCH_PYTEST)
     _learner(grader, root / "forged_results", FORGE_RESULTS)
-    _learner(grader, root / "imports_solutions", IMPORTS_SOLUTIONS)
     _learner(grader, root / "skips_tests", SKIPS_TESTS)
     if LINUX:
         _learner(grader, root / "memory_hog", MEMORY_HOG)
         _learner(grader, root / "big_file", BIG_FILE)
         _learner(grader, root / "floods_output", FLOOD_OUTPUT)
     if isolation == "bwrap":
-        # What only a box stops: run unboxed, these would reach the teacher's machine.
-        _learner(grader, root / "sneaky_import", SNEAKY_IMPORT)
-        _learner(grader, root / "writes_grader", _writes_grader(grader, out))
-        _learner(grader, root / "daemon", _daemon(out))
+        # What only a box stops: run unboxed, this would reach the teacher's machine.
+        # One learner tries it all: in one exercise the writes, then the snoop,
+        # whose report ends the import; in the other a daemon, then an import of
+        # the grader's reference answer.
         secret_file = tmp_path_factory.mktemp("home") / "grades.txt"
         secret_file.write_text("secret", encoding="utf-8")
         listener = socket.create_server(("127.0.0.1", 0))
         port = listener.getsockname()[1]
-        _learner(grader, root / "snoop", _snoop(grader, honest, secret_file, port))
+        hostile = _writes_grader(grader, out) + _snoop(grader, honest, secret_file, port)
+        escapes = _learner(grader, root / "escapes", hostile)
+        _append(escapes, SECOND_FILE, _daemon(out) + SNEAKY_IMPORT)
     else:
         listener = None
     before = checks.snapshot(grader, classroom.GRADER_PARTS)
@@ -335,24 +340,25 @@ def test_skipping_the_tests_from_the_exercise_scores_nothing(graded) -> None:
 def test_the_reference_answer_handed_in_is_flagged_and_keeps_its_score(graded) -> None:
     row = graded[1]["copied"]
     assert row.status == "review", row
-    assert row.flags == [
-        f"same as the reference answer: {FIRST}",
-        f"same as the reference answer: {SECOND}",
-    ]
-    assert row.total == sum(POINTS.values()), "the teacher judges; the score stays"
+    assert f"same as the reference answer: {SECOND}" in row.flags, row.flags
+    assert row.exercises[SECOND] == POINTS[SECOND], "the teacher judges; the score stays"
 
 
 def test_importing_the_reference_answers_is_named_and_scores_nothing(graded) -> None:
-    row = graded[1]["imports_solutions"]
+    row = graded[1]["copied"]
     assert row.status == "review" and row.exercises[FIRST] == 0, row
-    assert row.flags == [f"{FIRST}: imports the reference answers (solutions/)"]
+    # Once each: what the grader reads in the file, and what the run said, are one flag.
+    assert row.flags == [
+        f"{FIRST}: imports the reference answers (solutions/)",
+        f"same as the reference answer: {SECOND}",
+    ]
 
 
 @needs_box
 def test_reaching_the_graders_solutions_through_its_install_fails_and_is_named(graded) -> None:
-    row = graded[1]["sneaky_import"]
-    assert row.exercises[FIRST] == 0 and row.status == "review", row
-    assert f"{FIRST}: imports the reference answers (solutions/)" in row.flags
+    row = graded[1]["escapes"]
+    assert row.exercises[SECOND] == 0 and row.status == "review", row
+    assert f"{SECOND}: imports the reference answers (solutions/)" in row.flags
 
 
 @linux_limits
@@ -384,8 +390,8 @@ def test_writing_to_the_graders_files_or_the_results_is_refused(graded, grader) 
     # The fixture checked that the grader's files are unchanged; nobody was flagged for it.
     assert "injected" not in (grader / "tests" / CHAPTER / f"test_{KEEP[1]}.py").read_text("utf-8")
     assert rows["honest"].status == "ok"
-    assert rows["writes_grader"].total == 0
-    assert "writes_grader" in _csv(out) and FORGED not in (out / "class.csv").read_text("utf-8")
+    assert rows["escapes"].total == 0
+    assert "escapes" in _csv(out) and FORGED not in (out / "class.csv").read_text("utf-8")
 
 
 @needs_box
@@ -400,12 +406,12 @@ def test_no_process_of_a_submission_outlives_its_run(graded) -> None:
             continue
     assert running == [], "a daemon started by a submission outlived the batch"
     assert FORGED not in (out / "class.csv").read_text("utf-8")
-    assert rows["daemon"].total == 0
+    assert rows["escapes"].total == 0
 
 
 @needs_box
 def test_a_submission_sees_nothing_of_the_teachers_machine(graded) -> None:
-    row = graded[1]["snoop"]
+    row = graded[1]["escapes"]
     said = next(f for f in row.flags if "SNOOP" in f)
     assert "env=0 grader=0 solutions=0 peer=0 secret=0 net=0" in said, said
     assert row.total == 0
