@@ -181,6 +181,7 @@ def stuck_threads(before: set[threading.Thread]) -> list[tuple[str, str]]:
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 BUSY_SHARE = 0.4  # of one CPU, over the thread's life: an idle or waiting thread uses ~0
 _MIN_AGE = 0.2  # seconds of life before a share means something
+_WINDOW = 0.1  # seconds of a second look, when the share over its life is low
 
 
 def _cpu_and_age(native_id: int | None) -> tuple[float, float] | None:
@@ -205,7 +206,24 @@ def is_busy(thread: threading.Thread) -> bool:
     if measured is None:
         return False
     cpu, age = measured
-    return age > 0 and cpu / age >= BUSY_SHARE
+    if age > 0 and cpu / age >= BUSY_SHARE:
+        return True
+    if cpu == 0:
+        return False  # not one clock tick: idle or waiting all its life
+    # A busy machine gives a spinning thread only part of a CPU: while this
+    # thread waits, does the rest of the process's CPU go to that one thread?
+    process_before = _process_cpu()
+    thread.join(_WINDOW)
+    after = _cpu_and_age(thread.native_id) if thread.is_alive() else None
+    if after is None:
+        return False
+    spent = after[0] - cpu
+    return spent >= 2 / _CLOCK_TICKS and spent >= 0.5 * (_process_cpu() - process_before)
+
+
+def _process_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
 class ThreadStopped(SystemExit):
