@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from shipped import copy_kata, shrink_catalog
 
+from kata.core.catalog import ROOT
+
 # No hypothesis plugin: the sandbox runs use no hypothesis test and start faster.
 PYTEST_ARGS = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
 
@@ -89,16 +91,38 @@ def sandbox(tmp_path: Path) -> Sandbox:
 
 
 @pytest.fixture(scope="session")
+def shipped_count() -> Callable[[str], int]:
+    """How many tests pytest collects in a chapter's test file as shipped.
+
+    One collection of the file's chapter per test process: several tests expect these
+    counts (which a curriculum change moves), and each collection is a pytest start.
+    """
+    counts: dict[str, int] = {}
+
+    def count(rel: str) -> int:
+        if rel not in counts:
+            chapter = rel.rsplit("/", 1)[0]
+            run = Sandbox(ROOT).run("--collect-only", "-q", chapter)
+            ids = [line.split("::")[0] for line in run.stdout.splitlines() if "::" in line]
+            assert ids, run.stdout + run.stderr
+            counts.update({path: ids.count(path) for path in set(ids)})
+        return counts[rel]
+
+    return count
+
+
+@pytest.fixture(scope="session")
 def new_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Sandbox]:
     """Sandboxes for module fixtures, whose runs several tests read."""
     return lambda: Sandbox(copy_kata(tmp_path_factory.mktemp("sandbox")))
 
 
 # Module fixtures that several tests only read: a whole class graded (and the
-# check of the grading environment the gradings share), a kata command's run.
+# check of the grading environment the gradings share), a learner's kata commands,
+# the mutants' runs.
 # The tests that read one run on one xdist worker (`--dist loadgroup`,
 # tox.ini), so that each is built once.
-SHARED_RUNS = {"graded", "serial", "batch", "hint_after_the_publisher"}
+SHARED_RUNS = {"graded", "serial", "batch", "learner_walk", "caught"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
