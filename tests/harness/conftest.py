@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import py_compile
 import shutil
 import subprocess
 import sys
@@ -85,9 +87,30 @@ class Sandbox:
         return self._run([sys.executable, "-m", "kata.cli", *args], timeout)
 
 
+@pytest.fixture(scope="session")
+def bytecode(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """kata/ and solutions/ compiled once per test process, laid out as in a kata copy.
+
+    A sandbox's runs write no .pyc (PYTHONDONTWRITEBYTECODE): without these, each
+    run compiles the harness again. A copy keeps each file's time and size, which
+    is what a .pyc is checked against; a file the test edits is compiled afresh.
+    """
+    store = tmp_path_factory.mktemp("bytecode")
+    for tree in ("kata", "solutions"):
+        for source in (ROOT / tree).rglob("*.py"):
+            rel = source.relative_to(ROOT).as_posix()
+            py_compile.compile(str(source), str(store / importlib.util.cache_from_source(rel)))
+    return store
+
+
+def _sandbox(root: Path, bytecode: Path) -> Sandbox:
+    shutil.copytree(bytecode, root, dirs_exist_ok=True)
+    return Sandbox(root)
+
+
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Sandbox:
-    return Sandbox(copy_kata(tmp_path))
+def sandbox(tmp_path: Path, bytecode: Path) -> Sandbox:
+    return _sandbox(copy_kata(tmp_path), bytecode)
 
 
 @pytest.fixture(scope="session")
@@ -112,9 +135,9 @@ def shipped_count() -> Callable[[str], int]:
 
 
 @pytest.fixture(scope="session")
-def new_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Sandbox]:
+def new_sandbox(tmp_path_factory: pytest.TempPathFactory, bytecode: Path) -> Callable[[], Sandbox]:
     """Sandboxes for module fixtures, whose runs several tests read."""
-    return lambda: Sandbox(copy_kata(tmp_path_factory.mktemp("sandbox")))
+    return lambda: _sandbox(copy_kata(tmp_path_factory.mktemp("sandbox")), bytecode)
 
 
 # Module fixtures that several tests only read: a whole class graded (and the
