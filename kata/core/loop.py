@@ -110,7 +110,7 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
             config._kata_profile_loaded = True  # type: ignore[attr-defined]
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)  # before the session broker starts, which may end the run
 def pytest_collection_finish(session: pytest.Session) -> None:
     manager = session.config.pluginmanager
     if "hypothesis" not in sys.modules:
