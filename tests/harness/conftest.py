@@ -87,19 +87,30 @@ class Sandbox:
         return self._run([sys.executable, "-m", "kata.cli", *args], timeout)
 
 
+# A collection needs no broker: with no program to start, the run stops after it.
+NO_BROKER = {"KATA_BROKER": "local", "KATA_MOSQUITTO": str(ROOT / "no" / "mosquitto")}
+
+
 @pytest.fixture(scope="session")
 def bytecode(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """kata/ and solutions/ compiled once per test process, laid out as in a kata copy.
+    """The .pyc files of a kata copy (its exercises aside), made once per test process.
 
-    A sandbox's runs write no .pyc (PYTHONDONTWRITEBYTECODE): without these, each
-    run compiles the harness again. A copy keeps each file's time and size, which
-    is what a .pyc is checked against; a file the test edits is compiled afresh.
+    A sandbox's runs write none (PYTHONDONTWRITEBYTECODE): without them, each run
+    compiles the harness and pytest rewrites its plugin and test modules again. A
+    copy keeps each file's time and size, which is what a .pyc is checked against;
+    a file that a test edits is compiled afresh.
     """
+    warm = Sandbox(copy_kata(tmp_path_factory.mktemp("warm")))
+    warm.env.update(NO_BROKER, PYTHONDONTWRITEBYTECODE="")  # pytest's rewritten modules
+    warm.run("--collect-only", "-q", "tests")
+    for tree in ("kata", "solutions"):  # and what a collection does not import
+        for source in (warm.root / tree).rglob("*.py"):
+            py_compile.compile(str(source), importlib.util.cache_from_source(str(source)))
     store = tmp_path_factory.mktemp("bytecode")
-    for tree in ("kata", "solutions"):
-        for source in (ROOT / tree).rglob("*.py"):
-            rel = source.relative_to(ROOT).as_posix()
-            py_compile.compile(str(source), str(store / importlib.util.cache_from_source(rel)))
+    for cache in warm.root.rglob("__pycache__"):
+        rel = cache.relative_to(warm.root)
+        if rel.parts[0] != "exercises":  # written afresh in each copy: stale
+            shutil.copytree(cache, store / rel)
     return store
 
 
@@ -125,7 +136,9 @@ def shipped_count() -> Callable[[str], int]:
     def count(rel: str) -> int:
         if rel not in counts:
             chapter = rel.rsplit("/", 1)[0]
-            run = Sandbox(ROOT).run("--collect-only", "-q", chapter)
+            root = Sandbox(ROOT)
+            root.env.update(NO_BROKER)
+            run = root.run("--collect-only", "-q", chapter)
             ids = [line.split("::")[0] for line in run.stdout.splitlines() if "::" in line]
             assert ids, run.stdout + run.stderr
             counts.update({path: ids.count(path) for path in set(ids)})
