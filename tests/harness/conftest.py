@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import py_compile
 import shutil
 import subprocess
 import sys
@@ -11,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from shipped import copy_kata, shrink_catalog
+
+from kata.core.catalog import ROOT
 
 # No hypothesis plugin: the sandbox runs use no hypothesis test and start faster.
 PYTEST_ARGS = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
@@ -83,22 +87,78 @@ class Sandbox:
         return self._run([sys.executable, "-m", "kata.cli", *args], timeout)
 
 
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Sandbox:
-    return Sandbox(copy_kata(tmp_path))
+# A collection needs no broker: with no program to start, the run stops after it.
+NO_BROKER = {"KATA_BROKER": "local", "KATA_MOSQUITTO": str(ROOT / "no" / "mosquitto")}
 
 
 @pytest.fixture(scope="session")
-def new_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Sandbox]:
+def bytecode(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The .pyc files of a kata copy (its exercises aside), made once per test process.
+
+    A sandbox's runs write none (PYTHONDONTWRITEBYTECODE): without them, each run
+    compiles the harness and pytest rewrites its plugin and test modules again. A
+    copy keeps each file's time and size, which is what a .pyc is checked against;
+    a file that a test edits is compiled afresh.
+    """
+    warm = Sandbox(copy_kata(tmp_path_factory.mktemp("warm")))
+    warm.env.update(NO_BROKER, PYTHONDONTWRITEBYTECODE="")  # pytest's rewritten modules
+    warm.run("--collect-only", "-q", "tests")
+    for tree in ("kata", "solutions"):  # and what a collection does not import
+        for source in (warm.root / tree).rglob("*.py"):
+            py_compile.compile(str(source), importlib.util.cache_from_source(str(source)))
+    store = tmp_path_factory.mktemp("bytecode")
+    for cache in warm.root.rglob("__pycache__"):
+        rel = cache.relative_to(warm.root)
+        if rel.parts[0] != "exercises":  # written afresh in each copy: stale
+            shutil.copytree(cache, store / rel)
+    return store
+
+
+def _sandbox(root: Path, bytecode: Path) -> Sandbox:
+    shutil.copytree(bytecode, root, dirs_exist_ok=True)
+    return Sandbox(root)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, bytecode: Path) -> Sandbox:
+    return _sandbox(copy_kata(tmp_path), bytecode)
+
+
+@pytest.fixture(scope="session")
+def shipped_count() -> Callable[[str], int]:
+    """How many tests pytest collects in a chapter's test file as shipped.
+
+    One collection of the file's chapter per test process: several tests expect these
+    counts (which a curriculum change moves), and each collection is a pytest start.
+    """
+    counts: dict[str, int] = {}
+
+    def count(rel: str) -> int:
+        if rel not in counts:
+            chapter = rel.rsplit("/", 1)[0]
+            root = Sandbox(ROOT)
+            root.env.update(NO_BROKER)
+            run = root.run("--collect-only", "-q", chapter)
+            ids = [line.split("::")[0] for line in run.stdout.splitlines() if "::" in line]
+            assert ids, run.stdout + run.stderr
+            counts.update({path: ids.count(path) for path in set(ids)})
+        return counts[rel]
+
+    return count
+
+
+@pytest.fixture(scope="session")
+def new_sandbox(tmp_path_factory: pytest.TempPathFactory, bytecode: Path) -> Callable[[], Sandbox]:
     """Sandboxes for module fixtures, whose runs several tests read."""
-    return lambda: Sandbox(copy_kata(tmp_path_factory.mktemp("sandbox")))
+    return lambda: _sandbox(copy_kata(tmp_path_factory.mktemp("sandbox")), bytecode)
 
 
 # Module fixtures that several tests only read: a whole class graded (and the
-# check of the grading environment the gradings share), a kata command's run.
+# check of the grading environment the gradings share), a learner's kata commands,
+# the mutants' runs.
 # The tests that read one run on one xdist worker (`--dist loadgroup`,
 # tox.ini), so that each is built once.
-SHARED_RUNS = {"graded", "serial", "batch", "hint_after_the_publisher"}
+SHARED_RUNS = {"graded", "serial", "batch", "learner_walk", "caught"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups

@@ -20,14 +20,16 @@ def kata_broker(sandbox, broker):
     return sandbox
 
 
-def test_a_fail_fast_run_records_the_tests_it_did_not_reach_as_not_run(kata_broker, tmp_path):
+def test_a_fail_fast_run_records_the_tests_it_did_not_reach_as_not_run(
+    kata_broker, tmp_path, shipped_count
+):
     out = tmp_path / "results.json"
     run = kata_broker.run(PUBLISHER_TESTS, "-x", "--kata-json", str(out))
     assert run.returncode == 1, run.stdout
     data = json.loads(out.read_text(encoding="utf-8"))
     statuses = [t["status"] for t in data["tests"]]
     assert statuses[0] == "fail" and set(statuses[1:]) == {"not run"}, statuses
-    total = kata_broker.collected(PUBLISHER_TESTS)
+    total = shipped_count(PUBLISHER_TESTS)
     assert len(statuses) == total
     (publisher,) = data["exercises"]
     assert (publisher["passed"], publisher["total"], publisher["status"]) == (0, total, "todo")
@@ -106,12 +108,14 @@ def test_scored_runs_load_the_no_shrink_profile_before_property_tests_are_define
     assert plain.returncode == 1 and "2 failed" in plain.stdout, "a plain run keeps shrinking"
 
 
-def test_parallel_workers_report_every_test_to_the_controllers_results(kata_broker, tmp_path):
+def test_parallel_workers_report_every_test_to_the_controllers_results(
+    kata_broker, tmp_path, shipped_count
+):
     pytest.importorskip("xdist")
     out = tmp_path / "results.json"
     run = kata_broker.run(PUBLISHER_TESTS, "-n", "2", "--kata-json", str(out))
     assert run.returncode == 1, run.stdout
-    total = kata_broker.collected(PUBLISHER_TESTS)
+    total = shipped_count(PUBLISHER_TESTS)
     assert f"[todo] publisher         0/{total} passed" in run.stdout, "the controller's table"
     data = json.loads(out.read_text(encoding="utf-8"))
     assert len(data["tests"]) == total and {t["status"] for t in data["tests"]} == {"fail"}

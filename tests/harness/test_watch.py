@@ -248,11 +248,11 @@ def _hint(exercise_id: str, level: int) -> str:
     return f"hint {level} of {len(hints)}: {hints[level - 1][:40]}"
 
 
-def test_watch_reruns_on_save_moves_on_and_stops_cleanly(ch03) -> None:
+def test_watch_reruns_on_save_moves_on_and_stops_cleanly(ch03, shipped_count) -> None:
     # Counts, points and hints come from the curriculum, which moves them.
     publisher = load_catalog().exercise("ch03_clients.publisher")
-    pub_tests = ch03.collected(publisher.tests)
-    sub_tests = ch03.collected("tests/ch03_clients/test_subscriber.py")
+    pub_tests = shipped_count(publisher.tests)
+    sub_tests = shipped_count("tests/ch03_clients/test_subscriber.py")
     watch = Watching(ch03)
     try:
         # The lesson's title on top, in the learner's language (English here).
