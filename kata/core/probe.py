@@ -74,6 +74,9 @@ class Probe:
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, self.client_id, clean, protocol=protocol
         )
+        # After a lost connection paho sleeps its reconnect delay (1 s by
+        # default) and close() would wait it out; a test's probe retries sooner.
+        self.client.reconnect_delay_set(0.05, 1)  # type: ignore[arg-type]
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self.client.on_unsubscribe = self._on_ack
@@ -100,6 +103,8 @@ class Probe:
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         self.session_present = flags.session_present
         self.connack_reason = reason_code
+        if reason_code.is_failure:
+            client.disconnect()  # no retry: paho would sleep ~1 s before it, and close() wait
         self._connected.set()
 
     def _on_message(self, client, userdata, msg) -> None:
@@ -226,8 +231,9 @@ class Probe:
 
     def close(self) -> None:
         try:
-            if self.client.is_connected():
-                self.client.disconnect()
+            # Also while still connecting: paho's thread then ends at once,
+            # not after its select() times out (~1 s).
+            self.client.disconnect()
         finally:
             self.client.loop_stop()
             # The probe and its client refer to each other through the

@@ -123,14 +123,14 @@ def test_a_relay_that_passes_back_only_the_connack_loses_the_puback(scripted_bro
 
 def test_a_relay_delays_what_the_broker_says(scripted_broker) -> None:
     server = scripted_broker()
-    link = Relay(LOOPBACK, server.port, delay=1.0)
+    link = Relay(LOOPBACK, server.port, delay=2 * QUICK)
     with link, socket.create_connection((LOOPBACK, link.port), timeout=5) as s:
         # CONNECT: MQTT 3.1.1, clean session, keepalive 60, client id "k".
         s.sendall(bytes.fromhex("10 0d 00 04 4d 51 54 54 04 02 00 3c 00 01 6b"))
         assert server.sent["CONNACK"].wait(5)
         s.settimeout(QUICK)
         with pytest.raises(TimeoutError):
-            s.recv(4)  # the CONNACK is on its way, a second late
+            s.recv(4)  # the CONNACK is on its way, late
         s.settimeout(5)
         assert s.recv(4) == bytes([0x20, 2, 0, 0])
 
