@@ -246,7 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         client.disconnect()
         client.loop_stop()
     if out:
-        dashboard.save_png(out)
+        if unsaved or not saved_at:  # not again when the loop has just saved it
+            dashboard.save_png(out)
         print(f"Saved {out} ({total} readings, {len(dashboard.alerts)} alerts)", flush=True)
     return 0
 

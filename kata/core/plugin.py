@@ -203,6 +203,11 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
+        "slow: the test waits on a timer of about a second; a parallel run (pytest-xdist) "
+        "starts it first, so that no worker is left with it at the end",
+    )
+    config.addinivalue_line(
+        "markers",
         "uses_broker_login: the test reaches the broker only through the fixtures' own clients "
         "(probe, topic), so it also runs on an external broker with TLS or a password",
     )
@@ -245,6 +250,9 @@ def pytest_collection_modifyitems(
     if seed is not None:
         # The soak (bench/soak.py) proves that no test depends on another's order.
         random.Random(seed).shuffle(items)
+    elif os.environ.get("PYTEST_XDIST_WORKER"):
+        # Nobody reads a parallel run's first failure first: the slow tests go first.
+        items.sort(key=lambda i: i.get_closest_marker("slow") is None)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -443,6 +443,7 @@ def _expect_success(peer: Peer, module: str, when: str) -> None:
         _not_done_or_failed(peer, module, f"exited with {code} {when}")
 
 
+@pytest.mark.slow  # two Python processes with matplotlib, ~1 s
 def test_the_two_terminal_demo_runs_headless(broker, topic, probe, tmp_path, monkeypatch) -> None:
     # No window in a test: with the Agg backend the dashboard writes its PNG instead.
     monkeypatch.setenv("MPLBACKEND", "Agg")

@@ -127,6 +127,7 @@ def test_backoff_doubles_up_to_max_delay(broker, topic, resilient) -> None:
     )
 
 
+@pytest.mark.slow  # paho's reconnect sleep, ~1 s
 def test_stop_returns_promptly_while_the_broker_is_down(
     broker, topic, resilient, no_thread_leak
 ) -> None:

@@ -227,6 +227,7 @@ def _resume(private, me: str, topic: str) -> list:
         ) from None
 
 
+@pytest.mark.slow  # a 1 s message expiry, 1-2 s
 def test_a_session_back_too_late_gets_only_what_is_still_valid(
     private_broker, topic, client_id
 ) -> None:
