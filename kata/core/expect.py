@@ -20,6 +20,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from kata.core.i18n import t
+from kata.core.peers import PAST_CONNACK
 
 Expected = type[BaseException] | tuple[type[BaseException], ...]
 
@@ -99,3 +100,17 @@ def expect_connack_timeout(
     error = expect_raises(TimeoutError, call, *args, why=reason, **kwargs)
     assert "CONNACK" in str(error), t("expect.name_connack", error=error)
     return error
+
+
+def expect_timeout_listing(call: Callable[..., object], *args: object, arrived: str) -> None:
+    """call(*args, timeout=...) waits for two messages where one, `arrived`, waits
+    retained: a TimeoutError that lists it. The retained message comes right after
+    the SUBACK, well within the short timeout; on a machine too busy for that, once
+    more with time (peers.PAST_CONNACK)."""
+    for timeout in PAST_CONNACK:
+        error = expect_raises(
+            TimeoutError, call, *args, timeout=timeout, why=t("expect.one_of_two")
+        )
+        if arrived in str(error):
+            return
+    pytest.fail(t("expect.list_what_arrived", arrived=arrived, error=error), pytrace=False)
