@@ -28,6 +28,23 @@ def _say(key: str, why: str = "", **fields: object) -> str:
     return t("peers.with_why", said=said, why=why) if why else said
 
 
+def after_next_connack(client: object) -> threading.Event:
+    """An Event set once a paho client has handled its next CONNACK: its own
+    on_connect (the learner's, or none) runs first, so whatever that subscribes
+    is on its way when the Event is set."""
+    handled, own = threading.Event(), client.on_connect  # type: ignore[attr-defined]
+
+    def on_connect(*args: object) -> None:
+        try:
+            if own is not None:
+                own(*args)
+        finally:
+            handled.set()
+
+    client.on_connect = on_connect  # type: ignore[attr-defined]
+    return handled
+
+
 def in_background(fn: Callable[..., object], *args: object, **kwargs: object) -> Future:
     """Run fn on a daemon thread; the Future carries its result or exception."""
     future: Future = Future()

@@ -11,7 +11,14 @@ from kata import exercise
 from kata.core.brokers import free_port
 from kata.core.expect import expect_raises, expect_timeout_listing, nothing_listens
 from kata.core.i18n import teach
-from kata.core.peers import PAST_CONNACK, Inbox, LineQueue, in_background, mosquitto_tool
+from kata.core.peers import (
+    PAST_CONNACK,
+    Inbox,
+    LineQueue,
+    after_next_connack,
+    in_background,
+    mosquitto_tool,
+)
 from kata.core.probe import Probe
 
 subscriber = exercise("ch03_clients.subscriber")
@@ -213,6 +220,7 @@ def test_subscription_comes_back_after_the_broker_restarts(broker_factory, topic
     # after it, so the given client tries sooner (and again while the broker starts).
     sub.client.reconnect_delay_set(min_delay=0.02, max_delay=0.1)  # type: ignore[arg-type]
     sub.start(timeout=5.0)
+    reconnected = after_next_connack(sub.client)
     try:
         # Killed as in a crash (it has nothing to save): its clients notice at once.
         private.kill()
@@ -221,18 +229,25 @@ def test_subscription_comes_back_after_the_broker_restarts(broker_factory, topic
         # subscriber only if it reconnected AND subscribed again (on_connect).
         with Probe(private.host, private.port) as publisher:
             publisher.publish(f"{topic}/again", b"after restart", qos=1, retain=True)
-            call = inbox.next_or_none(timeout=8.0)
+            back = reconnected.wait(8.0)
+            call = inbox.next_or_none(timeout=2.0) if back else None
     finally:
         sub.stop()
+    assert back, teach(
+        en="after the broker restarted, the subscriber did not connect again within 8 s: "
+        "keep paho's loop_start() thread running, it reconnects by itself",
+        ja="ブローカーを再起動したあと、8 秒以内にサブスクライバーが再接続しませんでした。"
+        "loop_start() のスレッドを動かしたままにします。再接続は自動で行われます",
+    )
     assert call is not None, teach(
-        en="after the broker restarted, a retained message published there did not reach the "
-        "handler within 8 s. paho's loop_start() thread reconnects by itself, but the new "
-        "connection starts a clean session without subscriptions: subscribe in on_connect, "
-        "which runs after every CONNACK",
-        ja="ブローカーを再起動したあと、そこでパブリッシュした保持メッセージが 8 秒以内に"
-        "ハンドラーに届きませんでした。loop_start() のスレッドは自動で再接続しますが、新しい"
-        "接続はサブスクリプションのないクリーンセッションで始まります。CONNACK のたびに"
-        "呼ばれる on_connect の中でサブスクライブします",
+        en="after the broker restarted, the subscriber connected again, but a retained "
+        "message published there did not reach the handler within 2 s. The new connection "
+        "starts a clean session without subscriptions: subscribe in on_connect, which runs "
+        "after every CONNACK",
+        ja="ブローカーを再起動したあと、サブスクライバーは再接続しましたが、そこでパブリッシュ"
+        "した保持メッセージが 2 秒以内にハンドラーに届きませんでした。新しい接続は"
+        "サブスクリプションのないクリーンセッションで始まります。CONNACK のたびに呼ばれる"
+        " on_connect の中でサブスクライブします",
     )
     got_topic, text = call
     assert isinstance(text, str), teach(

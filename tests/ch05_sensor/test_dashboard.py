@@ -23,7 +23,7 @@ from kata.core.brokers import LOOPBACK, free_port
 from kata.core.catalog import ROOT
 from kata.core.expect import expect_raises
 from kata.core.i18n import teach
-from kata.core.peers import LineQueue, Peer, in_background, python_module
+from kata.core.peers import LineQueue, Peer, after_next_connack, in_background, python_module
 from kata.core.probe import Probe
 
 dashboard = exercise("ch05_sensor.dashboard")
@@ -279,6 +279,7 @@ def test_subscribe_feed_subscribes_again_after_the_broker_restarts(
     # paho waits 1 s before its first reconnect; what is tested is what happens after
     # it, so the client (the caller owns it) tries sooner, and again while the broker starts.
     feed.client.reconnect_delay_set(min_delay=0.02, max_delay=0.1)  # type: ignore
+    reconnected = after_next_connack(feed.client)
     # Killed as in a crash (it has nothing to save): its clients notice at once.
     private.kill()
     private.start()
@@ -286,18 +287,31 @@ def test_subscribe_feed_subscribes_again_after_the_broker_restarts(
     # its client reconnected AND subscribed again (on_connect).
     with Probe(private.host, private.port) as publisher:
         publisher.publish(f"{topic}/again", _payload(21.5), qos=1, retain=True)
+        if not reconnected.wait(8.0):
+            pytest.fail(
+                teach(
+                    en="after the broker restarted, the dashboard's client did not connect "
+                    "again within 8 s: keep paho's loop_start() thread running, it reconnects "
+                    "by itself",
+                    ja="ブローカーの再起動後、8 秒以内にダッシュボードのクライアントが再接続"
+                    "しませんでした。loop_start() のスレッドを動かしたままにします。再接続は"
+                    "自動で行われます",
+                ),
+                pytrace=False,
+            )
         try:
-            feed.wait_for(1, timeout=8.0)
+            feed.wait_for(1, timeout=2.0)
         except AssertionError:
             pytest.fail(
                 teach(
-                    en="after the broker restarted, nothing arrived: paho's loop reconnects "
-                    "by itself, but the new connection has no subscription unless on_connect "
-                    "subscribes (the study plan subscribed once, right after connect())",
-                    ja="ブローカーの再起動後、何も届きませんでした。paho のループは自動で再接続"
-                    "しますが、新しい接続にはサブスクリプションがありません。on_connect の中で"
-                    "サブスクライブします (元の講座は connect() の直後に 1 回だけサブスクライブ"
-                    "していました)",
+                    en="after the broker restarted, the client connected again, but nothing "
+                    "arrived within 2 s: the new connection has no subscription unless "
+                    "on_connect subscribes (the study plan subscribed once, right after "
+                    "connect())",
+                    ja="ブローカーの再起動後、クライアントは再接続しましたが、2 秒以内に何も"
+                    "届きませんでした。新しい接続には、on_connect の中でサブスクライブしない限り"
+                    "サブスクリプションがありません (元の講座は connect() の直後に 1 回だけ"
+                    "サブスクライブしていました)",
                 ),
                 pytrace=False,
             )
