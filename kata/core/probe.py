@@ -103,8 +103,6 @@ class Probe:
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         self.session_present = flags.session_present
         self.connack_reason = reason_code
-        if reason_code.is_failure:
-            client.disconnect()  # no retry: paho would sleep ~1 s before it, and close() wait
         self._connected.set()
 
     def _on_message(self, client, userdata, msg) -> None:
