@@ -347,6 +347,15 @@ def _in_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker per core, and one more. A chapter test spends most of its
+    time waiting on a broker or a timer (about 60%), and an extra worker fills those
+    waits: on 2 cores the chapters take ~20% less time with 3 workers than with 2."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cores or 1) + 1
+
+
 RESULT_PROPERTY = "kata_result"  # a test's record, on each of its reports
 INTEGRITY_OUTPUT = "kata_integrity"  # a worker's integrity lines, in its workeroutput
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterator
 
-import matplotlib
-
-# Before anything imports pyplot: tests draw into files, never into windows.
-matplotlib.use("Agg")
+# Tests draw into files, never into windows. matplotlib reads MPLBACKEND when it
+# is first imported, by the tests that draw (not at collection: the other
+# chapters' runs never load it).
+os.environ["MPLBACKEND"] = "Agg"
+if "matplotlib" in sys.modules:
+    sys.modules["matplotlib"].use("Agg")
 
 import paho.mqtt.client as mqtt
 import pytest

@@ -9,13 +9,10 @@ import subprocess
 import sys
 import time
 
-import matplotlib.image
 import paho.mqtt.client as mqtt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from matplotlib.figure import Figure
-from matplotlib.patches import Polygon, Rectangle
 
 from kata import exercise
 from kata.core import target
@@ -383,6 +380,8 @@ def _data_line(fig, values):
 
 def _horizontal_marks(ax, data_line) -> set[float]:
     """y of every horizontal line (axhline) and edge of every band (axhspan)."""
+    from matplotlib.patches import Polygon, Rectangle  # matplotlib: only where a test draws
+
     marks: set[float] = set()
     for line in ax.get_lines():
         ys = [float(y) for y in line.get_ydata()]
@@ -398,6 +397,8 @@ def _horizontal_marks(ax, data_line) -> set[float]:
 
 
 def test_render_draws_the_window_with_names_and_limits() -> None:
+    from matplotlib.figure import Figure
+
     dash = dashboard.Dashboard(low=1012.0, high=1014.0)
     _feed(dash, [1012.5, 1013.0, 1011.75, 1014.25], sensor_id="roof", unit="hPa")
     dash.drain()
@@ -411,6 +412,8 @@ def test_render_draws_the_window_with_names_and_limits() -> None:
 
 
 def test_render_works_before_the_first_reading() -> None:
+    from matplotlib.figure import Figure
+
     dash = dashboard.Dashboard(low=18.0, high=26.0)
     dash.on_message(None, None, _message(b""))  # a cleared retained reading: no reading yet
     assert dash.drain() == 0 and dash.rejected == 1
@@ -423,6 +426,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def _assert_png(path) -> None:
     assert path.is_file(), f"no PNG was written to {path}"
     assert path.read_bytes()[:8] == PNG_SIGNATURE, f"{path} is not a PNG file"
+    import matplotlib.image
+
     image = matplotlib.image.imread(path)
     assert image.shape[0] >= 100 and image.shape[1] >= 100, f"a tiny image: {image.shape}"
     assert float(image[..., :3].std()) > 0.01, f"{path} is blank: nothing was drawn"
