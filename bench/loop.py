@@ -83,7 +83,7 @@ def bench_exercise(runs: int) -> list[str]:
 
 
 def _parallel() -> list[tuple[str, list[str]]]:
-    """Serial, and with pytest-xdist's one worker per core when it is installed."""
+    """Serial, and with pytest-xdist's workers (one per core and one more) when installed."""
     ways = [("", [])]
     if importlib.util.find_spec("xdist") is not None:
         ways.append((", -n auto", ["-n", "auto"]))

@@ -261,14 +261,23 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         guards.catch_lost_interrupts(),
         guards.drop_stopped_threads(),
     ]
+    manager = session.config.pluginmanager
+    if manager.has_plugin("dsession"):  # pytest-xdist's controller: no test runs here
+        if not session.config.getoption("hypothesis_show_statistics", False):
+            _put_hypothesis_aside(manager)
+        gc.freeze()
+
+
+def _put_hypothesis_aside(manager: pytest.PytestPluginManager) -> None:
+    """Unless a test imported hypothesis: its plugin would at the end of the run (~0.2 s)."""
+    if "hypothesis" not in sys.modules and manager.get_plugin(HYPOTHESIS_PLUGIN) is not None:
+        manager.unregister(manager.get_plugin(HYPOTHESIS_PLUGIN))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the session broker now, outside any test's time limit."""
     state, manager = session.config.stash[STATE], session.config.pluginmanager
-    if "hypothesis" not in sys.modules and manager.get_plugin(HYPOTHESIS_PLUGIN) is not None:
-        # No collected test imported hypothesis; its plugin would at the end of the run.
-        manager.unregister(manager.get_plugin(HYPOTHESIS_PLUGIN))
+    _put_hypothesis_aside(manager)
     # Modules, fixtures and collected items live until the process ends: out of the gc
     # (pytest collects five times at the end, and each pass would walk them all again).
     gc.freeze()
