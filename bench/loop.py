@@ -105,7 +105,7 @@ def bench_solutions(runs: int) -> list[str]:
     argv = [sys.executable, "-m", "pytest", "--target", "solutions", "-q"]
     rows = []
     for label, extra in _parallel():
-        extra = [*extra, "--dist", "loadgroup"] if extra else extra  # as tox.ini
+        extra = [*extra, "--dist", "loadfile"] if extra else extra  # as tox.ini
         samples = [timed([*argv, *extra], env=_env(KATA_BROKER="local")) for _ in range(runs)]
         what = f"tox -e solutions: chapters + harness tests{label}"
         rows.append(row(what, median(samples), 40, samples))

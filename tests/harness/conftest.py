@@ -149,25 +149,7 @@ def shipped_count() -> Callable[[str], int]:
 
 @pytest.fixture(scope="session")
 def new_sandbox(tmp_path_factory: pytest.TempPathFactory, bytecode: Path) -> Callable[[], Sandbox]:
-    """Sandboxes for module fixtures, whose runs several tests read."""
+    """Sandboxes for module fixtures, whose runs several tests read (a whole class graded,
+    a learner's kata commands, the mutants' runs). Each is built once in a parallel run:
+    tox.ini's `--dist loadfile` keeps a module's tests on one worker."""
     return lambda: _sandbox(copy_kata(tmp_path_factory.mktemp("sandbox")), bytecode)
-
-
-# Module fixtures that several tests only read: a whole class graded (and the
-# check of the grading environment the gradings share), a learner's kata commands,
-# the mutants' runs.
-# The tests that read one run on one xdist worker (`--dist loadgroup`,
-# tox.ini), so that each is built once.
-SHARED_RUNS = {"graded", "serial", "batch", "learner_walk", "caught"}
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.pluginmanager.hasplugin("xdist"):
-        return  # the marker is xdist's (unknown without it: --strict-markers)
-    here = Path(__file__).parent
-    for item in items:
-        if item.path.parent != here:
-            continue  # the hook sees the whole session's tests
-        if SHARED_RUNS & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
