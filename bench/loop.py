@@ -287,7 +287,7 @@ def main() -> int:
     )
     print("| what | time | goal | |\n|---|---|---|---|")
     for name in args.only:
-        runs = 1 if name == "solutions" else args.runs  # ~70 s a run
+        runs = 1 if name == "solutions" else args.runs  # about a minute a run, -n auto
         for line in BENCHES[name](runs):
             print(line, flush=True)
     return 0
