@@ -211,6 +211,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "uses_broker_login: the test reaches the broker only through the fixtures' own clients "
         "(probe, topic), so it also runs on an external broker with TLS or a password",
     )
+    config.addinivalue_line(
+        "markers",
+        "kata_hang_after(seconds): this test's own hang limit, in place of kata_hang_after "
+        "(the harness's tests, which run whole kata commands, take longer than an exercise's)",
+    )
     # Where SIGALRM exists, the kata's timer is the one hang limit (it names the exercise
     # and the run goes on); pytest-timeout stays the limit on Windows, where it ends the
     # whole process. An explicit --timeout or PYTEST_TIMEOUT is still obeyed.
@@ -451,7 +456,9 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     caught: list[threading.ExceptHookArgs] = []
     item.stash[TEST_LOG] = diagnose.start_test()
     try:
-        with _hang_limit(item.config.stash[STATE].hang_after, "call", caught) as timed:
+        own = item.get_closest_marker("kata_hang_after")
+        limit = float(own.args[0]) if own else item.config.stash[STATE].hang_after
+        with _hang_limit(limit, "call", caught) as timed:
 
             def on_thread_exception(args: threading.ExceptHookArgs) -> None:
                 caught.append(args)

@@ -214,7 +214,11 @@ def test_our_timer_is_the_one_hang_timer_and_covers_fixtures(sandbox) -> None:
         "    yield\n"
         "    threading.Event().wait()\n"
         "def test_it(stuck_teardown):\n"
-        "    pass\n",
+        "    pass\n"
+        "# A test's own limit (the harness's tests have a longer one) replaces the ini's.\n"
+        "@pytest.mark.kata_hang_after(0.5)\n"
+        "def test_own_limit():\n"
+        "    threading.Event().wait()\n",
     )
     result = sandbox.run(
         "tests/test_fixture_hang.py", "-o", "kata_fixture_hang_after=0.5", timeout=30
@@ -222,7 +226,8 @@ def test_our_timer_is_the_one_hang_timer_and_covers_fixtures(sandbox) -> None:
     out = result.stdout
     assert "timeout:" not in out, "pytest-timeout is off where the kata's own timer runs"
     assert "hang: the test's teardown (its fixtures) did not finish within 0.5 s" in out, out
-    assert "1 passed, 1 error" in out, out
+    assert "test_own_limit" in out and "did not finish within 0.5 s" in out, out
+    assert "1 failed, 1 passed, 1 error" in out, out
 
 
 # --- section 2 (run-time half): a patched pytest is found ------------------------------
