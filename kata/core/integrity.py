@@ -5,7 +5,9 @@ An exercise runs inside the pytest process and can replace anything there
 - Sentinels: the callables that run and report a test (pytest's, pluggy's, the kata's)
   and the hooks' implementations, compared after every test; a replaced one is put
   back and named in results.json's `integrity` list (a grader flags the submission);
-- Body proof: each test function is called through a closure that marks it as run.
+- Body proof: each test function is called through a closure that marks it as run;
+  the function is the one collected (an exercise's code runs later, at first use, and
+  could swap a test's function for one that passes: it is put back and named).
 """
 
 from __future__ import annotations
@@ -123,6 +125,7 @@ def _name_of(function: object) -> str:
 
 
 BODY_RAN = pytest.StashKey[bool]()
+AS_COLLECTED = pytest.StashKey[tuple[object, object]]()  # (the test's function, its code)
 
 
 def plain_function(item: pytest.Item) -> bool:
@@ -130,9 +133,30 @@ def plain_function(item: pytest.Item) -> bool:
     return isinstance(item, pytest.Function) and not isinstance(item, TestCaseFunction)
 
 
-def run_marked(item: pytest.Function) -> object:
-    """Call the test function through a closure that marks the test as run; returns the original."""
-    original = item.obj
+def _code_of(function: object) -> object:
+    return getattr(getattr(function, "__func__", function), "__code__", None)
+
+
+def note_collected(items: Iterable[pytest.Item]) -> None:
+    """Each test's function and its code, as collected (before the exercises' code runs)."""
+    for item in items:
+        if plain_function(item):
+            item.stash[AS_COLLECTED] = (item.obj, _code_of(item.obj))
+
+
+def run_marked(item: pytest.Function) -> tuple[object, bool]:
+    """Call the test function through a closure that marks the test as run.
+
+    Returns the function as collected, and whether it had been replaced (it is put back).
+    """
+    original, replaced = item.obj, False
+    collected = item.stash.get(AS_COLLECTED, None)
+    if collected is not None:
+        function, code = collected
+        if original is not function or _code_of(function) is not code:
+            original, replaced = function, True
+            with contextlib.suppress(AttributeError, TypeError):
+                getattr(function, "__func__", function).__code__ = code
 
     def body(*args: object, **kwargs: object) -> object:
         item.stash[BODY_RAN] = True
@@ -140,7 +164,7 @@ def run_marked(item: pytest.Function) -> object:
 
     item.stash[BODY_RAN] = False
     item.obj = body
-    return original
+    return original, replaced
 
 
 def body_ran(item: pytest.Item) -> bool:

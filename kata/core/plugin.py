@@ -109,6 +109,7 @@ class KataState:
     hung: dict[str, str] = field(default_factory=dict)  # exercise id -> its hang message
     integrity: list[str] = field(default_factory=list)  # tampering found (results.json)
     sentinels: integrity.Sentinels | None = None
+    test_replaced: bool = False  # a test's function was swapped (named once)
     exitstatus: int = 0
     undo: list[Callable[[], None]] = field(default_factory=list)
     listeners: tuple[str, ...] = ("mqtt", "auth", "tls")  # of the session broker
@@ -283,6 +284,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the session broker now, outside any test's time limit."""
     state, manager = session.config.stash[STATE], session.config.pluginmanager
     _put_hypothesis_aside(manager)
+    integrity.note_collected(session.items)
     # Modules, fixtures and collected items live until the process ends: out of the gc
     # (pytest collects five times at the end, and each pass would walk them all again).
     gc.freeze()
@@ -499,7 +501,11 @@ def _done_to_process(caught: list[threading.ExceptHookArgs]) -> BaseException | 
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Iterator[None]:
     # A closure marks the test as run: one that passes unmarked never ran (integrity.py).
-    original = integrity.run_marked(pyfuncitem)
+    original, replaced = integrity.run_marked(pyfuncitem)
+    state = pyfuncitem.config.stash[STATE]
+    if replaced and not state.test_replaced:  # once: the code that did it swaps them all
+        state.test_replaced = True
+        state.integrity.append(_t("integrity.test_replaced", nodeid=pyfuncitem.nodeid))
     try:
         return (yield)
     finally:

@@ -267,6 +267,33 @@ def test_a_patched_loop_hook_helper_is_found_and_put_back(sandbox) -> None:
     assert [t["category"] for t in data["tests"]][1:] == ["not done"] * 2
 
 
+def test_a_test_function_swapped_for_one_that_passes_is_put_back_and_named(sandbox) -> None:
+    # From the running test's frame, the session's items: the next test's function is
+    # replaced, the one after it gets the code of a function that does nothing.
+    at_import(
+        sandbox,
+        "import sys, _pytest.python\n"
+        "def _noop(*args, **kwargs):\n"
+        "    return None\n"
+        "_frame, _items = sys._getframe(), []\n"
+        "while _frame is not None and not _items:\n"
+        "    for _value in list(_frame.f_locals.values()):\n"
+        "        if isinstance(_value, _pytest.python.Function):\n"
+        "            _items = _value.session.items\n"
+        "    _frame = _frame.f_back\n"
+        "_items[1].obj = _noop\n"
+        "_items[2].obj.__code__ = _noop.__code__",
+    )
+    result = sandbox.run(PUB_TESTS, *FAST, "--kata-json", "results.json")
+    data = results_of(sandbox)
+    assert result.returncode == 1
+    assert [t["category"] for t in data["tests"]] == ["not done"] * 3, "all ran as written"
+    second = data["tests"][1]["nodeid"]
+    assert data["integrity"] == [
+        f"{second}: its test function was replaced before it ran; the test ran as written"
+    ]
+
+
 def test_a_test_that_passes_without_its_body_running_fails(sandbox) -> None:
     # Out of reach of the identity checks: each collected test's own runtest.
     # (The collected tests are frozen out of the collector after collection,
