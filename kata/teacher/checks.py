@@ -140,6 +140,42 @@ def skipped_by_learner(junit: Path) -> list[str]:
     return found
 
 
+def _junit_key(nodeid: str) -> tuple[str, str]:
+    """(classname, name) of a test in pytest's junit.xml (its mangle_test_address)."""
+    path, bracket, params = nodeid.partition("[")
+    names = path.split("::")
+    names[0] = re.sub(r"\.py$", "", names[0].replace("/", "."))
+    names[-1] += bracket + params
+    return ".".join(names[:-1]), names[-1]
+
+
+def junit_disagrees(junit: Path, tests: Iterable[TestResult]) -> list[str]:
+    """Where results.json and pytest's own junit.xml give a test different outcomes.
+
+    Both are written inside the run, by different code: a results.json rewritten at
+    exit, or written through a patched json module, no longer matches the other.
+    """
+    try:
+        tree = ElementTree.parse(junit)
+    except (ElementTree.ParseError, OSError):
+        return ["the run's junit.xml is unreadable"]
+    said: dict[tuple[str, str], str] = {}
+    for case in tree.iter("testcase"):
+        kinds = {child.tag for child in case}
+        outcome = (
+            "fail" if kinds & {"failure", "error"} else "skip" if "skipped" in kinds else "pass"
+        )
+        said[(case.get("classname", ""), case.get("name", ""))] = outcome
+    plain = {Outcome.PASS: "pass", Outcome.SKIP: "skip"}
+    differ = sorted(
+        t.nodeid for t in tests if said.get(_junit_key(t.nodeid)) != plain.get(t.status, "fail")
+    )
+    if not differ:
+        return []
+    named = ", ".join(differ[:MAX_NAMED]) + (", ..." if len(differ) > MAX_NAMED else "")
+    return [f"{len(differ)} tests have another outcome in junit.xml than in results.json ({named})"]
+
+
 JUNK_DIRS = {"__pycache__", ".pytest_cache", ".hypothesis", ".ruff_cache", ".kata", ".tox"}
 
 

@@ -348,7 +348,10 @@ def _row_from_run(
     integrity += checks.differing_tests(reported, batch.expected, set(crashed))
     if results.tests and (verdict := canary.verdict(results.tests)):
         integrity.append(verdict)
-    if "junit.xml" in result.files:
+    if "junit.xml" not in result.files:
+        integrity.append("the run wrote no junit.xml to check its results.json against")
+    else:
+        integrity += checks.junit_disagrees(collected / "junit.xml", results.tests)
         skipped = checks.skipped_by_learner(collected / "junit.xml")
         if skipped:
             integrity.append(f"{len(skipped)} tests skipped by the learner's code ({skipped[0]})")

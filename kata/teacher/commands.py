@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import subprocess
 import sys
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,6 +53,7 @@ def cmd_grade(args: argparse.Namespace, catalog: Catalog) -> int:
         results = _grade_one_by_one(catalog, args, out_dir)
     else:
         results = load_results(json_path)
+        results.integrity += _exit_zero(args, code)
     json_path.write_text(results.as_json(), encoding="utf-8")
     report = markdown_report(results, catalog, pick_language(None))
     (out_dir / "report.md").write_text(report, encoding="utf-8")
@@ -59,13 +62,26 @@ def cmd_grade(args: argparse.Namespace, catalog: Catalog) -> int:
     return 0
 
 
+def _exit_zero(args: argparse.Namespace, code: int) -> list[str]:
+    """pytest's exit code is 1 in a run with grade-all's check test, which must fail."""
+    return (
+        ["the test run ended with exit code 0, yet a test must fail"]
+        if args.canary and not code
+        else []
+    )
+
+
 def _grade_one_by_one(catalog: Catalog, args: argparse.Namespace, out_dir: Path) -> Results:
-    tests, crashed = [], {}
+    tests, crashed, integrity, cases = [], {}, [], ElementTree.Element("testsuite", name="pytest")
     for ex in catalog.exercises():
-        part = out_dir / f"results-{ex.id}.json"
-        code, output = _pytest(args, [ex.tests], part, GRADE_TIMEOUT / 4)
+        part, junit = out_dir / f"results-{ex.id}.json", out_dir / f"junit-{ex.id}.xml"
+        code, output = _pytest(args, [ex.tests, f"--junitxml={junit}"], part, GRADE_TIMEOUT / 4)
+        with contextlib.suppress(ElementTree.ParseError, OSError):
+            cases.extend(ElementTree.parse(junit).iter("testcase"))
+        junit.unlink(missing_ok=True)
         try:
             tests += load_results(part).tests
+            integrity += [] if integrity else _exit_zero(args, code)  # once is enough
         except FileNotFoundError:
             # No results: the signal that ended it (a box's limit), else its last line.
             said = (output.strip().splitlines() or [f"exit code {code}"])[-1]
@@ -81,8 +97,14 @@ def _grade_one_by_one(catalog: Catalog, args: argparse.Namespace, out_dir: Path)
         if e.id in crashed:
             e.earned = e.passed = e.total = e.skipped = 0
             e.status, e.first_failure = FAILING, f"crashed: {crashed[e.id]}"
+    # One junit.xml for the whole run, as a run of all exercises writes.
+    suites = ElementTree.Element("testsuites")
+    suites.append(cases)
+    ElementTree.ElementTree(suites).write(out_dir / "junit.xml", encoding="utf-8")
     broker = "(one run per exercise)"
-    return Results(1, args.target, broker, "fail", tests=tests, exercises=exercises)
+    return Results(
+        1, args.target, broker, "fail", tests=tests, exercises=exercises, integrity=integrity
+    )
 
 
 def cmd_verify(args: argparse.Namespace, catalog: Catalog) -> int:

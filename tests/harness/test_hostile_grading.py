@@ -119,6 +119,44 @@ with open(_path, "w", encoding="utf-8") as _f:
 _os._exit(0)
 """
 
+# Every test passed, in the results.json the run wrote, rewritten as the process exits.
+REWRITES_AT_EXIT = """
+import atexit as _atexit, json as _json, sys as _sys
+def _rewrite():
+    _path = _sys.argv[_sys.argv.index("--kata-json") + 1]
+    with open(_path, encoding="utf-8") as _f:
+        _data = _json.load(_f)
+    for _test in _data["tests"]:
+        if "grader_check" not in _test["nodeid"]:
+            _test.update(status="pass", category="", message="", details="")
+    _data["integrity"] = []
+    with open(_path, "w", encoding="utf-8") as _f:
+        _json.dump(_data, _f)
+_atexit.register(_rewrite)
+"""
+
+# A results.json with exactly the run's tests (the grader's check failing), then an exit
+# that the kata's guard on os._exit does not see, with pytest's exit code for "all passed".
+FORGES_AND_EXITS_ZERO = """
+import ctypes as _ctypes, json as _json, sys as _sys, _pytest.python as _pp
+from kata.core import plugin as _plugin
+_frame, _items = _sys._getframe(), []
+while _frame is not None and not _items:
+    for _value in list(_frame.f_locals.values()):
+        if isinstance(_value, _pp.Function):
+            _items = _value.session.items
+    _frame = _frame.f_back
+def _row(item):
+    ex = _plugin._exercise_of(item)
+    return {"nodeid": item.nodeid, "name": item.name, "exercise": ex and ex.id,
+            "chapter": ex and ex.chapter, "status": "pass" if ex else "fail"}
+_path = _sys.argv[_sys.argv.index("--kata-json") + 1]
+with open(_path, "w", encoding="utf-8") as _f:
+    _json.dump({"version": 1, "target": "exercises", "broker": "local", "status": "fail",
+                "tests": [_row(item) for item in _items], "exercises": []}, _f)
+_ctypes.CDLL(None)._exit(0)
+"""
+
 IMPORTS_SOLUTIONS = """
 from solutions.ch04_delivery.retain import *  # noqa: F403
 """
@@ -254,6 +292,13 @@ def graded(grader: Path, isolation: str, batch, tmp_path_factory: pytest.TempPat
     )
     _learner(grader, root / "patched_pytest", PATCH_PYTEST)
     _learner(grader, root / "forged_results", FORGE_RESULTS)
+    _learner(grader, root / "rewrites_at_exit", REWRITES_AT_EXIT)
+    if LINUX:  # ctypes.CDLL(None): the C library of the running process
+        _learner(grader, root / "exits_zero", FORGES_AND_EXITS_ZERO)
+        # An honest learner whose first exercise crashes the interpreter: graded one
+        # exercise at a time, the second keeps its points, and nothing is called tampering.
+        crashes = _learner(grader, root / "crashes", "import ctypes\nctypes.string_at(0)")
+        _own_answer(grader, crashes, SECOND_FILE)
     _learner(grader, root / "skips_tests", SKIPS_TESTS)
     if LINUX:
         _learner(grader, root / "memory_hog", MEMORY_HOG)
@@ -329,6 +374,30 @@ def test_a_forged_results_file_scores_nothing(graded) -> None:
     # were it not stopped, the grader's own count of the tests would be.
     said = "; ".join(row.flags)
     assert "os._exit(0) was called" in said or "tests missing" in said, row.flags
+
+
+def test_results_rewritten_as_the_run_exits_score_nothing(graded) -> None:
+    # pytest's junit.xml, written by other code, still has the tests' own outcomes.
+    row = graded[1]["rewrites_at_exit"]
+    assert row.status == "tampered" and row.total == 0, row
+    said = "; ".join(row.flags)
+    assert "another outcome in junit.xml than in results.json" in said, row.flags
+
+
+@linux_limits
+def test_forged_results_and_an_exit_the_guard_misses_score_nothing(graded) -> None:
+    row = graded[1]["exits_zero"]
+    assert row.status == "tampered" and row.total == 0, row
+    said = "; ".join(row.flags)
+    assert "the test run ended with exit code 0, yet a test must fail" in said, row.flags
+    assert "the run wrote no junit.xml" in said, row.flags
+
+
+@linux_limits
+def test_a_crash_costs_only_its_exercise_and_is_no_tampering(graded) -> None:
+    row = graded[1]["crashes"]
+    assert (row.status, row.total) == ("broken", POINTS[SECOND]), row
+    assert row.exercises[FIRST] == 0 and row.first_failures[FIRST].startswith("crashed:"), row
 
 
 def test_skipping_the_tests_from_the_exercise_scores_nothing(graded) -> None:
