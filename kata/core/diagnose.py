@@ -23,7 +23,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from kata.core.guards import causes
+from kata.core.guards import causes, traceback_in_tree
 from kata.core.i18n import t, tn
 from kata.core.target import in_tree
 
@@ -202,6 +202,7 @@ def _before_disconnect(client: mqtt.Client, *_: object, **__: object) -> None:
 def _wrap(original: Callable, before: Callable | None, after: Callable | None) -> Callable:
     @functools.wraps(original)
     def wrapper(self: mqtt.Client, *args: object, **kwargs: object) -> object:
+        __tracebackhide__ = True  # a learner's traceback goes from their code to paho's
         if before is not None and _CURRENT is not None:
             with contextlib.suppress(Exception):
                 before(self, *args, **kwargs)
@@ -276,10 +277,24 @@ def _is_hang(exc: BaseException) -> bool:
     return type(exc).__name__ == "KataHang"  # plugin.py's, which imports this module
 
 
+def api_version1(exc: BaseException | None) -> str | None:
+    """mqtt.Client() without CallbackAPIVersion.VERSION2 (the paho 1.x style), named with
+    the tree's line that made the client: paho's DeprecationWarning, an error in the tests."""
+    for one in causes(exc):
+        frames = traceback_in_tree(one) if isinstance(one, DeprecationWarning) else []
+        if frames and "Callback API version 1" in str(one):
+            path, func, line = frames[-1]
+            return t("mistake.api_version1", path=path, func=func, line=line)
+    return None
+
+
 def name_mistake(exc: BaseException | None, log: TestLog | None) -> str | None:
     """The classic mistake behind a failed test, when paho recorded one; else None."""
     if isinstance(exc, LearnerMistake):
         return str(exc)
+    seed_era = api_version1(exc)
+    if seed_era is not None:
+        return seed_era
     if log is None:
         return None
     timed_out = any(

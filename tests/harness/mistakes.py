@@ -31,6 +31,12 @@ MISTAKES = {
         ),
         "no network loop: the client called connect() but never loop_start()",
     ),
+    "seed-era mqtt.Client()": Named(
+        PUBLISHER,
+        (("        CallbackAPIVersion.VERSION2,\n        client_id=", "        client_id="),),
+        "paho 1.x style client: mqtt.Client() without CallbackAPIVersion.VERSION2 "
+        "(exercises/ch03_clients/publisher.py: make_client, line ",
+    ),
     "1.x callback signature": Named(
         SUBSCRIBER,
         (
