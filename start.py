@@ -30,13 +30,20 @@ STAMP = VENV / "kata-installed"  # which pyproject.toml the environment was made
 
 
 def _japanese(argv: list[str]) -> bool:
-    """--lang ja, else KATA_LANG, else the locale: the kata's own order, before it is installed."""
+    """--lang ja, else KATA_LANG, else the last --lang (.kata/lang), else the locale: the
+    kata's own order, before it is installed."""
     for i, arg in enumerate(argv):
         if arg.startswith("--lang="):
             return arg == "--lang=ja"
         if arg == "--lang" and i + 1 < len(argv):
             return argv[i + 1] == "ja"
-    for name in ("KATA_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+    if os.environ.get("KATA_LANG"):
+        return os.environ["KATA_LANG"].lower().startswith("ja")
+    try:
+        return (ROOT / ".kata" / "lang").read_text(encoding="utf-8").strip() == "ja"
+    except (OSError, UnicodeDecodeError):
+        pass
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = os.environ.get(name, "")
         if value:
             return value.lower().startswith("ja")

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from kata.core.catalog import CatalogError, load
 from kata.core.i18n import ENV_VAR, LANGUAGES, configure_utf8_output, pick_language, t
 from kata.learner import commands as learner
+from kata.learner import progress
 from kata.teacher import commands as teacher
 
 
@@ -44,10 +45,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_utf8_output()
     argv = list(sys.argv[1:] if argv is None else argv)
     # The help texts are in the learner's language too: decide it before parsing.
-    # KATA_LANG carries it to every module and to the test runs.
-    os.environ[ENV_VAR] = pick_language(_lang_in(argv))
+    # KATA_LANG carries it to every module and to the test runs. Order: --lang, then
+    # KATA_LANG, then the last --lang given (kept in .kata/), then the system locale.
+    chosen = _lang_in(argv)
+    kept = None if os.environ.get(ENV_VAR) else progress.remembered_language()
+    os.environ[ENV_VAR] = pick_language(chosen or kept)
     args = build_parser().parse_args(argv)
-    os.environ[ENV_VAR] = pick_language(args.lang)
+    os.environ[ENV_VAR] = pick_language(args.lang or kept)
+    if args.lang and args.lang != kept:
+        progress.remember_language(args.lang)
     try:
         catalog = load()
     except CatalogError as exc:

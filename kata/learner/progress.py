@@ -18,11 +18,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kata.core.catalog import ROOT, Catalog, Exercise
-from kata.core.i18n import pick_language, t
+from kata.core.i18n import LANGUAGES, pick_language, t
 from kata.core.results import ExerciseScore, Results, Status
 from kata.core.results import load as load_results
 
 CACHE_DIR = ROOT / ".kata"
+LANG_FILE = CACHE_DIR / "lang"  # the learner's last --lang (start.py reads it too)
 HARNESS_DIR = ROOT / "kata"
 # One exercise at a time (kata next, check NAME, watch): stop at the first failing
 # test (the rest are recorded as "not run"), and name a learner's function that
@@ -176,3 +177,18 @@ def lesson_intro(ex: Exercise, lang: str) -> list[str]:
             break
         intro += [line] if line.strip() else []
     return intro
+
+
+def remembered_language() -> str | None:
+    """The language the learner last chose with --lang, kept in .kata/."""
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        lang = LANG_FILE.read_text(encoding="utf-8").strip()
+        return lang if lang in LANGUAGES else None
+    return None
+
+
+def remember_language(lang: str) -> None:
+    """Keep --lang for the next commands (a grading copy is read-only: then not)."""
+    with contextlib.suppress(OSError):
+        CACHE_DIR.mkdir(exist_ok=True)
+        LANG_FILE.write_text(lang, encoding="utf-8")

@@ -289,3 +289,23 @@ def test_a_long_reason_in_a_table_row_is_cut_at_a_word(lang) -> None:
     if lang == "en":
         assert after == " ", f"cut inside a word: {kept[-12:]!r}|{reason[len(kept) :][:12]!r}"
     assert i18n.row(head, "short", width=100) == f"{head}  short"
+
+
+def test_the_last_lang_given_is_kept_for_the_next_commands(sandbox) -> None:
+    # A learner who starts with `start.py --lang ja` runs the commands the kata
+    # suggests (kata hint first_message --level 2) without --lang.
+    sandbox.env["KATA_LANG"] = ""  # no KATA_LANG, and a locale that is not Japanese
+    sandbox.env["LANG"] = sandbox.env["LC_ALL"] = "C.UTF-8"
+    ja = t("hint.header", "ja", id="ch01_basics.first_message", level=1, count=3)
+    en = t("hint.header", "en", id="ch01_basics.first_message", level=1, count=3)
+    for args, expected in (
+        (("--lang", "ja", "hint", "first_message"), ja),
+        (("hint", "first_message"), ja),
+        (("hint", "first_message", "--lang", "en"), en),
+        (("hint", "first_message"), en),
+    ):
+        shown = sandbox.kata(*args)
+        assert shown.returncode == 0 and expected in shown.stdout, (args, shown.stdout)
+    sandbox.kata("--lang", "ja", "hint", "first_message")
+    sandbox.env["KATA_LANG"] = "en"  # KATA_LANG comes before the kept choice
+    assert en in sandbox.kata("hint", "first_message").stdout
