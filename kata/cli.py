@@ -47,12 +47,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The help texts are in the learner's language too: decide it before parsing.
     # KATA_LANG carries it to every module and to the test runs. Order: --lang, then
     # KATA_LANG, then the last --lang given (kept in .kata/), then the system locale.
-    chosen = _lang_in(argv)
-    kept = None if os.environ.get(ENV_VAR) else progress.remembered_language()
-    os.environ[ENV_VAR] = pick_language(chosen or kept)
+    # (With KATA_LANG set, the environment decides: no --lang is kept.)
+    from_env = bool(os.environ.get(ENV_VAR))
+    kept = None if from_env else progress.remembered_language()
+    os.environ[ENV_VAR] = pick_language(_lang_in(argv) or kept)
     args = build_parser().parse_args(argv)
     os.environ[ENV_VAR] = pick_language(args.lang or kept)
-    if args.lang and args.lang != kept:
+    if args.lang and args.lang != kept and not from_env:
         progress.remember_language(args.lang)
     try:
         catalog = load()

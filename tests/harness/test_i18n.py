@@ -309,3 +309,7 @@ def test_the_last_lang_given_is_kept_for_the_next_commands(sandbox) -> None:
     sandbox.kata("--lang", "ja", "hint", "first_message")
     sandbox.env["KATA_LANG"] = "en"  # KATA_LANG comes before the kept choice
     assert en in sandbox.kata("hint", "first_message").stdout
+    # and with it set, a --lang is for that command only
+    assert en in sandbox.kata("--lang", "en", "hint", "first_message").stdout
+    sandbox.env["KATA_LANG"] = ""
+    assert ja in sandbox.kata("hint", "first_message").stdout, "still the kept ja"
