@@ -109,6 +109,8 @@ class ClientNotes:
     subscribed: bool = False  # a subscribe() paho accepted
     unconfirmed_at_disconnect: list[tuple[str, int]] = field(default_factory=list)
     disconnected_at: float | None = None  # when disconnect() left messages unconfirmed
+    dropped: list[str] = field(default_factory=list)  # topics of messages no callback took
+    dropped_at: float | None = None  # the first of them
 
 
 @dataclass
@@ -187,6 +189,17 @@ def _after_subscribe(client: mqtt.Client, result: object, *args: object, **kwarg
         notes.subscribed = True
 
 
+def _before_on_message(client: mqtt.Client, message: mqtt.MQTTMessage, *_: object) -> None:
+    """A message paho is about to drop: the client has no on_message and no callback
+    (message_callback_add) for its topic."""
+    notes = _notes(client)
+    if notes is None or client.on_message is not None:
+        return
+    if not list(client._on_message_filtered.iter_match(message.topic)):
+        notes.dropped.append(message.topic)
+        notes.dropped_at = notes.dropped_at or time.monotonic()
+
+
 def _before_disconnect(client: mqtt.Client, *_: object, **__: object) -> None:
     notes = _notes(client)
     if notes is None or notes.unconfirmed_at_disconnect:
@@ -229,6 +242,7 @@ def install() -> None:
         "loop": (_looped, None),
         "subscribe": (None, _after_subscribe),
         "disconnect": (_before_disconnect, None),
+        "_handle_on_message": (_before_on_message, None),
     }
     for name, (before, after) in plan.items():
         _INSTALLED[name] = getattr(mqtt.Client, name)
@@ -270,7 +284,18 @@ def early_mistake(log: TestLog | None = None, now: float | None = None) -> str |
     def idle(notes: ClientNotes) -> bool:  # a client still connected (None: collected)
         return _socket_of(notes.client()) is not None and long_ago(notes.connected_at)
 
-    return None if log is None else _mistake(log, long_ago, idle)
+    def deaf(notes: ClientNotes) -> bool:  # still no callback for what arrived, for a while
+        client = notes.client()
+        return (
+            client is not None
+            and long_ago(notes.dropped_at)
+            and client.on_message is None
+            and not list(client._on_message_filtered.iter_match(notes.dropped[0]))
+        )
+
+    if log is None:
+        return None
+    return _mistake(log, long_ago, idle) or _no_on_message(log, deaf)
 
 
 def _is_hang(exc: BaseException) -> bool:
@@ -303,6 +328,9 @@ def name_mistake(exc: BaseException | None, log: TestLog | None) -> str | None:
     found = _mistake(log, lambda _: True, lambda n: timed_out and n.connected_at is not None)
     if found is not None:
         return found
+    found = _no_on_message(log, lambda notes: timed_out)
+    if found is not None:
+        return found
     # A hang stopped inside paho's loop_forever(), which the tree under test called.
     tb = exc.__traceback__ if exc is not None and _is_hang(exc) else None
     while tb is not None:
@@ -311,3 +339,11 @@ def name_mistake(exc: BaseException | None, log: TestLog | None) -> str | None:
             return t("mistake.loop_forever")
         tb = tb.tb_next
     return None
+
+
+def _no_on_message(log: TestLog, due: Callable[[ClientNotes], bool]) -> str | None:
+    """Messages arrived that no callback took, on a client that is `due`."""
+    dropped = [topic for notes in log.clients.values() if due(notes) for topic in notes.dropped]
+    if not dropped:
+        return None
+    return tn("mistake.no_on_message", None, len(dropped), topic=dropped[0])

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType, FrameType
 
+from kata.core.i18n import t
 from kata.core.target import ExitCalled, in_tree
 
 _REAL_EXIT = os._exit
@@ -83,7 +84,7 @@ def traceback_in_tree(exc: BaseException | None) -> list[Place]:
 
 def where_text(frames: list[Place]) -> str:
     path, func, line = frames[0]
-    return f"{path}: {func}, line {line}"
+    return t("where.line", path=path, func=func, line=line)
 
 
 # --- os._exit and os.fork -------------------------------------------------------

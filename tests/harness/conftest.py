@@ -87,6 +87,10 @@ class Sandbox:
         return self._run([sys.executable, "-m", "kata.cli", *args], timeout)
 
 
+# The harness's tests read the kata's English: neither a maintainer's locale nor a --lang
+# kept in .kata/ may change that (a test that wants Japanese asks for it).
+os.environ["KATA_LANG"] = "en"
+
 # The harness's tests run whole kata commands and gradings, several seconds each on a
 # loaded 2-core machine: an exercise's test limit (kata_hang_after, 15 s) is too short.
 HANG_AFTER = 60.0

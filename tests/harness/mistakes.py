@@ -48,6 +48,12 @@ MISTAKES = {
         "paho 1.x callback signature: paho 2.x calls "
         "on_connect(client, userdata, flags, reason_code, properties)",
     ),
+    "no on_message": Named(
+        SUBSCRIBER,
+        (("    client.on_message = on_message\n    client.connect(", "    client.connect("),),
+        "no on_message: ",
+        "but the client has no on_message callback, so paho dropped",
+    ),
     "subscribe before connect": Named(
         SUBSCRIBER,
         (

@@ -229,7 +229,8 @@ def test_kata_hint_in_japanese_is_utf8_on_a_legacy_console(argv) -> None:
         [sys.executable, "-m", "kata.cli", *argv],
         cwd=ROOT,
         capture_output=True,
-        env=_clean_env(),
+        # KATA_LANG set: --lang is for this command only, and nothing is kept in .kata/.
+        env=_clean_env(KATA_LANG="en"),
         timeout=30,
     )
     out = run.stdout.decode("utf-8")  # strict: mojibake or cp1252 bytes fail here
