@@ -56,6 +56,15 @@ def results_of(sandbox) -> dict:
     return json.loads((sandbox.root / "results.json").read_text(encoding="utf-8"))
 
 
+def run_tampered(sandbox, code: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """The publisher's three fast tests with `code` run at its import: a failed run, and
+    its results.json."""
+    at_import(sandbox, code)
+    result = sandbox.run(PUB_TESTS, *FAST, "--kata-json", "results.json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    return result, results_of(sandbox)
+
+
 # --- section 3: any learner code, one clear line ------------------------------------
 
 
@@ -234,10 +243,9 @@ def test_our_timer_is_the_one_hang_timer_and_covers_fixtures(sandbox) -> None:
 
 
 def test_a_patched_pytest_is_found_put_back_and_reported(sandbox) -> None:
-    at_import(sandbox, "import _pytest.python\n_pytest.python.Function.runtest = lambda self: None")
-    result = sandbox.run(PUB_TESTS, *FAST, "--kata-json", "results.json")
-    data = results_of(sandbox)
-    assert result.returncode == 1
+    result, data = run_tampered(
+        sandbox, "import _pytest.python\n_pytest.python.Function.runtest = lambda self: None"
+    )
     assert data["status"] == "fail"
     assert data["integrity"] == [
         "_pytest.python.Function.runtest was replaced (found after "
@@ -250,16 +258,13 @@ def test_a_patched_pytest_is_found_put_back_and_reported(sandbox) -> None:
 
 def test_a_patched_loop_hook_helper_is_found_and_put_back(sandbox) -> None:
     # The plugin's helpers decide a failure's words too: a failure made a pass there.
-    at_import(
+    _, data = run_tampered(
         sandbox,
         "import kata.core.plugin as _loop\n"
         "def _passed(item, call, report, result):\n"
         "    report.outcome = 'passed'\n"
         "_loop._name_the_mistake = _passed",
     )
-    result = sandbox.run(PUB_TESTS, *FAST, "--kata-json", "results.json")
-    data = results_of(sandbox)
-    assert result.returncode == 1
     assert data["integrity"] == [
         "kata.core.plugin._name_the_mistake was replaced (found after "
         f"{PUB_TESTS}::test_make_client_uses_the_version2_callback_api)"
@@ -270,7 +275,7 @@ def test_a_patched_loop_hook_helper_is_found_and_put_back(sandbox) -> None:
 def test_a_test_function_swapped_for_one_that_passes_is_put_back_and_named(sandbox) -> None:
     # From the running test's frame, the session's items: the next test's function is
     # replaced, the one after it gets the code of a function that does nothing.
-    at_import(
+    _, data = run_tampered(
         sandbox,
         "import sys, _pytest.python\n"
         "def _noop(*args, **kwargs):\n"
@@ -284,9 +289,6 @@ def test_a_test_function_swapped_for_one_that_passes_is_put_back_and_named(sandb
         "_items[1].obj = _noop\n"
         "_items[2].obj.__code__ = _noop.__code__",
     )
-    result = sandbox.run(PUB_TESTS, *FAST, "--kata-json", "results.json")
-    data = results_of(sandbox)
-    assert result.returncode == 1
     assert [t["category"] for t in data["tests"]] == ["not done"] * 3, "all ran as written"
     second = data["tests"][1]["nodeid"]
     assert data["integrity"] == [
@@ -298,7 +300,7 @@ def test_a_test_that_passes_without_its_body_running_fails(sandbox) -> None:
     # Out of reach of the identity checks: each collected test's own runtest.
     # (The collected tests are frozen out of the collector after collection,
     # loop.py: an attacker unfreezes them first.)
-    at_import(
+    _, data = run_tampered(
         sandbox,
         "import gc, _pytest.python\n"
         "gc.unfreeze()\n"
@@ -306,9 +308,6 @@ def test_a_test_that_passes_without_its_body_running_fails(sandbox) -> None:
         "    if isinstance(_item, _pytest.python.Function):\n"
         "        _item.runtest = lambda: None",
     )
-    result = sandbox.run(PUB_TESTS, *FAST, "--kata-json", "results.json")
-    data = results_of(sandbox)
-    assert result.returncode == 1
     tampered = [t for t in data["tests"] if t["category"] == "tampered"]
     assert len(tampered) == 2, data["tests"]
     assert tampered[0]["message"].startswith("the test passed without its body running")
