@@ -764,7 +764,7 @@ def _name_the_mistake(
         if frames:
             path, func, line = frames[-1]
             mistake += "\n" + _t("mistake.stopped_at", path=path, func=func, line=line)
-    if isinstance(exc, (diagnose.LearnerMistake, DeprecationWarning)):
+    if isinstance(exc, diagnose.LearnerMistake) or diagnose.api_version1(exc) is not None:
         # The line says where; paho's traceback would say no more.
         result.message = cap(mistake, MESSAGE_CAP)
         report.longrepr = OneLine(mistake)
