@@ -8,7 +8,7 @@ import py_compile
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -87,9 +87,19 @@ class Sandbox:
         return self._run([sys.executable, "-m", "kata.cli", *args], timeout)
 
 
-# The harness's tests read the kata's English: neither a maintainer's locale nor a --lang
-# kept in .kata/ may change that (a test that wants Japanese asks for it).
-os.environ["KATA_LANG"] = "en"
+@pytest.fixture(scope="session", autouse=True)
+def _english() -> Iterator[None]:
+    """The harness's tests read the kata's English: neither a maintainer's locale nor a
+    --lang kept in .kata/ may change that (a test that wants Japanese asks for it). Set
+    from the first harness test on (they run after the chapters'), and put back."""
+    before = os.environ.get("KATA_LANG")
+    os.environ["KATA_LANG"] = "en"
+    yield
+    if before is None:
+        os.environ.pop("KATA_LANG", None)
+    else:
+        os.environ["KATA_LANG"] = before
+
 
 # The harness's tests run whole kata commands and gradings, several seconds each on a
 # loaded 2-core machine: an exercise's test limit (kata_hang_after, 15 s) is too short.
