@@ -23,7 +23,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from kata.core.guards import causes, traceback_in_tree
+from kata.core.guards import causes, traceback_in_tree, where_text
 from kata.core.i18n import t, tn
 from kata.core.target import in_tree
 
@@ -310,8 +310,7 @@ def api_version1(exc: BaseException | None) -> str | None:
     for one in causes(exc):
         frames = traceback_in_tree(one) if isinstance(one, DeprecationWarning) else []
         if frames and "Callback API version 1" in str(one):
-            path, func, line = frames[-1]
-            return t("mistake.api_version1", path=path, func=func, line=line)
+            return t("mistake.api_version1", where=where_text(frames[-1:]))
     return None
 
 
